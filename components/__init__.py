@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources: the building blocks of the platform."""

@@ -1,0 +1,1 @@
+"""Offline engine and command-line interface of the sovereign ML platform blueprint."""

@@ -1,0 +1,1 @@
+"""CrossGuard policy rules (importable) shared by the packs under this folder."""
