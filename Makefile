@@ -1,0 +1,49 @@
+# Two commands a new user needs: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+STACKS ?= dev staging prod onprem
+
+.PHONY: install demo plan policy test lint fmt bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 2; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and exactly pinned: a looser requirement resolves to a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: offline plan + policy check of every example stack, then the local ML lifecycle.
+demo: install
+	@for s in $(STACKS); do $(VENV)/bin/mlplatform plan --stack $$s || exit $$?; echo; done
+	@for s in $(STACKS); do $(VENV)/bin/mlplatform policy --stack $$s || exit $$?; echo; done
+	@if [ -f workloads/lifecycle.py ] || [ -d workloads/lifecycle ]; then $(PY) -m workloads.lifecycle; fi
+
+plan: install
+	$(VENV)/bin/mlplatform plan --stack $(or $(STACK),dev)
+
+policy: install
+	$(VENV)/bin/mlplatform policy --stack $(or $(STACK),dev)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/plan_scale.py
+
+clean:
+	rm -rf .mlplatform .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,132 @@
+"""Small helpers shared by the AWS components: child options, tags, IAM documents.
+
+Everything here is plain data or a thin wrapper over ``pulumi.ResourceOptions``; no
+resource is created in this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+PolicyDocument = dict[str, Any]
+"""An IAM (or KMS key / S3 bucket) policy document as plain JSON-compatible data."""
+
+MANAGED_BY_TAG = {"managed-by": "pulumi", "blueprint": "sovereign-ml-platform"}
+"""Tags every taggable resource carries, so auditors can find what this blueprint owns."""
+
+
+def child_opts(
+    parent: pulumi.Resource,
+    *,
+    protect: bool = False,
+    depends_on: Sequence[pulumi.Resource] | None = None,
+    ignore_changes: Sequence[str] | None = None,
+    delete_before_replace: bool | None = None,
+) -> pulumi.ResourceOptions:
+    """Options for a child resource: parent only (it carries the providers), plus extras."""
+    return pulumi.ResourceOptions(
+        parent=parent,
+        protect=protect,
+        depends_on=list(depends_on) if depends_on else None,
+        ignore_changes=list(ignore_changes) if ignore_changes else None,
+        delete_before_replace=delete_before_replace,
+    )
+
+
+def merge_tags(*tag_sets: Mapping[str, str] | None) -> dict[str, str]:
+    """The blueprint tags, then each tag set in order (later sets win)."""
+    merged: dict[str, str] = dict(MANAGED_BY_TAG)
+    for tags in tag_sets:
+        if tags:
+            merged.update(tags)
+    return merged
+
+
+def policy_document(statements: Iterable[Mapping[str, Any]]) -> PolicyDocument:
+    """An IAM policy document (version 2012-10-17) with the given statements."""
+    return {"Version": "2012-10-17", "Statement": [dict(s) for s in statements]}
+
+
+def to_json(document: PolicyDocument) -> str:
+    """Deterministic JSON for a policy document (stable diffs between runs)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def assume_role_policy(service: str, *, source_account: str | None = None) -> PolicyDocument:
+    """Trust policy letting one AWS service principal assume a role.
+
+    ``source_account`` adds the ``aws:SourceAccount`` condition AWS recommends against
+    the confused-deputy problem for services that send it (VPC Flow Logs, for example).
+    """
+    statement: dict[str, Any] = {
+        "Sid": "AllowServiceAssume",
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return policy_document([statement])
+
+
+def managed_policy_arn(partition: str, name: str) -> str:
+    """ARN of an AWS managed IAM policy (``AmazonEKSClusterPolicy`` and friends)."""
+    return f"arn:{partition}:iam::aws:policy/{name}"
+
+
+def wildcard_findings(document: PolicyDocument) -> list[str]:
+    """Every ``*`` action, resource or principal in an Allow statement, as readable lines.
+
+    Used by the tenant component's tests and by callers that want to assert least
+    privilege on a document before registering it.
+    """
+    findings: list[str] = []
+    statements = document.get("Statement", [])
+    for index, statement in enumerate(statements):
+        if statement.get("Effect") != "Allow":
+            continue
+        for key in ("Action", "Resource"):
+            values = statement.get(key, [])
+            values = [values] if isinstance(values, str) else list(values)
+            for value in values:
+                if value == "*" or (value.endswith(":*") and key == "Action"):
+                    findings.append(f"Statement[{index}].{key} = {value!r}")
+        principal = statement.get("Principal")
+        if principal == "*" or (
+            isinstance(principal, Mapping)
+            and any(v == "*" or (isinstance(v, list) and "*" in v) for v in principal.values())
+        ):
+            findings.append(f"Statement[{index}].Principal = {principal!r}")
+    return findings
+
+
+def irsa_trust_policy(
+    oidc_provider_arn: str, issuer_host: str, namespace: str, service_account: str
+) -> PolicyDocument:
+    """Trust policy for IAM Roles for Service Accounts: one service account, STS audience.
+
+    ``issuer_host`` is the cluster's OIDC issuer without ``https://``. Both ``sub`` and
+    ``aud`` are pinned with ``StringEquals``, so no other service account (or token
+    audience) of the cluster can assume the role.
+    """
+    subject = f"system:serviceaccount:{namespace}:{service_account}"
+    return policy_document(
+        [
+            {
+                "Sid": "AllowServiceAccountWebIdentity",
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer_host}:sub": subject,
+                        f"{issuer_host}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ]
+    )

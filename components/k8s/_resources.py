@@ -1,0 +1,64 @@
+"""Register a wire-format manifest (from the builders) as the matching Pulumi resource.
+
+Typed resources are used for built-in kinds so the Kubernetes provider (and the offline
+engine) sees ``kubernetes:apps/v1:Deployment`` and friends, not an opaque object;
+everything else is a ``CustomResource``. The manifest dict is passed through unchanged,
+so what tests validate is exactly what Pulumi registers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+_Factory = Callable[[str, Mapping[str, Any], pulumi.ResourceOptions], pulumi.CustomResource]
+
+
+def _typed(cls: Any, *fields: str) -> _Factory:
+    def make(
+        name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions
+    ) -> pulumi.CustomResource:
+        kwargs = {_snake(f): manifest[f] for f in fields if f in manifest}
+        return cls(name, metadata=manifest["metadata"], opts=opts, **kwargs)
+
+    return make
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+_TYPED: dict[tuple[str, str], _Factory] = {
+    ("v1", "Namespace"): _typed(k8s.core.v1.Namespace, "spec"),
+    ("v1", "ServiceAccount"): _typed(k8s.core.v1.ServiceAccount, "automountServiceAccountToken"),
+    ("v1", "ConfigMap"): _typed(k8s.core.v1.ConfigMap, "data"),
+    ("v1", "Secret"): _typed(k8s.core.v1.Secret, "type", "stringData"),
+    ("v1", "Service"): _typed(k8s.core.v1.Service, "spec"),
+    ("apps/v1", "Deployment"): _typed(k8s.apps.v1.Deployment, "spec"),
+    ("batch/v1", "CronJob"): _typed(k8s.batch.v1.CronJob, "spec"),
+    ("policy/v1", "PodDisruptionBudget"): _typed(k8s.policy.v1.PodDisruptionBudget, "spec"),
+}
+
+
+def register(
+    name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions
+) -> pulumi.CustomResource:
+    """Create the Pulumi resource for ``manifest`` (a builder's output) under ``opts``."""
+    key = (manifest["apiVersion"], manifest["kind"])
+    factory = _TYPED.get(key)
+    if factory is not None:
+        return factory(name, manifest, opts)
+    extra = set(manifest) - {"apiVersion", "kind", "metadata", "spec"}
+    if extra:
+        raise ValueError(f"{manifest['kind']} {name}: custom resources carry only spec, got {extra}")
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest.get("spec"),
+        opts=opts,
+    )

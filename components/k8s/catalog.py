@@ -1,0 +1,356 @@
+"""Pinned charts and images of the Kubernetes platform layer, and where they are pulled from.
+
+Sovereign supply chain: the cluster never pulls from a public registry. Every chart is an
+OCI artifact and every image a repository in one in-region registry (an ECR mirror in
+``me-central-1`` by default). Upstream coordinates are kept here only so that
+``required_artifacts`` can tell an air-gapped team exactly what to mirror.
+
+Mirror layout (what ``mlplatform mirror`` prints and what the manifests reference):
+
+- image ``quay.io/prometheus/prometheus:v3.10.0`` ->
+  ``<registry>/quay.io/prometheus/prometheus:v3.10.0`` (the upstream host becomes the first
+  path segment, so two upstreams can never collide; ECR repository names allow dots);
+- chart ``kube-prometheus-stack`` 82.12.0 -> ``oci://<registry>/charts/kube-prometheus-stack``
+  version ``82.12.0``.
+
+Images are pinned by exact tag, not digest: no digest below was read from the registry
+that serves it, and an invented digest would be worse than none. Pin digests when the
+mirror is populated (``crane digest <mirror ref>``) by setting ``ImagePin.digest``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+DEFAULT_REGION = "me-central-1"
+"""The UAE region: the default home of the registry mirror."""
+
+CHART_PREFIX = "charts"
+"""Repository namespace in the mirror that holds the OCI Helm charts."""
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    """One upstream container image at an exact version."""
+
+    upstream: str
+    """Upstream repository with its host, e.g. ``quay.io/prometheus/prometheus``."""
+    tag: str
+    """Exact tag; never ``latest``."""
+    source: str
+    """Where the version was verified (a chart file or release note), for auditors."""
+    digest: str | None = None
+    """``sha256:...`` once read from the mirror; then manifests reference the digest."""
+
+    def __post_init__(self) -> None:
+        if not self.tag or self.tag == "latest":
+            raise ValueError(f"image {self.upstream}: an exact tag is required, got {self.tag!r}")
+        if self.digest is not None and not _DIGEST.match(self.digest):
+            raise ValueError(f"image {self.upstream}: digest must be sha256:<64 hex>")
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """One upstream Helm chart at an exact version."""
+
+    name: str
+    """Chart name (also its repository name under ``charts/`` in the mirror)."""
+    version: str
+    """Exact chart version, as ``helm pull --version`` takes it."""
+    upstream: str
+    """Upstream repository (OCI or HTTP index) the mirror copies from."""
+    source: str
+    """Where the version was verified."""
+
+
+# --- Charts -------------------------------------------------------------------------------
+# Versions below were checked against public sources on 2026-11-26; the ``source`` field
+# says which. Bumping one is a reviewed change: the values builders set keys by name.
+CHARTS: dict[str, ChartPin] = {
+    "kube-prometheus-stack": ChartPin(
+        name="kube-prometheus-stack",
+        version="82.12.0",
+        upstream="oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
+        # The image set of 82.12.0 is published in air-gap mirror scripts; we pin those
+        # tags explicitly below so the mirror list is exact, not "whatever the chart says".
+        source="prometheus-community/helm-charts kube-prometheus-stack-82.12.0",
+    ),
+    "nvidia-device-plugin": ChartPin(
+        name="nvidia-device-plugin",
+        version="0.18.2",
+        upstream="https://nvidia.github.io/k8s-device-plugin",
+        source="NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin (v0.18.2)",
+    ),
+    "dcgm-exporter": ChartPin(
+        name="dcgm-exporter",
+        version="4.6.0",
+        upstream="https://nvidia.github.io/dcgm-exporter/helm-charts",
+        # The chart is versioned with the exporter: image 4.4.1-4.6.0 is DCGM 4.4.1 +
+        # exporter 4.6.0, so chart 4.6.0. The image tag is verified (public Dockerfiles
+        # pin it); the chart version is derived from that convention: confirm with
+        # ``helm search repo dcgm-exporter --versions`` when mirroring.
+        source="NVIDIA/dcgm-exporter: image 4.4.1-4.6.0-ubuntu22.04, chart by convention",
+    ),
+    "cert-manager": ChartPin(
+        name="cert-manager",
+        version="v1.19.2",
+        upstream="oci://quay.io/jetstack/charts/cert-manager",
+        # KServe's webhooks need serving certificates; cert-manager is its documented source.
+        source="cert-manager v1.19.2 release (oci://quay.io/jetstack/charts)",
+    ),
+    "kserve-crd": ChartPin(
+        name="kserve-crd",
+        version="v0.16.0",
+        upstream="oci://ghcr.io/kserve/charts/kserve-crd",
+        # Same minor as the kserve SDK (0.16.0) our tests validate the objects with.
+        source="kserve v0.16.0 release charts (ghcr.io/kserve/charts)",
+    ),
+    "kserve": ChartPin(
+        name="kserve",
+        version="v0.16.0",
+        upstream="oci://ghcr.io/kserve/charts/kserve",
+        source="kserve v0.16.0 release charts (ghcr.io/kserve/charts)",
+    ),
+}
+
+# --- Images -------------------------------------------------------------------------------
+IMAGES: dict[str, ImagePin] = {
+    # kube-prometheus-stack 82.12.0
+    "prometheus": ImagePin("quay.io/prometheus/prometheus", "v3.10.0", "kps 82.12.0"),
+    "alertmanager": ImagePin("quay.io/prometheus/alertmanager", "v0.31.1", "kps 82.12.0"),
+    "node-exporter": ImagePin("quay.io/prometheus/node-exporter", "v1.10.2", "kps 82.12.0"),
+    "kube-state-metrics": ImagePin(
+        "registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.18.0", "kps 82.12.0"
+    ),
+    "prometheus-operator": ImagePin(
+        "quay.io/prometheus-operator/prometheus-operator", "v0.89.0", "kps 82.12.0"
+    ),
+    "prometheus-config-reloader": ImagePin(
+        "quay.io/prometheus-operator/prometheus-config-reloader", "v0.89.0", "kps 82.12.0"
+    ),
+    "kube-webhook-certgen": ImagePin(
+        "ghcr.io/jkroepke/kube-webhook-certgen", "v1.7.8", "kps 82.12.0"
+    ),
+    "grafana": ImagePin("docker.io/grafana/grafana", "11.3.3", "kps 82.12.0"),
+    "grafana-sidecar": ImagePin("quay.io/kiwigrid/k8s-sidecar", "2.5.0", "kps 82.12.0"),
+    # NVIDIA
+    "nvidia-device-plugin": ImagePin(
+        "nvcr.io/nvidia/k8s-device-plugin", "v0.18.2", "device plugin chart appVersion"
+    ),
+    "dcgm-exporter": ImagePin(
+        "nvcr.io/nvidia/k8s/dcgm-exporter", "4.4.1-4.6.0-ubuntu22.04", "dcgm-exporter 4.6.0"
+    ),
+    # cert-manager v1.19.2
+    "cert-manager-controller": ImagePin(
+        "quay.io/jetstack/cert-manager-controller", "v1.19.2", "cert-manager v1.19.2"
+    ),
+    "cert-manager-webhook": ImagePin(
+        "quay.io/jetstack/cert-manager-webhook", "v1.19.2", "cert-manager v1.19.2"
+    ),
+    "cert-manager-cainjector": ImagePin(
+        "quay.io/jetstack/cert-manager-cainjector", "v1.19.2", "cert-manager v1.19.2"
+    ),
+    "cert-manager-startupapicheck": ImagePin(
+        "quay.io/jetstack/cert-manager-startupapicheck", "v1.19.2", "cert-manager v1.19.2"
+    ),
+    "cert-manager-acmesolver": ImagePin(
+        "quay.io/jetstack/cert-manager-acmesolver", "v1.19.2", "cert-manager v1.19.2"
+    ),
+    # KServe v0.16.0
+    "kserve-controller": ImagePin("docker.io/kserve/kserve-controller", "v0.16.0", "kserve"),
+    "kserve-agent": ImagePin("docker.io/kserve/agent", "v0.16.0", "kserve v0.16.0"),
+    "kserve-router": ImagePin("docker.io/kserve/router", "v0.16.0", "kserve v0.16.0"),
+    "kserve-storage-initializer": ImagePin(
+        "docker.io/kserve/storage-initializer", "v0.16.0", "kserve v0.16.0"
+    ),
+    "kube-rbac-proxy": ImagePin(
+        "quay.io/brancz/kube-rbac-proxy", "v0.18.0", "kserve chart rbacProxyImage"
+    ),
+    # Feast feature server: same version as the feast SDK the feature repo is tested with.
+    "feast-feature-server": ImagePin(
+        "quay.io/feastdev/feature-server", "0.67.0", "feast 0.67.0 (pyproject pin)"
+    ),
+}
+
+SERVING_IMAGE_REPOSITORY = "mlplatform/onnx-serving"
+"""Repository, in the mirror, of the model-server image built from ``workloads/serving``."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The in-region registry every chart and image is pulled from."""
+
+    host: str
+    """Registry host, e.g. ``123456789012.dkr.ecr.me-central-1.amazonaws.com``."""
+
+    def __post_init__(self) -> None:
+        if not _HOST.match(self.host):
+            raise ValueError(
+                f"registry host {self.host!r} is not a host name (no scheme, no path), "
+                "e.g. 123456789012.dkr.ecr.me-central-1.amazonaws.com"
+            )
+
+    @classmethod
+    def ecr(cls, account_id: str, region: str = DEFAULT_REGION) -> Registry:
+        """The private ECR registry of ``account_id`` in ``region``."""
+        if not re.fullmatch(r"[0-9]{12}", account_id):
+            raise ValueError(f"AWS account id must be 12 digits, got {account_id!r}")
+        return cls(f"{account_id}.dkr.ecr.{region}.amazonaws.com")
+
+    def repository(self, pin: ImagePin) -> str:
+        """Mirror repository (without tag) of an upstream image."""
+        return f"{self.host}/{pin.upstream}"
+
+    def image(self, pin: ImagePin) -> str:
+        """Full mirror reference: by digest when known, else by exact tag."""
+        if pin.digest:
+            return f"{self.repository(pin)}@{pin.digest}"
+        return f"{self.repository(pin)}:{pin.tag}"
+
+    def helm_image(self, pin: ImagePin) -> dict[str, str]:
+        """``registry``/``repository``/``tag`` triple as most charts' ``image`` values take it."""
+        values = {"registry": self.host, "repository": pin.upstream, "tag": pin.tag}
+        if pin.digest:
+            values["digest"] = pin.digest
+        return values
+
+    def chart(self, pin: ChartPin) -> str:
+        """OCI URL of a chart in the mirror (``helm.v3.Release`` ``chart`` input)."""
+        return f"oci://{self.host}/{CHART_PREFIX}/{pin.name}"
+
+    def serving_image(self, tag: str) -> str:
+        """The platform's own ONNX Runtime model server image."""
+        if not tag or tag == "latest":
+            raise ValueError(f"serving image tag must be exact, got {tag!r}")
+        return f"{self.host}/{SERVING_IMAGE_REPOSITORY}:{tag}"
+
+    def owns(self, image: str) -> bool:
+        """Whether an image reference points into this registry."""
+        return image.startswith(f"{self.host}/")
+
+
+ArtifactKind = Literal["chart", "image"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One thing to mirror before deploying: a chart or an image."""
+
+    kind: ArtifactKind
+    """``chart`` or ``image``."""
+    name: str
+    """Logical name (key in ``CHARTS``/``IMAGES``, or ``onnx-serving``)."""
+    upstream: str
+    """Where to copy from (``None``-free: our own image says ``build:workloads/serving``)."""
+    version: str
+    """Exact chart version or image tag."""
+    mirror: str
+    """Where the cluster pulls it from."""
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-friendly form, in a stable key order."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "upstream": self.upstream,
+            "version": self.version,
+            "mirror": self.mirror,
+        }
+
+
+@dataclass(frozen=True)
+class PlatformFeatures:
+    """Which optional parts of the Kubernetes layer a stack uses (decides the mirror list)."""
+
+    gpu: bool
+    """Any GPU node pool: device plugin and DCGM exporter."""
+    serving_image_tag: str
+    """Tag of the model-server image built from ``workloads/serving``."""
+    canary: bool = False
+    """Any tenant with a champion/challenger rollout (needs the KServe router image)."""
+
+
+def charts_for(features: PlatformFeatures) -> list[str]:
+    """Chart keys a stack with ``features`` installs, in install order."""
+    names = ["cert-manager", "kserve-crd", "kserve", "kube-prometheus-stack"]
+    if features.gpu:
+        names += ["nvidia-device-plugin", "dcgm-exporter"]
+    return names
+
+
+def images_for(features: PlatformFeatures) -> list[str]:
+    """Image keys a stack with ``features`` pulls (from charts and from our own manifests)."""
+    names = [
+        "prometheus",
+        "alertmanager",
+        "node-exporter",
+        "kube-state-metrics",
+        "prometheus-operator",
+        "prometheus-config-reloader",
+        "kube-webhook-certgen",
+        "grafana",
+        "grafana-sidecar",
+        "cert-manager-controller",
+        "cert-manager-webhook",
+        "cert-manager-cainjector",
+        "cert-manager-startupapicheck",
+        "cert-manager-acmesolver",
+        "kserve-controller",
+        "kserve-agent",
+        "kserve-storage-initializer",
+        "kube-rbac-proxy",
+        "feast-feature-server",
+    ]
+    if features.canary:
+        names.append("kserve-router")
+    if features.gpu:
+        names += ["nvidia-device-plugin", "dcgm-exporter"]
+    return names
+
+
+def required_artifacts(registry: Registry, features: PlatformFeatures) -> list[Artifact]:
+    """Every chart and image a stack needs, with upstream and mirror coordinates.
+
+    This is what ``mlplatform mirror --stack S`` prints: copy each ``upstream`` to its
+    ``mirror`` (``helm pull``/``helm push`` for charts, ``crane copy`` for images) and
+    the stack deploys without reaching outside the country.
+    """
+    artifacts = [
+        Artifact("chart", key, CHARTS[key].upstream, CHARTS[key].version, registry.chart(CHARTS[key]))
+        for key in charts_for(features)
+    ]
+    artifacts += [
+        Artifact("image", key, IMAGES[key].upstream, IMAGES[key].tag, registry.image(IMAGES[key]))
+        for key in images_for(features)
+    ]
+    artifacts.append(
+        Artifact(
+            "image",
+            "onnx-serving",
+            "build:workloads/serving/Dockerfile",
+            features.serving_image_tag,
+            registry.serving_image(features.serving_image_tag),
+        )
+    )
+    return artifacts
+
+
+def merge_features(features: Iterable[PlatformFeatures]) -> PlatformFeatures:
+    """One feature set covering several (e.g. one per tenant); tags must agree."""
+    items = list(features)
+    if not items:
+        raise ValueError("merge_features needs at least one feature set")
+    tags = {f.serving_image_tag for f in items}
+    if len(tags) != 1:
+        raise ValueError(f"tenants use different serving image tags {sorted(tags)}; pick one")
+    return PlatformFeatures(
+        gpu=any(f.gpu for f in items),
+        serving_image_tag=items[0].serving_image_tag,
+        canary=any(f.canary for f in items),
+    )

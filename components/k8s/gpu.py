@@ -1,0 +1,157 @@
+"""GPU enablement: the NVIDIA device plugin and the DCGM exporter, on GPU pools only.
+
+Both are pinned Helm releases from the in-region mirror. They run only where GPUs are
+(GPU pool node selector + the ``nvidia.com/gpu`` taint toleration), never on CPU nodes.
+Their namespace is Pod Security ``privileged``: the device plugin registers with the
+kubelet through a hostPath socket and DCGM reads the GPUs through the host, which no
+``restricted`` pod can do; nothing else runs there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.k8s.catalog import CHARTS, IMAGES, Registry
+from components.k8s.podspec import (
+    DEFAULT_GPU_NODE_SELECTOR,
+    GpuScheduling,
+    Resources,
+    namespace,
+)
+
+
+class GpuEnablementArgs(TypedDict):
+    """Inputs of :class:`GpuEnablement` (plain data: the lead maps settings onto them)."""
+
+    registry_host: str
+    """In-region registry every chart and image comes from."""
+    namespace: NotRequired[str]
+    """Namespace of the two DaemonSets (default ``gpu-system``)."""
+    gpu_node_selector: NotRequired[Mapping[str, str]]
+    """Labels of GPU pool nodes (default ``nvidia.com/gpu.present=true``)."""
+    dcgm_exporter: NotRequired[bool]
+    """Install the DCGM exporter (default true)."""
+    service_monitor_labels: NotRequired[Mapping[str, str]]
+    """Labels the Prometheus instance selects ServiceMonitors by (default ``release: kps``)."""
+
+
+def _placement(gpu: GpuScheduling) -> dict[str, Any]:
+    return {
+        "nodeSelector": dict(gpu.node_selector),
+        "tolerations": gpu.tolerations(),
+        # The chart's default affinity also matches NFD-labelled nodes; an empty affinity
+        # leaves the nodeSelector as the single source of truth for placement.
+        "affinity": {},
+    }
+
+
+def device_plugin_values(registry: Registry, gpu: GpuScheduling) -> dict[str, Any]:
+    """Values for the ``nvidia-device-plugin`` chart (keys from its 0.18 values.yaml)."""
+    pin = IMAGES["nvidia-device-plugin"]
+    return {
+        "image": {"repository": registry.repository(pin), "tag": pin.tag},
+        **_placement(gpu),
+        # The plugin talks to the kubelet over a socket; it needs no privilege or capability.
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": Resources("50m", "64Mi", cpu_limit="200m", memory_limit="128Mi").to_manifest(),
+        # Node feature discovery and GFD pull more images and need privilege: not used;
+        # GPU pools are labelled by the node-pool component instead.
+        "nfd": {"enabled": False},
+        "gfd": {"enabled": False},
+    }
+
+
+def dcgm_exporter_values(
+    registry: Registry, gpu: GpuScheduling, service_monitor_labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """Values for the ``dcgm-exporter`` chart (keys from NVIDIA/dcgm-exporter deployment/)."""
+    pin = IMAGES["dcgm-exporter"]
+    return {
+        "image": {"repository": registry.repository(pin), "tag": pin.tag},
+        **_placement(gpu),
+        # DCGM's profiling metrics need SYS_ADMIN (the chart's default); we drop it and
+        # keep the device-level metrics (utilisation, memory, power, temperature) that
+        # work without it. Helm deep-merges maps but replaces lists, so ``add: []`` is
+        # what removes the chart's SYS_ADMIN. Root is still needed to open the NVIDIA
+        # device nodes (hence the privileged namespace).
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"add": [], "drop": ["ALL"]},
+        },
+        "arguments": ["-f", "/etc/dcgm-exporter/default-counters.csv"],
+        "service": {"enable": True, "type": "ClusterIP", "port": 9400},
+        "serviceMonitor": {
+            "enabled": True,
+            "interval": "30s",
+            "additionalLabels": dict(service_monitor_labels),
+        },
+        "resources": Resources("100m", "256Mi", cpu_limit="500m", memory_limit="512Mi").to_manifest(),
+    }
+
+
+class GpuEnablement(pulumi.ComponentResource):
+    """Device plugin (advertises ``nvidia.com/gpu``) and DCGM exporter on the GPU pools."""
+
+    namespace: pulumi.Output[str]
+    """Namespace holding the GPU DaemonSets."""
+    device_plugin_release: pulumi.Output[str]
+    """Helm release name of the device plugin (status/debugging)."""
+
+    def __init__(
+        self, name: str, args: GpuEnablementArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:k8s:GpuEnablement", name, None, opts)
+        registry = Registry(args["registry_host"])
+        ns_name = args.get("namespace", "gpu-system")
+        gpu = GpuScheduling(dict(args.get("gpu_node_selector", DEFAULT_GPU_NODE_SELECTOR)))
+        sm_labels = dict(args.get("service_monitor_labels", {"release": "kps"}))
+        child = pulumi.ResourceOptions(parent=self)
+
+        ns_manifest = namespace(
+            ns_name,
+            "privileged",
+            {"app.kubernetes.io/part-of": "mlplatform"},
+            "device plugin needs the kubelet's device-plugin socket (hostPath); "
+            "DCGM exporter needs host GPU device access",
+        )
+        ns = k8s.core.v1.Namespace(f"{name}-ns", metadata=ns_manifest["metadata"], opts=child)
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+
+        plugin_pin = CHARTS["nvidia-device-plugin"]
+        plugin = k8s.helm.v3.Release(
+            f"{name}-device-plugin",
+            name="nvidia-device-plugin",
+            chart=registry.chart(plugin_pin),
+            version=plugin_pin.version,
+            namespace=ns_name,
+            values=device_plugin_values(registry, gpu),
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=after_ns,
+        )
+        if args.get("dcgm_exporter", True):
+            dcgm_pin = CHARTS["dcgm-exporter"]
+            k8s.helm.v3.Release(
+                f"{name}-dcgm-exporter",
+                name="dcgm-exporter",
+                chart=registry.chart(dcgm_pin),
+                version=dcgm_pin.version,
+                namespace=ns_name,
+                values=dcgm_exporter_values(registry, gpu, sm_labels),
+                atomic=True,
+                cleanup_on_fail=True,
+                opts=after_ns,
+            )
+
+        self.namespace = pulumi.Output.from_input(ns_name)
+        self.device_plugin_release = plugin.name
+        self.register_outputs(
+            {"namespace": self.namespace, "devicePluginRelease": self.device_plugin_release}
+        )

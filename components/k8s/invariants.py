@@ -1,0 +1,217 @@
+"""Invariants every manifest of the Kubernetes layer must hold, as functions returning findings.
+
+Tests run them over every object the components register (under Pulumi mocks) and over
+each builder's output; the policy packs may import them too. Each function returns a
+list of human-readable findings: empty means compliant. They read pod specs wherever a
+manifest carries one: workloads (Deployment, DaemonSet, StatefulSet, Job, CronJob,
+Pod), KServe ``InferenceService`` predictors and ``ServingRuntime`` containers, and the
+``Prometheus`` custom resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from components.k8s.podspec import GPU_RESOURCE
+
+Manifest = Mapping[str, Any]
+
+_WORKLOAD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "Pod": ("spec",),
+}
+
+INTERNAL_LB_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+}
+"""Annotations that make an AWS load balancer internal (either one is enough)."""
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping) or key not in obj:
+            return None
+        obj = obj[key]
+    return obj
+
+
+def _name(manifest: Manifest) -> str:
+    meta = manifest.get("metadata") or {}
+    return f"{manifest.get('kind', '?')}/{meta.get('namespace', '-')}/{meta.get('name', '?')}"
+
+
+def pod_specs(manifest: Manifest) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every pod spec in a manifest, with a label saying where it was found.
+
+    KServe objects are not pod specs but carry the same fields: a predictor is a pod spec
+    plus ``model``; a ServingRuntime spec has ``containers``/``nodeSelector``/``tolerations``.
+    """
+    kind = manifest.get("kind")
+    where = _name(manifest)
+    if kind in _WORKLOAD_TEMPLATE_PATHS:
+        spec = _dig(manifest, _WORKLOAD_TEMPLATE_PATHS[kind])
+        if isinstance(spec, Mapping):
+            yield where, spec
+    elif kind == "InferenceService":
+        for component in ("predictor", "transformer", "explainer"):
+            spec = _dig(manifest, ("spec", component))
+            if isinstance(spec, Mapping):
+                yield f"{where}.{component}", spec
+    elif kind in {"ServingRuntime", "ClusterServingRuntime"}:
+        spec = manifest.get("spec")
+        if isinstance(spec, Mapping):
+            yield where, spec
+
+
+def _containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for key in ("initContainers", "containers"):
+        yield from spec.get(key) or []
+    model = spec.get("model")
+    if isinstance(model, Mapping):
+        yield {"name": "kserve-container", **model}
+
+
+def restricted_findings(manifest: Manifest) -> list[str]:
+    """Pod Security ``restricted`` violations (plus our own: read-only root, resources).
+
+    For a ServingRuntime the pod-level security context is set by the InferenceService
+    that uses it, so only container-level fields are checked there; for an
+    InferenceService predictor the container fields come from its runtime, so only the
+    pod level is checked there. Together they cover the predictor pod.
+    """
+    findings: list[str] = []
+    kind = manifest.get("kind")
+    for where, spec in pod_specs(manifest):
+        check_pod = kind != "ServingRuntime"
+        check_containers = kind != "InferenceService"
+        pod_ctx = spec.get("securityContext") or {}
+        if check_pod:
+            for flag in ("hostNetwork", "hostPID", "hostIPC"):
+                if spec.get(flag):
+                    findings.append(f"{where}: {flag} is true")
+            for volume in spec.get("volumes") or []:
+                if "hostPath" in volume:
+                    findings.append(f"{where}: hostPath volume {volume.get('name')}")
+            if pod_ctx.get("runAsNonRoot") is not True:
+                findings.append(f"{where}: pod securityContext.runAsNonRoot is not true")
+            if (pod_ctx.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+                findings.append(f"{where}: pod seccompProfile is not RuntimeDefault")
+            if spec.get("automountServiceAccountToken") is not False:
+                findings.append(f"{where}: automountServiceAccountToken is not false")
+        if not check_containers:
+            continue
+        for c in _containers(spec):
+            cname = f"{where}[{c.get('name')}]"
+            ctx = c.get("securityContext") or {}
+            uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
+            if not isinstance(uid, int) or uid == 0:
+                findings.append(f"{cname}: runAsUser is not a non-zero integer")
+            if ctx.get("allowPrivilegeEscalation") is not False:
+                findings.append(f"{cname}: allowPrivilegeEscalation is not false")
+            if ctx.get("privileged"):
+                findings.append(f"{cname}: privileged")
+            if (ctx.get("capabilities") or {}).get("drop") != ["ALL"]:
+                findings.append(f"{cname}: capabilities.drop is not [ALL]")
+            if (ctx.get("capabilities") or {}).get("add"):
+                findings.append(f"{cname}: adds capabilities")
+            if ctx.get("readOnlyRootFilesystem") is not True:
+                findings.append(f"{cname}: readOnlyRootFilesystem is not true")
+            seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get(
+                "type"
+            )
+            if seccomp != "RuntimeDefault":
+                findings.append(f"{cname}: seccompProfile is not RuntimeDefault")
+            resources = c.get("resources") or {}
+            for part in ("requests", "limits"):
+                block = resources.get(part) or {}
+                if "cpu" not in block or "memory" not in block:
+                    findings.append(f"{cname}: resources.{part} lacks cpu or memory")
+    return findings
+
+
+def image_findings(manifest: Manifest, registry_host: str) -> list[str]:
+    """Images not pulled from the approved registry, or not pinned to a tag or digest."""
+    findings: list[str] = []
+    for where, spec in pod_specs(manifest):
+        for c in _containers(spec):
+            image = c.get("image")
+            if image is None:
+                continue  # a predictor's model container takes the runtime's image
+            if not str(image).startswith(f"{registry_host}/"):
+                findings.append(f"{where}[{c.get('name')}]: image {image} not from {registry_host}")
+            last = str(image).rsplit("/", 1)[-1]
+            if "@sha256:" not in str(image) and (":" not in last or last.endswith(":latest")):
+                findings.append(f"{where}[{c.get('name')}]: image {image} is not pinned")
+    return findings
+
+
+def service_findings(manifest: Manifest) -> list[str]:
+    """Services exposed outside the cluster without an explicit internal annotation."""
+    if manifest.get("kind") != "Service":
+        return []
+    spec_type = (manifest.get("spec") or {}).get("type", "ClusterIP")
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    if spec_type == "NodePort":
+        return [f"{_name(manifest)}: type NodePort"]
+    if spec_type == "LoadBalancer" and not any(
+        annotations.get(k) == v for k, v in INTERNAL_LB_ANNOTATIONS.items()
+    ):
+        return [f"{_name(manifest)}: LoadBalancer without an internal annotation"]
+    return []
+
+
+def requests_gpu(spec: Mapping[str, Any]) -> bool:
+    """Whether any container of a pod spec requests ``nvidia.com/gpu``."""
+    for c in _containers(spec):
+        resources = c.get("resources") or {}
+        for part in ("requests", "limits"):
+            if GPU_RESOURCE in (resources.get(part) or {}):
+                return True
+    return False
+
+
+def gpu_placement_findings(
+    manifest: Manifest, gpu_node_selector: Mapping[str, str], taint_key: str = GPU_RESOURCE
+) -> list[str]:
+    """GPU pods not pinned to GPU pools, and non-GPU pods that tolerate the GPU taint.
+
+    A pod requesting ``nvidia.com/gpu`` must select the GPU pool labels and tolerate its
+    taint; a pod that does not request GPUs must not tolerate the taint (it would take a
+    GPU node's capacity). ServingRuntimes are checked through their InferenceService.
+    """
+    findings: list[str] = []
+    for where, spec in pod_specs(manifest):
+        if manifest.get("kind") == "ServingRuntime":
+            continue
+        tolerates = any(t.get("key") == taint_key for t in spec.get("tolerations") or [])
+        selector = spec.get("nodeSelector") or {}
+        if requests_gpu(spec):
+            missing = {k: v for k, v in gpu_node_selector.items() if selector.get(k) != v}
+            if missing:
+                findings.append(f"{where}: requests GPUs but nodeSelector lacks {missing}")
+            if not tolerates:
+                findings.append(f"{where}: requests GPUs but does not tolerate {taint_key}")
+        elif tolerates:
+            findings.append(f"{where}: tolerates {taint_key} without requesting a GPU")
+    return findings
+
+
+def all_findings(
+    manifest: Manifest,
+    registry_host: str,
+    gpu_node_selector: Mapping[str, str],
+) -> list[str]:
+    """Every invariant above, for one manifest."""
+    return [
+        *restricted_findings(manifest),
+        *image_findings(manifest, registry_host),
+        *service_findings(manifest),
+        *gpu_placement_findings(manifest, gpu_node_selector),
+    ]

@@ -1,0 +1,140 @@
+"""``mlplatform``: plan the platform offline, check it against the policy packs, list what to mirror.
+
+Exit codes: 0 ok; 1 mandatory policy violations; 2 bad configuration or usage (one line
+per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_program() -> Path:
+    """Our own program when run from a checkout, else the current directory."""
+    cwd = Path.cwd()
+    if (cwd / "Pulumi.yaml").is_file():
+        return cwd
+    return REPO_ROOT
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlplatform",
+        description="Offline plan, policy check and mirror list for the sovereign ML platform.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
+        sp.add_argument(
+            "--program",
+            type=Path,
+            default=None,
+            help="folder of a Pulumi Python project (default: this repository)",
+        )
+
+    plan = sub.add_parser("plan", help="run the Pulumi program offline; write plan.json and manifests")
+    common(plan)
+    plan.add_argument("--out", type=Path, default=None, help="output folder (default .mlplatform/<stack>)")
+    plan.add_argument("--format", choices=["text", "json"], default="text")
+
+    pol = sub.add_parser("policy", help="plan, then run every policy pack through the Analyzer protocol")
+    common(pol)
+    pol.add_argument(
+        "--pack", type=Path, action="append", default=None, help="policy pack folder (repeatable; default: all under policies/)"
+    )
+    pol.add_argument("--config", type=Path, default=None, help="policy pack config JSON (the --policy-pack-config shape)")
+    pol.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    pol.add_argument("--out", type=Path, default=None, help="also write plan.json and manifests here")
+
+    mirror = sub.add_parser("mirror", help="list every image and chart the stack needs (for air-gapped mirroring)")
+    common(mirror)
+    mirror.add_argument("--format", choices=["text", "json"], default="text")
+    return p
+
+
+def _plan(args: argparse.Namespace) -> dict[str, Any]:
+    from mlplatform.engine import plan_program
+
+    program = (args.program or _default_program()).resolve()
+    return plan_program(program, args.stack)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from mlplatform.engine.output import render_summary, write_outputs
+
+    plan = _plan(args)
+    out = args.out or Path(".mlplatform") / args.stack
+    plan_path, count = write_outputs(plan, out)
+    if args.format == "json":
+        print(json.dumps(plan, indent=2))
+    else:
+        print(render_summary(plan, plan_path, count))
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from mlplatform.engine import UsageError
+    from mlplatform.engine.output import write_outputs
+    from mlplatform.policy import report as preport
+    from mlplatform.policy import runner
+
+    packs = args.pack or runner.discover_packs(REPO_ROOT / "policies")
+    for pack in packs:
+        if not (pack / "PulumiPolicy.yaml").is_file():
+            raise UsageError(f"--pack {pack}: no PulumiPolicy.yaml there (not a policy pack folder)")
+    config = runner.load_pack_config(args.config) if args.config else None
+    plan = _plan(args)
+    if args.out:
+        write_outputs(plan, args.out)
+    try:
+        report = runner.run_packs(plan, packs, config)
+    except runner.PackError as exc:
+        print(f"mlplatform policy: error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(preport.render_json(report))
+    elif args.format == "sarif":
+        print(preport.render_sarif(report, plan))
+    else:
+        print(preport.render_text(report))
+    return int(report.exit_code)
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from mlplatform.mirror import artifacts_from_plan, render
+
+    plan = _plan(args)
+    print(render(artifacts_from_plan(plan), args.format))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mlplatform`` console script."""
+    from mlplatform.engine import PlanError, UsageError
+
+    args = _parser().parse_args(argv)
+    handlers = {"plan": cmd_plan, "policy": cmd_policy, "mirror": cmd_mirror}
+    try:
+        return handlers[args.command](args)
+    except UsageError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except PlanError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

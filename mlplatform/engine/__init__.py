@@ -1,0 +1,207 @@
+"""The offline engine: run a Pulumi Python program under the SDK's mock monitor.
+
+``plan_program`` does what ``pulumi preview`` does up to the point where a real engine
+would call the cloud: it reads the project and stack file, sets the stack config the
+way the CLI does, runs the program's ``__main__.py`` inside a root Stack, and records
+every registration (default providers included) as a plan. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import runpy
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mlplatform.engine import cloud
+from mlplatform.engine.stackfile import Project, UsageError, load_project
+
+__all__ = ["PlanError", "UsageError", "load_project", "plan_program", "run_project"]
+
+_RUN_LOCK = threading.Lock()
+
+
+class PlanError(Exception):
+    """The program failed while planning (not a configuration problem)."""
+
+    def __init__(self, lines: list[str] | str) -> None:
+        self.lines = [lines] if isinstance(lines, str) else list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+def _provider_config(project: Project) -> dict[str, dict[str, Any]]:
+    """Provider config from stack config (``aws:region`` -> {"aws": {"region": ...}})."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in project.raw_config.items():
+        pkg, _, name = key.partition(":")
+        if pkg in ("aws", "kubernetes", "random", "tls") and name:
+            out.setdefault(pkg, {})[name] = "[secret]" if key in project.secret_keys else value
+    return out
+
+
+def _program_site(program_root: Path) -> str | None:
+    """The first frame of the user's program on the current stack, as ``file:line``."""
+    for frame in reversed(traceback.extract_stack()):
+        try:
+            path = Path(frame.filename).resolve()
+        except OSError:
+            continue
+        if program_root in path.parents and "site-packages" not in path.parts:
+            return f"{path.relative_to(program_root)}:{frame.lineno}"
+    return None
+
+
+def _user_frame(tb: Any, program_root: Path, repo_roots: list[Path]) -> str | None:
+    frames = traceback.extract_tb(tb)
+    for frame in reversed(frames):
+        path = Path(frame.filename).resolve()
+        if "site-packages" in path.parts:
+            continue
+        for root in [program_root, *repo_roots]:
+            if root in path.parents:
+                return f"{path.relative_to(root)}:{frame.lineno}"
+    return None
+
+
+def run_project(project: Project) -> dict[str, Any]:
+    """Run ``project``'s program under mocks; return the plan dict. Not re-entrant."""
+    import pulumi
+    import pulumi.runtime
+    from pulumi.runtime import config as pconfig
+    from pulumi.runtime import settings as psettings
+    from pulumi.runtime.mocks import MockEngine, MockSettings
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _sync_await
+
+    from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
+    from mlplatform import settings as platform_settings
+    from mlplatform.settings import ConfigError
+
+    provider_cfg = _provider_config(project)
+    region = provider_cfg.get("aws", {}).get("region")
+    ctx = cloud.CloudContext(default_region=region if isinstance(region, str) else "me-central-1")
+    mocks = PlatformMocks(ctx)
+    monitor = RecordingMonitor(mocks, provider_cfg)
+    invoke_sites: dict[str, str] = {}
+    program_root = project.root.resolve()
+
+    original_invoke = pulumi.runtime.invoke
+    original_invoke_output = getattr(pulumi.runtime, "invoke_output", None)
+
+    def _site_recording(fn: Any) -> Any:
+        def wrapper(tok: str, *args: Any, **kwargs: Any) -> Any:
+            site = _program_site(program_root)
+            if site:
+                invoke_sites.setdefault(tok, site)
+            return fn(tok, *args, **kwargs)
+
+        return wrapper
+
+    with _RUN_LOCK:
+        old_cwd = os.getcwd()
+        old_path = list(sys.path)
+        before_modules = set(sys.modules)
+        pulumi.runtime.invoke = _site_recording(original_invoke)
+        if original_invoke_output is not None:
+            pulumi.runtime.invoke_output = _site_recording(original_invoke_output)
+        try:
+            settings = MockSettings(
+                monitor=monitor,
+                monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+                engine=MockEngine(None),
+                project=project.name,
+                stack=project.stack,
+                dry_run=False,
+                organization="organization",
+                callbacks=None,
+            )
+            platform_settings.STACK_FILE_OVERRIDE = project.display(project.stack_file)
+            psettings.configure(settings)
+            psettings.ROOT.set(None)
+            pconfig.set_all_config(dict(project.config), list(project.secret_keys))
+            os.chdir(project.main_dir)
+            sys.path.insert(0, str(project.main_dir))
+            # The SDK wants an event loop on this thread.
+            try:
+                asyncio.get_event_loop()
+            except RuntimeError:
+                asyncio.set_event_loop(asyncio.new_event_loop())
+
+            def program() -> None:
+                runpy.run_path(str(project.main_dir / "__main__.py"), run_name="__main__")
+
+            try:
+                _sync_await(run_in_stack(program))
+            except ConfigError as exc:
+                raise UsageError(exc.lines) from None
+            except (pulumi.RunError, Exception) as exc:  # noqa: BLE001 - reported, never swallowed
+                if mocks.unanswered:
+                    token, why = mocks.unanswered[0]
+                    site = invoke_sites.get(token, "location unknown (asynchronous invoke)")
+                    raise PlanError(
+                        f"{site}: data source '{token}' cannot be answered offline ({why}); "
+                        "add an answer to mlplatform/engine/cloud.py INVOKES or avoid the call"
+                    ) from None
+                cause = exc.__cause__ or exc
+                if isinstance(cause, ConfigError):
+                    raise UsageError(cause.lines) from None
+                site = _user_frame(exc.__traceback__, program_root, [Path(__file__).resolve().parents[2]])
+                msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                raise PlanError(
+                    f"{site or project.display(project.main_dir / '__main__.py')}: the program failed: "
+                    f"{type(exc).__name__}: {msg}"
+                ) from None
+        finally:
+            platform_settings.STACK_FILE_OVERRIDE = None
+            pulumi.runtime.invoke = original_invoke
+            if original_invoke_output is not None:
+                pulumi.runtime.invoke_output = original_invoke_output
+            os.chdir(old_cwd)
+            sys.path[:] = old_path
+            # Forget modules imported from the program folder so the next run starts clean.
+            for mod in set(sys.modules) - before_modules:
+                file = getattr(sys.modules[mod], "__file__", None) or ""
+                if file and program_root in Path(file).resolve().parents and "site-packages" not in file:
+                    del sys.modules[mod]
+
+    stack_urn = "urn:pulumi:" + "::".join([project.stack, project.name, "pulumi:pulumi:Stack", f"{project.name}-{project.stack}"])
+    resources = [
+        {
+            "urn": stack_urn,
+            "id": None,
+            "type": "pulumi:pulumi:Stack",
+            "name": f"{project.name}-{project.stack}",
+            "parent": None,
+            "provider": None,
+            "custom": False,
+            "inputs": {},
+            "options": {},
+            "secretInputs": [],
+        }
+    ]
+    # Registration order is not deterministic (the SDK registers concurrently); a plan
+    # must be, so providers come first and everything else follows in URN order.
+    records = [r for r in monitor.records if r["type"] != "pulumi:pulumi:Stack"]
+    records.sort(key=lambda r: (not r["type"].startswith("pulumi:providers:"), r["urn"]))
+    resources += records
+    shown_config = {
+        k: ("[secret]" if k in project.secret_keys else v) for k, v in sorted(project.raw_config.items())
+    }
+    return {
+        "project": project.name,
+        "stack": project.stack,
+        "config": shown_config,
+        "resources": resources,
+    }
+
+
+def plan_program(program_dir: Path, stack: str) -> dict[str, Any]:
+    """Plan the Pulumi Python program in ``program_dir`` for ``stack``.
+
+    Raises UsageError (bad usage or config: exit 2) or PlanError (the program failed).
+    """
+    return run_project(load_project(Path(program_dir), stack))

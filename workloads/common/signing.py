@@ -1,0 +1,196 @@
+"""Artifact digests and Ed25519 signatures: a server refuses a model that was altered.
+
+``signature.json`` (``version`` 1)::
+
+    {"version": 1, "algorithm": "ed25519", "key_id": "<sha256 of the raw public key, 16 hex>",
+     "artifacts": {"model.onnx": {"sha256": "...", "bytes": N}, ...},
+     "signature": "<base64 Ed25519 signature over the canonical JSON of the other fields>"}
+
+Canonical JSON is ``json.dumps(..., sort_keys=True, separators=(",", ":"))``. The
+verifier checks the signature with the public key it was given (never one shipped next
+to the model), then every listed artifact's size and SHA-256, and that every artifact
+the caller requires is listed.
+
+Keys are PEM files: PKCS#8 private key (unencrypted, file mode 0600) and
+SubjectPublicKeyInfo public key. Training reads the private key from
+``--signing-key`` or ``$MLPLATFORM_SIGNING_KEY``; the server reads the public key from
+``--public_key`` or ``$MLPLATFORM_VERIFY_KEY``. For local use only,
+:func:`ensure_dev_key_pair` creates a pair under ``.mlplatform/local/keys/`` of the
+working directory (git-ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+SIGNATURE_FILE = "signature.json"
+SIGNATURE_VERSION = 1
+SIGNING_KEY_ENV = "MLPLATFORM_SIGNING_KEY"
+VERIFY_KEY_ENV = "MLPLATFORM_VERIFY_KEY"
+DEV_KEY_DIR = Path(".mlplatform/local/keys")
+DEV_PRIVATE_KEY = "dev_signing_key.pem"
+DEV_PUBLIC_KEY = "dev_signing_key.pub.pem"
+_CHUNK = 1 << 20
+
+
+class ArtifactVerificationError(Exception):
+    """The artifacts or their signature cannot be trusted; the message is one line."""
+
+
+class SigningKeyError(ValueError):
+    """A key file is missing or unusable; the message is one line."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_digests(directory: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{name: {"sha256", "bytes"}}`` for files in ``directory``."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        path = directory / name
+        out[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return out
+
+
+def _canonical(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """Short fingerprint of a public key: 16 hex digits of SHA-256 of its raw bytes."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Load a PKCS#8 PEM Ed25519 private key; raise :class:`SigningKeyError` with the path."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise SigningKeyError(f"{path}: signing key file not found") from None
+    except (ValueError, TypeError) as exc:
+        raise SigningKeyError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path}: must be an Ed25519 private key, got {type(key).__name__}")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """Load a PEM Ed25519 public key; raise :class:`SigningKeyError` with the path."""
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except FileNotFoundError:
+        raise SigningKeyError(f"{path}: public key file not found") from None
+    except (ValueError, TypeError) as exc:
+        raise SigningKeyError(f"{path}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{path}: must be an Ed25519 public key, got {type(key).__name__}")
+    return key
+
+
+def write_key_pair(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
+    """Create a new key pair; the private file is created with mode 0600."""
+    key = Ed25519PrivateKey.generate()
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key
+
+
+def ensure_dev_key_pair(base: Path | None = None) -> tuple[Path, Path, bool]:
+    """Return (private, public, created) of the local dev pair, creating it if missing."""
+    folder = (base or Path.cwd()) / DEV_KEY_DIR
+    private_path, public_path = folder / DEV_PRIVATE_KEY, folder / DEV_PUBLIC_KEY
+    if private_path.exists() and public_path.exists():
+        return private_path, public_path, False
+    private_path.unlink(missing_ok=True)
+    write_key_pair(private_path, public_path)
+    return private_path, public_path, True
+
+
+def sign_artifacts(
+    directory: Path, names: Iterable[str], private_key: Ed25519PrivateKey
+) -> dict[str, Any]:
+    """Write ``signature.json`` over the named artifacts in ``directory``; return it."""
+    body = {
+        "version": SIGNATURE_VERSION,
+        "algorithm": "ed25519",
+        "key_id": key_id(private_key.public_key()),
+        "artifacts": artifact_digests(directory, names),
+    }
+    signed = {**body, "signature": base64.b64encode(private_key.sign(_canonical(body))).decode()}
+    (directory / SIGNATURE_FILE).write_text(json.dumps(signed, indent=2) + "\n", encoding="utf-8")
+    return signed
+
+
+def verify_artifacts(
+    directory: Path, public_key: Ed25519PublicKey, required: Iterable[str]
+) -> dict[str, Any]:
+    """Check ``signature.json`` in ``directory``; return it or raise a one-line error."""
+    sig_path = directory / SIGNATURE_FILE
+    try:
+        signed = json.loads(sig_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactVerificationError(f"{sig_path}: missing; refusing an unsigned model") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactVerificationError(f"{sig_path}: unreadable ({exc})") from None
+    if not isinstance(signed, dict) or signed.get("version") != SIGNATURE_VERSION:
+        raise ArtifactVerificationError(f"{sig_path}: unsupported format (want version 1)")
+    if signed.get("algorithm") != "ed25519":
+        raise ArtifactVerificationError(f"{sig_path}: algorithm must be ed25519")
+    body = {k: signed.get(k) for k in ("version", "algorithm", "key_id", "artifacts")}
+    try:
+        signature = base64.b64decode(str(signed.get("signature", "")), validate=True)
+        public_key.verify(signature, _canonical(body))
+    except (InvalidSignature, ValueError):
+        raise ArtifactVerificationError(
+            f"{sig_path}: signature does not verify with the given public key "
+            f"(key id {key_id(public_key)}, signed by {signed.get('key_id')})"
+        ) from None
+    artifacts = signed["artifacts"]
+    if not isinstance(artifacts, dict):
+        raise ArtifactVerificationError(f"{sig_path}: artifacts must be a mapping")
+    for name in required:
+        if name not in artifacts:
+            raise ArtifactVerificationError(f"{sig_path}: required artifact {name} is not signed")
+    for name, expected in artifacts.items():
+        path = directory / name
+        if Path(name).name != name:
+            raise ArtifactVerificationError(f"{sig_path}: artifact name {name!r} is not a file name")
+        if not path.is_file():
+            raise ArtifactVerificationError(f"{path}: signed artifact is missing")
+        if path.stat().st_size != expected.get("bytes") or sha256_file(path) != expected.get(
+            "sha256"
+        ):
+            raise ArtifactVerificationError(
+                f"{path}: digest does not match signature.json (artifact was modified)"
+            )
+    return signed

@@ -1,0 +1,1 @@
+"""Feast feature repository of the churn use case: definitions, data generator, configs."""

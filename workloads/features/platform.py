@@ -1,0 +1,138 @@
+"""Render ``feature_store.yaml`` for the platform's stores (the Kubernetes layer's ConfigMap).
+
+:func:`render_platform_feature_store_yaml` takes typed settings and returns the YAML
+text. The registry is a file in S3 written with SSE-KMS (the tenant key); the offline
+store is Feast's file (dask) store reading parquet from S3, whose location lives in the
+data sources (``definitions.build_objects(data_uri=settings.offline_data_uri)``), not in
+this file; the online store is DynamoDB (SMB tier) or ElastiCache Redis with TLS and
+AUTH (enterprise tier). The Redis password is never written out: the file references
+an environment variable, which Feast expands when it loads the file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_REGION = "me-central-1"
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+
+
+class DynamoDBOnlineStore(BaseModel):
+    """Online store on DynamoDB (on-demand tables, encrypted with the tenant key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["dynamodb"] = Field(default="dynamodb", description="Store selector.")
+    region: str = Field(default=DEFAULT_REGION, description="AWS region of the tables.")
+    table_name_template: str = Field(
+        default="{project}.{table_name}",
+        description="Feast's table naming; prefix it per tenant to scope IAM policies.",
+    )
+
+
+class RedisOnlineStore(BaseModel):
+    """Online store on ElastiCache Redis, TLS and AUTH always on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["redis"] = Field(default="redis", description="Store selector.")
+    host: str = Field(description="Primary (or configuration) endpoint host name.")
+    port: int = Field(default=6379, ge=1, le=65535, description="Redis port.")
+    cluster: bool = Field(default=False, description="True for cluster-mode ElastiCache.")
+    password_env: str = Field(
+        default="FEAST_REDIS_PASSWORD",
+        description="Environment variable holding the AUTH token (from a Kubernetes Secret).",
+    )
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"must be an environment variable name like FEAST_REDIS_PASSWORD, got {value!r}")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value or any(c in value for c in ",:/ "):
+            raise ValueError(f"must be a bare host name, got {value!r}")
+        return value
+
+
+class PlatformFeatureStoreSettings(BaseModel):
+    """Everything the platform's ``feature_store.yaml`` depends on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    project: str = Field(description="Feast project (tenant-scoped), letters, digits, '_'.")
+    registry_uri: str = Field(description="s3:// URI of the registry file.")
+    offline_data_uri: str = Field(description="s3:// prefix holding the sources' parquet.")
+    kms_key_id: str = Field(description="KMS key (ARN or id) for SSE-KMS registry writes.")
+    online: Annotated[
+        DynamoDBOnlineStore | RedisOnlineStore, Field(discriminator="type")
+    ] = Field(description="Online store: DynamoDB (SMB) or Redis (enterprise).")
+    registry_cache_ttl_seconds: int = Field(
+        default=60, ge=0, description="How long servers cache the registry."
+    )
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _PROJECT.match(value):
+            raise ValueError(f"must be letters, digits and '_' not starting with '_', got {value!r}")
+        return value
+
+    @field_validator("registry_uri", "offline_data_uri")
+    @classmethod
+    def _s3(cls, value: str) -> str:
+        if not value.startswith("s3://") or len(value) <= len("s3://"):
+            raise ValueError(f"must be an s3:// URI, got {value!r}")
+        return value
+
+
+def render_platform_config(settings: PlatformFeatureStoreSettings) -> dict[str, object]:
+    """Return the ``feature_store.yaml`` content as a plain mapping."""
+    online: dict[str, object]
+    if isinstance(settings.online, DynamoDBOnlineStore):
+        online = {
+            "type": "dynamodb",
+            "region": settings.online.region,
+            "table_name_template": settings.online.table_name_template,
+        }
+    else:
+        # Feast parses "host:port,key=value"; ${VAR} is expanded from the pod's env.
+        online = {
+            "type": "redis",
+            "redis_type": "redis_cluster" if settings.online.cluster else "redis",
+            "connection_string": (
+                f"{settings.online.host}:{settings.online.port},ssl=true,"
+                f"password=${{{settings.online.password_env}}}"
+            ),
+        }
+    return {
+        "project": settings.project,
+        "provider": "aws",
+        "registry": {
+            "registry_type": "file",
+            "path": settings.registry_uri,
+            "cache_ttl_seconds": settings.registry_cache_ttl_seconds,
+            "s3_additional_kwargs": {
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": settings.kms_key_id,
+            },
+        },
+        "offline_store": {"type": "file"},
+        "online_store": online,
+        "entity_key_serialization_version": 3,
+    }
+
+
+def render_platform_feature_store_yaml(settings: PlatformFeatureStoreSettings) -> str:
+    """Return ``feature_store.yaml`` text for the platform (see the module docstring)."""
+    header = (
+        "# Rendered by workloads.features.platform; offline parquet lives under "
+        f"{settings.offline_data_uri}\n"
+    )
+    return header + yaml.safe_dump(render_platform_config(settings), sort_keys=False)

@@ -1,0 +1,140 @@
+"""``python -m workloads.monitoring``: one drift check over a window of prediction logs.
+
+Reads the logged inputs of ``--model`` in the window, compares them with the training
+reference, writes the JSON report (and optionally the Prometheus text exposition for
+a node-exporter textfile collector), and when drift fires sends a retraining trigger
+to ``--queue``. Run it on a schedule (a CronJob in the cluster).
+
+Exit codes: 0 the check ran (drift or not; see the report), 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, write_to_textfile
+from pydantic import ValidationError
+
+from workloads.monitoring.drift import DriftError, DriftReport, DriftThresholds, compute_drift
+from workloads.monitoring.metrics import DriftMetrics
+from workloads.monitoring.queues import open_queue
+from workloads.monitoring.reference import ReferenceStatsError, load_reference
+from workloads.monitoring.trigger import emit_retraining_trigger
+from workloads.monitoring.window import WindowError, read_window
+
+
+def run_check(
+    *,
+    log_dir: pathlib.Path,
+    reference_path: pathlib.Path,
+    model: str,
+    start: float | None,
+    end: float | None,
+    thresholds: DriftThresholds,
+    queue_spec: str | None = None,
+    report_path: pathlib.Path | None = None,
+    metrics_path: pathlib.Path | None = None,
+) -> tuple[DriftReport, str | None]:
+    """Run one check; return the report and the trigger's message id (if sent)."""
+    reference = load_reference(reference_path)
+    window = read_window(log_dir, model=model, start=start, end=end)
+    columns = window.columns
+    report = compute_drift(
+        columns if window.n_rows else {n: [] for n in reference["features"]},
+        reference,
+        model=model,
+        thresholds=thresholds,
+        window_start=start,
+        window_end=end,
+    )
+    report.meta.update(
+        {
+            "records": window.n_records,
+            "files": window.files,
+            "skipped_lines": window.skipped_lines,
+            "model_versions": window.model_versions,
+        }
+    )
+    message_id = None
+    if queue_spec and report.triggered:
+        version = window.model_versions[-1] if window.model_versions else None
+        message_id = emit_retraining_trigger(report, open_queue(queue_spec), version)
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        body = report.to_json() | {"trigger_message_id": message_id}
+        report_path.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
+    if metrics_path is not None:
+        registry = CollectorRegistry()
+        DriftMetrics(registry).observe(report)
+        metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(metrics_path), registry)
+    return report, message_id
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run one check, print a summary line per feature."""
+    parser = argparse.ArgumentParser(
+        prog="python -m workloads.monitoring", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--log_dir", "--log-dir", type=pathlib.Path, required=True)
+    parser.add_argument("--reference", type=pathlib.Path, required=True)
+    parser.add_argument("--model_name", "--model-name", required=True)
+    parser.add_argument(
+        "--since", type=float, help="window = the last SECONDS (default: every record)"
+    )
+    parser.add_argument("--start", type=float, help="window start, unix seconds")
+    parser.add_argument("--end", type=float, help="window end (exclusive), unix seconds")
+    parser.add_argument("--psi_threshold", "--psi-threshold", type=float, default=0.2)
+    parser.add_argument("--alpha", type=float, default=0.01)
+    parser.add_argument("--min_rows", "--min-rows", type=int, default=500)
+    parser.add_argument("--queue", help="file:DIR or sqs:URL; where triggers are sent")
+    parser.add_argument("--report", type=pathlib.Path, help="write the JSON report here")
+    parser.add_argument("--metrics_file", "--metrics-file", type=pathlib.Path)
+    args = parser.parse_args(argv)
+    if args.since is not None and (args.start is not None or args.end is not None):
+        parser.error("--since cannot be combined with --start/--end")
+    start, end = args.start, args.end
+    if args.since is not None:
+        end = time.time()
+        start = end - args.since
+    try:
+        thresholds = DriftThresholds(
+            psi_threshold=args.psi_threshold, alpha=args.alpha, min_rows=args.min_rows
+        )
+        report, message_id = run_check(
+            log_dir=args.log_dir,
+            reference_path=args.reference,
+            model=args.model_name,
+            start=start,
+            end=end,
+            thresholds=thresholds,
+            queue_spec=args.queue,
+            report_path=args.report,
+            metrics_path=args.metrics_file,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        print(f"error: --{err['loc'][0]}: {err['msg']}", file=sys.stderr)
+        return 2
+    except (ReferenceStatsError, WindowError, DriftError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for f in report.features:
+        flag = "DRIFT" if f.drifted else "ok"
+        print(
+            f"{f.feature:<24} psi={f.psi:.4f} {f.test}={f.statistic:.4g} "
+            f"p={f.p_value:.3g} n={f.n} {flag}"
+        )
+    status = "retraining triggered" if report.triggered else "no drift"
+    sent = f" (message {message_id})" if message_id else ""
+    print(f"{report.model}: {report.n_rows} rows, {status}{sent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

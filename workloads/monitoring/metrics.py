@@ -1,0 +1,71 @@
+"""Prometheus gauges for drift reports, labelled by model and feature.
+
+The gauges live in the registry passed in (a private one per monitor process or
+test), never in the global default registry as a side effect of import.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from workloads.monitoring.drift import DriftReport
+
+
+class DriftMetrics:
+    """Publishes each :class:`DriftReport` as gauges in ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry, namespace: str = "mlplatform") -> None:
+        labels = ["model", "feature"]
+        prefix = f"{namespace}_drift"
+        self.registry = registry
+        self.psi = Gauge(f"{prefix}_psi", "Population stability index.", labels, registry=registry)
+        self.ks = Gauge(
+            f"{prefix}_ks_statistic",
+            "Two-sample Kolmogorov-Smirnov statistic against the training sample.",
+            labels,
+            registry=registry,
+        )
+        self.chi2 = Gauge(
+            f"{prefix}_chi2_statistic",
+            "Chi-squared statistic against the training category frequencies.",
+            labels,
+            registry=registry,
+        )
+        self.p_value = Gauge(
+            f"{prefix}_p_value",
+            "p-value of the feature's two-sample test.",
+            [*labels, "test"],
+            registry=registry,
+        )
+        self.detected = Gauge(
+            f"{prefix}_detected", "1 when the feature drifted.", labels, registry=registry
+        )
+        self.rows = Gauge(
+            f"{prefix}_window_rows", "Rows in the last window.", ["model"], registry=registry
+        )
+        self.triggered = Gauge(
+            f"{prefix}_retraining_triggered",
+            "1 when the last window triggered retraining.",
+            ["model"],
+            registry=registry,
+        )
+        self.last_run = Gauge(
+            f"{prefix}_last_run_timestamp_seconds",
+            "Unix time of the last drift computation.",
+            ["model"],
+            registry=registry,
+        )
+
+    def observe(self, report: DriftReport) -> None:
+        """Set every gauge from ``report``."""
+        for f in report.features:
+            self.psi.labels(report.model, f.feature).set(f.psi)
+            stat_gauge = self.ks if f.test == "ks" else self.chi2
+            stat_gauge.labels(report.model, f.feature).set(f.statistic)
+            self.p_value.labels(report.model, f.feature, f.test).set(f.p_value)
+            self.detected.labels(report.model, f.feature).set(1 if f.drifted else 0)
+        self.rows.labels(report.model).set(report.n_rows)
+        self.triggered.labels(report.model).set(1 if report.triggered else 0)
+        self.last_run.labels(report.model).set(time.time())

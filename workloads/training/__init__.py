@@ -1,0 +1,1 @@
+"""Training job: Feast historical features -> torch tabular model -> signed ONNX artifacts."""

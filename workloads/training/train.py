@@ -1,0 +1,347 @@
+"""The training job: Feast data -> torch model -> quality gate -> ONNX -> signed artifacts.
+
+Steps, each of which fails loudly with a one-line :class:`TrainingFailed` message:
+
+1. point-in-time join of the labels with the feature service (lost rows counted);
+2. time-ordered split (the newest ``val_share`` of label rows validates, as it would
+   in production where the model predicts the future);
+3. seeded training of :class:`TabularMLP` (CUDA with mixed precision when present);
+4. the quality gate: validation ROC-AUC must reach ``min_auc``;
+5. reference statistics of the training features for drift detection;
+6. ONNX export with a dynamic batch axis and a parity check against torch;
+7. model card, Ed25519 signature over every artefact, optional S3 upload (SSE-KMS).
+
+Nothing is written to the output folder before the gate passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workloads.common.signing import SIGNATURE_FILE, artifact_digests, key_id, sign_artifacts
+
+MODEL_FILE = "model.onnx"
+CARD_FILE = "model_card.json"
+REFERENCE_FILE = "reference_stats.json"
+ARTIFACTS = (MODEL_FILE, CARD_FILE, REFERENCE_FILE, SIGNATURE_FILE)
+INPUT_NAME = "features"
+OUTPUT_NAME = "probabilities"
+CLASSES = ("retained", "churned")
+
+
+class TrainingFailed(RuntimeError):
+    """The job cannot produce a model worth serving; the message is one line."""
+
+
+@dataclass
+class TrainConfig:
+    """Options of one training run (the CLI flags map one to one)."""
+
+    repo: Path
+    out: Path
+    labels: Path | None = None
+    feature_service: str = "churn_model"
+    entity_key: str = "customer_id"
+    label: str = "churned"
+    model_name: str = "churn"
+    model_version: str | None = None
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    hidden: tuple[int, ...] = (64, 64)
+    dropout: float = 0.1
+    seed: int = 7
+    val_share: float = 0.2
+    min_auc: float = 0.70
+    max_lost_share: float = 0.05
+    max_parity_diff: float = 1e-4
+    device: str = "auto"
+    signing_key: Path | None = None
+    upload_to: str | None = None
+    kms_key_id: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "me-central-1"
+    shuffle_labels: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with tie-averaged ranks)."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y).astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise TrainingFailed("validation set holds a single class; ROC-AUC is undefined")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Average precision (area under the precision-recall curve, step-wise)."""
+    order = np.argsort(-score, kind="stable")
+    y_sorted = np.asarray(y)[order].astype(np.float64)
+    hits = np.cumsum(y_sorted)
+    precision = hits / np.arange(1, len(y_sorted) + 1)
+    return float((precision * y_sorted).sum() / max(y_sorted.sum(), 1.0))
+
+
+def _select_device(choice: str) -> Any:
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise TrainingFailed("--device cuda: no CUDA device is available")
+    if choice in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("torch", "onnx", "onnxruntime", "onnxscript", "feast", "numpy", "pandas"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _fit(config: TrainConfig, model: Any, x_tr: np.ndarray, y_tr: np.ndarray, device: Any
+         ) -> dict[str, Any]:
+    import torch
+
+    use_amp = device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x_tr).to(device)
+    yt = torch.from_numpy(y_tr.astype(np.int64)).to(device)
+    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    losses = []
+    model.train()
+    for _ in range(config.epochs):
+        perm = torch.randperm(len(xt), generator=gen).to(device)
+        total = 0.0
+        for start in range(0, len(xt), config.batch_size):
+            idx = perm[start : start + config.batch_size]
+            optimiser.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                loss = loss_fn(model.logits(xt[idx]), yt[idx])
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(xt))
+    model.eval()
+    return {"device": str(device), "mixed_precision": str(amp_dtype).replace("torch.", "")
+            if use_amp else "off", "final_train_loss": losses[-1]}
+
+
+def _predict(model: Any, x: np.ndarray, device: Any) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
+
+
+def export_onnx(model: Any, n_features: int, path: Path) -> None:
+    """Export with a dynamic batch axis to a single self-contained file."""
+    import torch
+
+    model = model.cpu().eval()
+    # A batch of 4: the exporter specialises sizes 0 and 1, so 1 would freeze the axis.
+    example = torch.zeros(4, n_features, dtype=torch.float32)
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(path),
+        dynamo=True,
+        external_data=False,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: batch},),
+        verbose=False,
+    )
+
+
+def onnx_parity(model: Any, path: Path, x: np.ndarray) -> float:
+    """Max absolute difference between torch and ONNX Runtime outputs on ``x``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+    want = _predict(model.cpu(), x, _select_device("cpu"))
+    if got.shape != want.shape:
+        raise TrainingFailed(f"ONNX output shape {got.shape} != torch {want.shape}")
+    return float(np.max(np.abs(got - want)))
+
+
+def _signing_key(config: TrainConfig) -> tuple[Any, str]:
+    from workloads.common.signing import ensure_dev_key_pair, load_private_key
+
+    path = config.signing_key or (
+        Path(os.environ["MLPLATFORM_SIGNING_KEY"]) if os.environ.get("MLPLATFORM_SIGNING_KEY")
+        else None)
+    if path is not None:
+        return load_private_key(path), f"signing key {path}"
+    private, public, created = ensure_dev_key_pair()
+    verb = "created" if created else "using"
+    return load_private_key(private), (
+        f"no --signing-key given: {verb} local dev key pair {private} (public key {public});"
+        " give the server --public_key " + str(public)
+    )
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run the job; return the model card. Raises :class:`TrainingFailed`."""
+    import torch
+
+    from workloads.features.definitions import LABELS_FILE
+    from workloads.monitoring.reference import build_reference, save_reference
+    from workloads.training.data import load_training_frame
+    from workloads.training.model import TabularMLP, numeric_stats
+
+    if config.device not in ("auto", "cpu", "cuda"):
+        raise TrainingFailed(f"--device must be auto, cpu or cuda, got {config.device!r}")
+    if not 0.0 < config.val_share < 0.9:
+        raise TrainingFailed(f"--val-share must be in (0, 0.9), got {config.val_share}")
+    if config.upload_to and not config.kms_key_id:
+        raise TrainingFailed("--upload-to needs --kms-key-id: artifacts are stored with SSE-KMS")
+    # Validate the key before spending minutes on training.
+    private_key, key_note = _signing_key(config)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.manual_seed(config.seed)
+    # Seeds third-party code that draws from the global RNG.
+    np.random.seed(config.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = _select_device(config.device)
+
+    labels = config.labels or config.repo / "data" / LABELS_FILE
+    data = load_training_frame(
+        config.repo, labels, service_name=config.feature_service,
+        entity_key=config.entity_key, label=config.label, max_lost_share=config.max_lost_share,
+    )
+    names = [f.name for f in data.features]
+    x = data.frame[names].to_numpy(dtype=np.float32)
+    y = data.frame[config.label].to_numpy(dtype=np.int64)
+    if config.shuffle_labels:
+        # Negative control: destroys the feature-label relation; the gate must fail.
+        y = np.random.default_rng(config.seed + 1).permutation(y)
+    n_val = max(int(len(x) * config.val_share), 1)
+    x_tr, y_tr, x_va, y_va = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+    mean, std = numeric_stats(data.features, x_tr)
+    model = TabularMLP(data.features, mean, std, config.hidden, config.dropout).to(device)
+    fit = _fit(config, model, x_tr, y_tr, device)
+    proba = _predict(model, x_va, device)[:, 1].astype(np.float64)
+    eps = 1e-7
+    metrics = {
+        "roc_auc": roc_auc(y_va, proba),
+        "average_precision": average_precision(y_va, proba),
+        "log_loss": float(-np.mean(y_va * np.log(proba + eps)
+                                   + (1 - y_va) * np.log(1 - proba + eps))),
+        "accuracy_at_0_5": float(np.mean((proba >= 0.5) == y_va)),
+        "positive_rate": float(y_va.mean()),
+        "final_train_loss": fit["final_train_loss"],
+    }
+    if metrics["roc_auc"] < config.min_auc:
+        raise TrainingFailed(
+            f"quality gate failed: validation roc_auc {metrics['roc_auc']:.4f} < required"
+            f" {config.min_auc:.4f} (--min-auc); no artifacts written"
+        )
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=config.out))
+    try:
+        numeric = [f.name for f in data.features if f.kind == "numeric"]
+        categorical = [f.name for f in data.features if f.kind == "categorical"]
+        train_frame = data.frame.iloc[: len(x_tr)]
+        save_reference(build_reference(train_frame, numeric=numeric, categorical=categorical,
+                                       seed=config.seed), staging / REFERENCE_FILE)
+        export_onnx(model, len(names), staging / MODEL_FILE)
+        parity = onnx_parity(model, staging / MODEL_FILE, x_va)
+        if not parity <= config.max_parity_diff:
+            raise TrainingFailed(
+                f"ONNX parity failed: max abs diff {parity:.3g} > {config.max_parity_diff:.3g}"
+            )
+        digests = artifact_digests(staging, [MODEL_FILE, REFERENCE_FILE])
+        version = config.model_version or "sha-" + digests[MODEL_FILE]["sha256"][:12]
+        card = {
+            "schema_version": 1,
+            "model_name": config.model_name,
+            "model_version": version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "task": "binary classification: customer churn (UAE retail bank)",
+            "data": {
+                "feature_repo": str(config.repo),
+                "feature_service": config.feature_service,
+                "labels": str(labels),
+                "entity_key": config.entity_key,
+                "label": config.label,
+                "window_start": data.window_start.isoformat(),
+                "window_end": data.window_end.isoformat(),
+                "rows_requested": data.n_requested,
+                "rows_dropped_by_join": data.n_dropped,
+                "rows_with_missing_features": data.n_null,
+                "lost_share": data.lost_share,
+                "max_lost_share": config.max_lost_share,
+                "n_train": len(x_tr),
+                "n_validation": len(x_va),
+                "split": f"time-ordered; newest {config.val_share:.0%} of label rows validate",
+                "labels_shuffled": config.shuffle_labels,
+            },
+            "features": [f.as_dict() for f in data.features],
+            "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, len(names)]}],
+            "outputs": [{"name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, len(CLASSES)],
+                         "classes": list(CLASSES)}],
+            "metrics": metrics,
+            "quality_gate": {"metric": "roc_auc", "threshold": config.min_auc, "passed": True},
+            "onnx_parity": {"max_abs_diff": parity, "tolerance": config.max_parity_diff,
+                            "rows": len(x_va)},
+            "training": {
+                "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
+                "lr": config.lr, "weight_decay": config.weight_decay,
+                "hidden": list(config.hidden), "dropout": config.dropout,
+                "device": fit["device"], "mixed_precision": fit["mixed_precision"],
+            },
+            "versions": _versions(),
+            "artifacts": digests,
+            "signing": {"algorithm": "ed25519", "key_id": key_id(private_key.public_key())},
+        }
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        sign_artifacts(staging, [MODEL_FILE, REFERENCE_FILE, CARD_FILE], private_key)
+        for name in ARTIFACTS:
+            os.replace(staging / name, config.out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    card["_notes"] = [key_note]
+    if config.upload_to:
+        from workloads.common.s3 import S3UploadError, upload_artifacts
+
+        try:
+            keys = upload_artifacts(config.out, list(ARTIFACTS), config.upload_to,
+                                    str(config.kms_key_id), endpoint_url=config.s3_endpoint_url,
+                                    region=config.s3_region)
+        except S3UploadError as exc:
+            raise TrainingFailed(str(exc)) from None
+        card["_notes"].append(f"uploaded {len(keys)} artifacts to {config.upload_to}")
+    return card
+
+
+def config_summary(config: TrainConfig) -> dict[str, Any]:
+    """JSON-friendly view of a config (for logs)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
