@@ -40,21 +40,40 @@ def _parser() -> argparse.ArgumentParser:
             help="folder of a Pulumi Python project (default: this repository)",
         )
 
-    plan = sub.add_parser("plan", help="run the Pulumi program offline; write plan.json and manifests")
+    plan = sub.add_parser(
+        "plan", help="run the Pulumi program offline; write plan.json and manifests"
+    )
     common(plan)
-    plan.add_argument("--out", type=Path, default=None, help="output folder (default .mlplatform/<stack>)")
+    plan.add_argument(
+        "--out", type=Path, default=None, help="output folder (default .mlplatform/<stack>)"
+    )
     plan.add_argument("--format", choices=["text", "json"], default="text")
 
-    pol = sub.add_parser("policy", help="plan, then run every policy pack through the Analyzer protocol")
+    pol = sub.add_parser(
+        "policy", help="plan, then run every policy pack through the Analyzer protocol"
+    )
     common(pol)
     pol.add_argument(
-        "--pack", type=Path, action="append", default=None, help="policy pack folder (repeatable; default: all under policies/)"
+        "--pack",
+        type=Path,
+        action="append",
+        default=None,
+        help="policy pack folder (repeatable; default: all under policies/)",
     )
-    pol.add_argument("--config", type=Path, default=None, help="policy pack config JSON (the --policy-pack-config shape)")
+    pol.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="policy pack config JSON (the --policy-pack-config shape)",
+    )
     pol.add_argument("--format", choices=["text", "json", "sarif"], default="text")
-    pol.add_argument("--out", type=Path, default=None, help="also write plan.json and manifests here")
+    pol.add_argument(
+        "--out", type=Path, default=None, help="also write plan.json and manifests here"
+    )
 
-    mirror = sub.add_parser("mirror", help="list every image and chart the stack needs (for air-gapped mirroring)")
+    mirror = sub.add_parser(
+        "mirror", help="list every image and chart the stack needs (for air-gapped mirroring)"
+    )
     common(mirror)
     mirror.add_argument("--format", choices=["text", "json"], default="text")
     return p
@@ -89,7 +108,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
     packs = args.pack or runner.discover_packs(REPO_ROOT / "policies")
     for pack in packs:
         if not (pack / "PulumiPolicy.yaml").is_file():
-            raise UsageError(f"--pack {pack}: no PulumiPolicy.yaml there (not a policy pack folder)")
+            raise UsageError(
+                f"--pack {pack}: no PulumiPolicy.yaml there (not a policy pack folder)"
+            )
     config = runner.load_pack_config(args.config) if args.config else None
     plan = _plan(args)
     if args.out:

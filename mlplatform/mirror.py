@@ -64,7 +64,13 @@ def artifacts_from_plan(plan: dict[str, Any]) -> list[Artifact]:
             chart = inputs.get("chart", "")
             repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
             version = inputs.get("version", "")
-            ref = chart if "://" in str(chart) else f"{str(repo).rstrip('/')}/{chart}" if repo else str(chart)
+            ref = (
+                chart
+                if "://" in str(chart)
+                else f"{str(repo).rstrip('/')}/{chart}"
+                if repo
+                else str(chart)
+            )
             found.add(Artifact("chart", f"{ref}:{version}" if version else ref, res["name"]))
             _walk(inputs.get("values") or {}, res["name"], found, in_values=True)
         else:
@@ -77,12 +83,17 @@ def render(artifacts: list[Artifact], fmt: str) -> str:
     if fmt == "json":
         grouped: dict[str, dict[str, list[str]]] = {"images": {}, "charts": {}}
         for a in artifacts:
-            grouped["images" if a.kind == "image" else "charts"].setdefault(a.ref, []).append(a.used_by)
+            grouped["images" if a.kind == "image" else "charts"].setdefault(a.ref, []).append(
+                a.used_by
+            )
         return json.dumps(
-            {k: [{"ref": r, "used_by": sorted(set(u))} for r, u in sorted(v.items())] for k, v in grouped.items()},
+            {
+                k: [{"ref": r, "used_by": sorted(set(u))} for r, u in sorted(v.items())]
+                for k, v in grouped.items()
+            },
             indent=2,
         )
     images = sorted({a.ref for a in artifacts if a.kind == "image"})
     charts = sorted({a.ref for a in artifacts if a.kind == "chart"})
-    lines = [f"# {len(images)} images"] + images + [f"# {len(charts)} charts"] + charts
+    lines = [f"# {len(images)} images", *images, f"# {len(charts)} charts", *charts]
     return "\n".join(lines)

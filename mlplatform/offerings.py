@@ -16,7 +16,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-GPU_FAMILIES_NOTE = "GPU pools: g5 (A10G), g6 (L4), g6e (L40S); p5en.48xlarge with a capacity reservation"
+GPU_FAMILIES_NOTE = (
+    "GPU pools: g5 (A10G), g6 (L4), g6e (L40S); p5en.48xlarge with a capacity reservation"
+)
 
 
 @dataclass(frozen=True)

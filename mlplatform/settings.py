@@ -379,7 +379,9 @@ def _smb_preset(spec: TenantSpec) -> dict[str, Any]:
             max_size=3,
         ),
         "quota": Quota(cpu=8, memory_gib=32, gpus=0, pods=50),
-        "inference": InferenceSettings(min_replicas=1, max_replicas=3, gpu=False, canary=False, pdb=False),
+        "inference": InferenceSettings(
+            min_replicas=1, max_replicas=3, gpu=False, canary=False, pdb=False
+        ),
         "online_store": "dynamodb",
         "object_lock": False,
         "monitoring_retention_days": 15,
@@ -396,7 +398,9 @@ def _enterprise_preset(spec: TenantSpec) -> dict[str, Any]:
         "gpu_pool": NodeGroupSettings(instance_types=["g6.xlarge"], min_size=0, max_size=4),
         "training_pool": NodeGroupSettings(instance_types=["g6e.xlarge"], min_size=0, max_size=2),
         "quota": Quota(cpu=64, memory_gib=256, gpus=8, pods=200),
-        "inference": InferenceSettings(min_replicas=2, max_replicas=10, gpu=True, canary=True, pdb=True),
+        "inference": InferenceSettings(
+            min_replicas=2, max_replicas=10, gpu=True, canary=True, pdb=True
+        ),
         "online_store": "redis",
         "object_lock": True,
         "monitoring_retention_days": 90,
@@ -407,7 +411,9 @@ def _enterprise_preset(spec: TenantSpec) -> dict[str, Any]:
 PRESETS = {Tier.SMB: _smb_preset, Tier.ENTERPRISE: _enterprise_preset}
 
 
-def _resolve_tenant(spec: TenantSpec, path: str, region: str, zone_ids: list[str]) -> tuple[Tenant | None, list[str]]:
+def _resolve_tenant(
+    spec: TenantSpec, path: str, region: str, zone_ids: list[str]
+) -> tuple[Tenant | None, list[str]]:
     """Apply the tier preset and the overrides; return the tenant or the problems."""
     problems: list[str] = []
     preset = PRESETS[spec.tier](spec)
@@ -508,7 +514,9 @@ def _resolve_tenant(spec: TenantSpec, path: str, region: str, zone_ids: list[str
         lo = o.min_replicas if o.min_replicas is not None else inf.min_replicas
         hi = o.max_replicas if o.max_replicas is not None else inf.max_replicas
         if spec.tier is Tier.ENTERPRISE and lo < 2:
-            problems.append(f"{path}.overrides.min_replicas: enterprise serving is HA; allowed: >= 2")
+            problems.append(
+                f"{path}.overrides.min_replicas: enterprise serving is HA; allowed: >= 2"
+            )
         if lo > hi:
             problems.append(f"{path}.overrides.min_replicas: {lo} exceeds max_replicas {hi}")
         else:
@@ -632,8 +640,8 @@ def settings_from_config(
         )
 
     tenants: list[Tenant] = []
-    for i, t in enumerate(spec.tenants):
-        tenant, errs = _resolve_tenant(t, f"{PROJECT}:tenants[{i}]", region, zone_ids or ["-"])
+    for i, tspec in enumerate(spec.tenants):
+        tenant, errs = _resolve_tenant(tspec, f"{PROJECT}:tenants[{i}]", region, zone_ids or ["-"])
         problems.extend(f"{stack_file}: {e}" for e in errs)
         if tenant is not None:
             tenants.append(tenant)
@@ -685,4 +693,3 @@ def load_settings() -> PlatformSettings:
         stack=stack,
         stack_file=STACK_FILE_OVERRIDE or f"stacks/Pulumi.{stack}.yaml",
     )
-

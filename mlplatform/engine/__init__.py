@@ -77,8 +77,8 @@ def run_project(project: Project) -> dict[str, Any]:
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _sync_await
 
-    from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
     from mlplatform import settings as platform_settings
+    from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
     from mlplatform.settings import ConfigError
 
     provider_cfg = _provider_config(project)
@@ -138,18 +138,26 @@ def run_project(project: Project) -> dict[str, Any]:
                 _sync_await(run_in_stack(program))
             except ConfigError as exc:
                 raise UsageError(exc.lines) from None
-            except (pulumi.RunError, Exception) as exc:  # noqa: BLE001 - reported, never swallowed
+            except (pulumi.RunError, Exception) as exc:
                 if mocks.unanswered:
                     token, why = mocks.unanswered[0]
-                    site = invoke_sites.get(token, "location unknown (asynchronous invoke)")
+                    where = invoke_sites.get(token, "location unknown (asynchronous invoke)")
                     raise PlanError(
-                        f"{site}: data source '{token}' cannot be answered offline ({why}); "
+                        f"{where}: data source '{token}' cannot be answered offline ({why}); "
                         "add an answer to mlplatform/engine/cloud.py INVOKES or avoid the call"
                     ) from None
                 cause = exc.__cause__ or exc
                 if isinstance(cause, ConfigError):
                     raise UsageError(cause.lines) from None
-                site = _user_frame(exc.__traceback__, program_root, [Path(__file__).resolve().parents[2]])
+                if isinstance(exc, pulumi.RunError):
+                    # A RunError is the program's own message for the user: show it as is.
+                    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+                    if lines and lines[0].rstrip().endswith(":") and len(lines) > 1:
+                        lines = lines[1:]
+                    raise UsageError(lines or [type(exc).__name__]) from None
+                site: str | None = _user_frame(
+                    exc.__traceback__, program_root, [Path(__file__).resolve().parents[2]]
+                )
                 msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 raise PlanError(
                     f"{site or project.display(project.main_dir / '__main__.py')}: the program failed: "
@@ -165,11 +173,17 @@ def run_project(project: Project) -> dict[str, Any]:
             # Forget modules imported from the program folder so the next run starts clean.
             for mod in set(sys.modules) - before_modules:
                 file = getattr(sys.modules[mod], "__file__", None) or ""
-                if file and program_root in Path(file).resolve().parents and "site-packages" not in file:
+                if (
+                    file
+                    and program_root in Path(file).resolve().parents
+                    and "site-packages" not in file
+                ):
                     del sys.modules[mod]
 
-    stack_urn = "urn:pulumi:" + "::".join([project.stack, project.name, "pulumi:pulumi:Stack", f"{project.name}-{project.stack}"])
-    resources = [
+    stack_urn = "urn:pulumi:" + "::".join(
+        [project.stack, project.name, "pulumi:pulumi:Stack", f"{project.name}-{project.stack}"]
+    )
+    resources: list[dict[str, Any]] = [
         {
             "urn": stack_urn,
             "id": None,
@@ -189,7 +203,8 @@ def run_project(project: Project) -> dict[str, Any]:
     records.sort(key=lambda r: (not r["type"].startswith("pulumi:providers:"), r["urn"]))
     resources += records
     shown_config = {
-        k: ("[secret]" if k in project.secret_keys else v) for k, v in sorted(project.raw_config.items())
+        k: ("[secret]" if k in project.secret_keys else v)
+        for k, v in sorted(project.raw_config.items())
     }
     return {
         "project": project.name,

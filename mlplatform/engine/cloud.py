@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +79,12 @@ def _autoname(name: str, urn: str) -> str:
 
 
 def aws_outputs(
-    type_: str, name: str, urn: str, inputs: dict[str, Any], provider_ref: str | None, ctx: CloudContext
+    type_: str,
+    name: str,
+    urn: str,
+    inputs: dict[str, Any],
+    provider_ref: str | None,
+    ctx: CloudContext,
 ) -> tuple[str, dict[str, Any]]:
     """The id and the state AWS would report after creating this resource."""
     region = ctx.region_for(inputs, provider_ref)
@@ -89,12 +93,15 @@ def aws_outputs(
     h = digest(urn)
     state: dict[str, Any] = dict(inputs)
     state.setdefault("region", region)
-    state.setdefault("tagsAll", {**(inputs.get("tags") or {})} if isinstance(inputs.get("tags"), dict) else {})
+    state.setdefault(
+        "tagsAll", {**(inputs.get("tags") or {})} if isinstance(inputs.get("tags"), dict) else {}
+    )
 
     if type_ in _EC2_ID_PREFIX:
         rid = f"{_EC2_ID_PREFIX[type_]}-{h}"
     else:
-        rid = inputs.get("name") if isinstance(inputs.get("name"), str) else _autoname(name, urn)
+        given = inputs.get("name")
+        rid = given if isinstance(given, str) else _autoname(name, urn)
     arn = f"arn:aws:{mod}:{region}:{acct}:{kind[0].lower() + kind[1:]}/{rid}"
 
     if mod == "s3" and kind in ("Bucket", "BucketV2"):
@@ -125,7 +132,9 @@ def aws_outputs(
             arn = f"arn:aws:iam::{acct}:{kind.lower()}/{rid}"
     elif mod == "kms":
         if kind == "Key" or kind == "ReplicaKey":
-            key_id = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-a{digest(urn, 'k', n=3)}-{digest(urn, 'kk', n=12)}"
+            key_id = (
+                f"{h[:8]}-{h[8:12]}-4{h[12:15]}-a{digest(urn, 'k', n=3)}-{digest(urn, 'kk', n=12)}"
+            )
             rid = key_id
             arn = f"arn:aws:kms:{region}:{acct}:key/{key_id}"
             state.update(keyId=key_id)
@@ -133,7 +142,9 @@ def aws_outputs(
             alias = inputs.get("name") or f"alias/{name}"
             rid = alias
             arn = f"arn:aws:kms:{region}:{acct}:{alias}"
-            state.update(targetKeyArn=f"arn:aws:kms:{region}:{acct}:key/{inputs.get('targetKeyId', '')}")
+            state.update(
+                targetKeyArn=f"arn:aws:kms:{region}:{acct}:key/{inputs.get('targetKeyId', '')}"
+            )
     elif mod == "eks":
         if kind == "Cluster":
             cname = inputs.get("name") or _autoname(name, urn)
@@ -151,7 +162,9 @@ def aws_outputs(
                 name=cname,
                 endpoint=f"https://{oidc}.gr7.{region}.eks.amazonaws.com",
                 certificateAuthority={"data": base64.b64encode(ca_pem.encode()).decode()},
-                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{oidc}"}]}],
+                identities=[
+                    {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{oidc}"}]}
+                ],
                 status="ACTIVE",
                 platformVersion="eks.1",
                 clusterId=h,
@@ -193,7 +206,10 @@ def aws_outputs(
             state.update(publicIp="203.0.113.10", allocationId=rid)
         elif kind == "VpcEndpoint":
             svc = str(inputs.get("serviceName", ""))
-            state.update(prefixListId=f"pl-{h[:8]}", dnsEntries=[{"dnsName": f"{rid}.{svc}", "hostedZoneId": "Z0"}])
+            state.update(
+                prefixListId=f"pl-{h[:8]}",
+                dnsEntries=[{"dnsName": f"{rid}.{svc}", "hostedZoneId": "Z0"}],
+            )
         arn = f"arn:aws:ec2:{region}:{acct}:{kind.lower()}/{rid}"
     elif mod == "sqs" and kind == "Queue":
         qname = inputs.get("name") or _autoname(name, urn)
@@ -230,17 +246,28 @@ def aws_outputs(
         rname = inputs.get("name") or _autoname(name, urn)
         rid = rname
         arn = f"arn:aws:ecr:{region}:{acct}:repository/{rname}"
-        state.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{rname}", registryId=acct)
+        state.update(
+            repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{rname}", registryId=acct
+        )
     elif mod == "rds":
         arn = f"arn:aws:rds:{region}:{acct}:{kind.lower()}:{rid}"
-        state.update(endpoint=f"{rid}.{h[:12]}.{region}.rds.amazonaws.com:5432", address=f"{rid}.{h[:12]}.{region}.rds.amazonaws.com")
+        state.update(
+            endpoint=f"{rid}.{h[:12]}.{region}.rds.amazonaws.com:5432",
+            address=f"{rid}.{h[:12]}.{region}.rds.amazonaws.com",
+        )
     elif mod == "lambda" and kind == "Function":
         arn = f"arn:aws:lambda:{region}:{acct}:function:{rid}"
-        state.update(invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations")
+        state.update(
+            invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        )
 
     state.setdefault("arn", arn)
     if "name" not in state and mod not in ("s3",):
-        state["name"] = rid if isinstance(rid, str) and "/" not in rid and ":" not in rid else _autoname(name, urn)
+        state["name"] = (
+            rid
+            if isinstance(rid, str) and "/" not in rid and ":" not in rid
+            else _autoname(name, urn)
+        )
     state["id"] = rid
     return str(rid), state
 
@@ -275,7 +302,13 @@ def _as_list(v: Any) -> list[Any]:
 
 def _one_or_many(values: list[Any]) -> Any:
     # The AWS provider renders single-element lists as a bare string.
-    return values[0] if len(values) == 1 else sorted(values) if all(isinstance(x, str) for x in values) else values
+    return (
+        values[0]
+        if len(values) == 1
+        else sorted(values)
+        if all(isinstance(x, str) for x in values)
+        else values
+    )
 
 
 def render_policy_document(args: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +325,12 @@ def render_policy_document(args: dict[str, Any]) -> dict[str, Any]:
         if st.get("sid"):
             out["Sid"] = st["sid"]
         out["Effect"] = st.get("effect") or "Allow"
-        for key, wire in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"), ("notResources", "NotResource")):
+        for key, wire in (
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
             vals = _as_list(st.get(key))
             if vals:
                 out[wire] = _one_or_many(vals)
@@ -306,7 +344,9 @@ def render_policy_document(args: dict[str, Any]) -> dict[str, Any]:
                         pmap = {"*": "*"}
                         break
                     pmap.setdefault(p.get("type"), []).extend(ids)
-                out[wire] = "*" if pmap == {"*": "*"} else {k: _one_or_many(v) for k, v in pmap.items()}
+                out[wire] = (
+                    "*" if pmap == {"*": "*"} else {k: _one_or_many(v) for k, v in pmap.items()}
+                )
         conds: dict[str, dict[str, Any]] = {}
         for c in _as_list(st.get("conditions")):
             conds.setdefault(c["test"], {})[c["variable"]] = _one_or_many(_as_list(c.get("values")))
@@ -314,12 +354,18 @@ def render_policy_document(args: dict[str, Any]) -> dict[str, Any]:
             out["Condition"] = conds
         statements.append(out)
     sids = {s.get("Sid") for s in statements if s.get("Sid")}
-    doc["Statement"] = [s for s in merged if s.get("Sid") not in sids or not s.get("Sid")] + statements
+    doc["Statement"] = [
+        s for s in merged if s.get("Sid") not in sids or not s.get("Sid")
+    ] + statements
     text = json.dumps(doc, indent=2)
-    return {"json": text, "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": digest(text, n=10)}
+    return {
+        "json": text,
+        "minifiedJson": json.dumps(doc, separators=(",", ":")),
+        "id": digest(text, n=10),
+    }
 
 
-class UnanswerableInvoke(Exception):
+class UnanswerableInvokeError(Exception):
     """An invoke the offline cloud cannot answer faithfully."""
 
 
@@ -330,8 +376,13 @@ def _zones(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[
     reg = region or ctx.default_region
     offers = offerings.load(reg)
     if offers is None:
-        raise UnanswerableInvoke(f"no offering data for region '{reg}'")
-    zones = [z for z in offers.zones if z.zone_id not in _as_list(args.get("excludeZoneIds")) and z.name not in _as_list(args.get("excludeNames"))]
+        raise UnanswerableInvokeError(f"no offering data for region '{reg}'")
+    zones = [
+        z
+        for z in offers.zones
+        if z.zone_id not in _as_list(args.get("excludeZoneIds"))
+        and z.name not in _as_list(args.get("excludeNames"))
+    ]
     return {
         "id": reg,
         "names": [z.name for z in zones],
@@ -353,17 +404,33 @@ def _caller(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict
 
 def _region(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
     reg = args.get("region") or args.get("name") or region or ctx.default_region
-    return {"name": reg, "region": reg, "id": reg, "description": f"offline {reg}", "endpoint": f"ec2.{reg}.amazonaws.com"}
+    return {
+        "name": reg,
+        "region": reg,
+        "id": reg,
+        "description": f"offline {reg}",
+        "endpoint": f"ec2.{reg}.amazonaws.com",
+    }
 
 
 def _partition(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
-    return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+    return {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "id": "aws",
+        "reverseDnsPrefix": "com.amazonaws",
+    }
 
 
 def _ami(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
     key = json.dumps(args, sort_keys=True, default=str)
     ami = f"ami-{digest(key)}"
-    names = [v for f in _as_list(args.get("filters")) if f.get("name") == "name" for v in _as_list(f.get("values"))]
+    names = [
+        v
+        for f in _as_list(args.get("filters"))
+        if f.get("name") == "name"
+        for v in _as_list(f.get("values"))
+    ]
     return {
         "id": ami,
         "imageId": ami,
@@ -378,7 +445,11 @@ def _ami(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[st
 
 def _ssm_parameter(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
     name = str(args.get("name", ""))
-    value = f"ami-{digest(name)}" if "/ami" in name or "image_id" in name else f"offline-value-{digest(name, n=8)}"
+    value = (
+        f"ami-{digest(name)}"
+        if "/ami" in name or "image_id" in name
+        else f"offline-value-{digest(name, n=8)}"
+    )
     reg = region or ctx.default_region
     return {
         "id": name,
@@ -412,4 +483,3 @@ INVOKES: dict[str, InvokeHandler] = {
     "kubernetes:yaml:decode": _yaml_decode,
 }
 
-_TOKEN_RE = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9/._-]*:[A-Za-z0-9]+$")

@@ -18,7 +18,7 @@ from pulumi.runtime.settings import get_project, get_stack
 
 from mlplatform.engine import cloud
 
-SECRET_MARK = "[secret]"
+SECRET_MARK = "[secret]"  # noqa: S105 - a marker, not a secret
 
 
 class PlatformMocks(Mocks):
@@ -35,7 +35,9 @@ class PlatformMocks(Mocks):
         if args.typ.startswith("pulumi:providers:"):
             return f"{cloud.digest(urn, n=8)}-{cloud.digest(urn, 'p', n=4)}", dict(inputs)
         if args.typ.startswith("aws:"):
-            rid, state = cloud.aws_outputs(args.typ, args.name, urn, inputs, args.provider, self.ctx)
+            rid, state = cloud.aws_outputs(
+                args.typ, args.name, urn, inputs, args.provider, self.ctx
+            )
         elif args.typ.startswith("kubernetes:"):
             rid, state = cloud.kubernetes_outputs(args.typ, args.name, urn, inputs)
         else:
@@ -54,10 +56,10 @@ class PlatformMocks(Mocks):
             region = plain["region"]
         if handler is None:
             self.unanswered.append((args.token, "no offline answer for this data source"))
-            raise cloud.UnanswerableInvoke(args.token)
+            raise cloud.UnanswerableInvokeError(args.token)
         try:
             return handler(plain, self.ctx, region), []
-        except cloud.UnanswerableInvoke as exc:
+        except cloud.UnanswerableInvokeError as exc:
             self.unanswered.append((args.token, str(exc)))
             raise
 
@@ -97,7 +99,7 @@ class RecordingMonitor(MockMonitor):
             urn = "urn:pulumi:" + "::".join([get_stack(), get_project(), ptype, name])
             pid = cloud.digest(urn, n=8) + "-" + cloud.digest(urn, "id", n=4)
             inputs = {**self.provider_config.get(pkg, {}), "version": version}
-            record = {
+            record: dict[str, Any] = {
                 "urn": urn,
                 "id": pid,
                 "type": ptype,
@@ -128,7 +130,11 @@ class RecordingMonitor(MockMonitor):
             # Let the mocks see the provider the engine would have used.
             request.provider = provider or ""
         response = super().RegisterResource(request)
-        raw = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
+        raw = (
+            rpc.deserialize_properties(request.object)
+            if request.type != "pulumi:pulumi:Stack"
+            else {}
+        )
         secret_keys = sorted(k for k, v in raw.items() if rpc.is_rpc_secret(v))
         inputs = {k: (SECRET_MARK if k in secret_keys else _plain(v)) for k, v in raw.items()}
         record = {
@@ -144,7 +150,10 @@ class RecordingMonitor(MockMonitor):
             "secretInputs": secret_keys,
         }
         if request.HasField("sourcePosition") and request.sourcePosition.uri:
-            record["source"] = {"uri": request.sourcePosition.uri, "line": request.sourcePosition.line}
+            record["source"] = {
+                "uri": request.sourcePosition.uri,
+                "line": request.sourcePosition.line,
+            }
         if request.type.startswith("pulumi:providers:"):
             pkg = request.type.split(":")[-1]
             ref = f"{urn}::{response.id}"
@@ -217,5 +226,7 @@ def _options(request: Any | None) -> dict[str, Any]:
         "deleteBeforeReplace": bool(request.deleteBeforeReplace),
         "additionalSecretOutputs": list(request.additionalSecretOutputs),
         "retainOnDelete": bool(request.retainOnDelete),
-        "customTimeouts": {k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)},
+        "customTimeouts": {
+            k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)
+        },
     }

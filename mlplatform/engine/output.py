@@ -10,7 +10,12 @@ from typing import Any
 
 import yaml
 
-NOT_MANIFESTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize", "pulumi:providers:")
+NOT_MANIFESTS = (
+    "kubernetes:helm.sh/",
+    "kubernetes:yaml",
+    "kubernetes:kustomize",
+    "pulumi:providers:",
+)
 TENANT_LABEL = "mlplatform.io/tenant"
 TIER_LABEL = "mlplatform.io/tier"
 
@@ -113,12 +118,20 @@ def summarize(plan: dict[str, Any]) -> dict[str, Any]:
             parent = p.get("parent")
         per[(tenant or "platform", module)] += 1
     providers = [
-        {"name": r["name"], "package": r["type"].split(":")[-1], "region": (r.get("inputs") or {}).get("region")}
+        {
+            "name": r["name"],
+            "package": r["type"].split(":")[-1],
+            "region": (r.get("inputs") or {}).get("region"),
+        }
         for r in plan["resources"]
         if r["type"].startswith("pulumi:providers:")
     ]
     return {
-        "resources": sum(1 for r in plan["resources"] if r.get("custom") and not r["type"].startswith("pulumi:providers:")),
+        "resources": sum(
+            1
+            for r in plan["resources"]
+            if r.get("custom") and not r["type"].startswith("pulumi:providers:")
+        ),
         "components": sum(1 for r in plan["resources"] if not r.get("custom")),
         "providers": providers,
         "by_tenant": {
@@ -145,5 +158,7 @@ def render_summary(plan: dict[str, Any], plan_path: Path | None, manifest_count:
         for i, (mod, n) in enumerate(mods.items()):
             lines.append(f"  {label if i == 0 else '':<24} {mod:<14} {n:>9}")
     if plan_path is not None:
-        lines.append(f"wrote {plan_path} and {manifest_count} Kubernetes manifests under {plan_path.parent / 'manifests'}/")
+        lines.append(
+            f"wrote {plan_path} and {manifest_count} Kubernetes manifests under {plan_path.parent / 'manifests'}/"
+        )
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "offline-secret-placeholder"
+SECRET_PLACEHOLDER = "offline-secret-placeholder"  # noqa: S105 - a marker, not a secret
 
 
 class UsageError(Exception):
@@ -92,7 +92,9 @@ def load_project(program_dir: Path, stack: str) -> Project:
     if not pfile.is_file():
         alt = program_dir / "Pulumi.yml"
         if not alt.is_file():
-            raise UsageError(f"{program_dir}: no Pulumi.yaml here; --program must name a Pulumi project folder")
+            raise UsageError(
+                f"{program_dir}: no Pulumi.yaml here; --program must name a Pulumi project folder"
+            )
         pfile = alt
     meta = _load_yaml(pfile, pfile.name)
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
@@ -112,7 +114,9 @@ def load_project(program_dir: Path, stack: str) -> Project:
     project = Project(root=program_dir, name=name, main_dir=main_dir, stack=stack, stack_file=sfile)
     shown = project.display(sfile)
     if not sfile.is_file():
-        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+        available = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml")
+        )
         raise UsageError(
             f"unknown stack '{stack}': no {project.display(config_dir / sfile.name)}; "
             f"available: {', '.join(available) or 'none'}"
@@ -120,9 +124,13 @@ def load_project(program_dir: Path, stack: str) -> Project:
     data = _load_yaml(sfile, shown) or {}
     if not isinstance(data, dict):
         raise UsageError(f"{shown}: the top level must be a mapping with a 'config' key")
-    unknown_top = sorted(set(data) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"})
+    unknown_top = sorted(
+        set(data) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"}
+    )
     if unknown_top:
-        raise UsageError(f"{shown}: unknown top-level key(s) {', '.join(unknown_top)}; allowed: config, secretsprovider, encryptedkey, encryptionsalt, environment")
+        raise UsageError(
+            f"{shown}: unknown top-level key(s) {', '.join(unknown_top)}; allowed: config, secretsprovider, encryptedkey, encryptionsalt, environment"
+        )
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise UsageError(f"{shown}: config: must be a mapping of keys to values")

@@ -44,7 +44,7 @@ UNKNOWN_SENTINELS = frozenset(
 )
 """The Pulumi engine's placeholders for values not known until the update runs."""
 
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker, not a credential
 """How the offline plan records a secret input's value (the value itself is withheld)."""
 
 

@@ -373,8 +373,7 @@ def validate_service_exposure(check: ResourceCheck) -> None:
 
 kubernetes_service_not_exposed = RulePolicy(
     name="kubernetes-service-not-exposed",
-    description="Services are ClusterIP (or internal load balancers); no NodePort or "
-    "externalIPs.",
+    description="Services are ClusterIP (or internal load balancers); no NodePort or externalIPs.",
     validator=validate_service_exposure,
     resource_types={"kubernetes:core/v1:Service"},
     severity=Severity.HIGH,
@@ -544,11 +543,9 @@ def validate_default_deny(check: StackCheck) -> None:
         covered = False
         for policy in policies:
             target = dig(policy.props, "metadata.namespace")
-            if isinstance(name, str) and target == name:
+            by_name = isinstance(name, str) and target == name
+            if by_name or namespace.urn in policy.property_dependencies.get("metadata", ()):
                 covered = True
-            elif namespace.urn in policy.property_dependencies.get("metadata", ()):
-                covered = True
-            if covered:
                 break
         if not covered:
             shown = name if isinstance(name, str) else namespace.name
@@ -587,4 +584,3 @@ RESOURCE_POLICIES = [
     kubernetes_namespace_pod_security_restricted,
 ]
 STACK_POLICIES = [kubernetes_namespace_default_deny]
-

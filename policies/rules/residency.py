@@ -538,9 +538,8 @@ def _image_problem(image: Any, where: str, config: Mapping[str, Any]) -> str | N
 def _k8s_images(check: ResourceCheck) -> Iterator[tuple[str, Any]]:
     if check.resource_type == "kubernetes:apiextensions.k8s.io:CustomResource":
         for path, value in walk(check.get("spec")):
-            if path.endswith("image") or path.split(".")[-1] == "image":
-                if isinstance(value, str | type(None)) or is_unknown(value):
-                    yield f"spec.{path}", value
+            if path.split(".")[-1] == "image" and (isinstance(value, str) or is_unknown(value)):
+                yield f"spec.{path}", value
         return
     for path, container in containers_of(check.resource_type, check.props):
         yield f"{path}.image", dig(container, "image")
@@ -571,7 +570,8 @@ def validate_images(check: ResourceCheck) -> None:
     elif check.resource_type.startswith("kubernetes:"):
         images = list(_k8s_images(check))
     elif check.resource_type == "aws:lambda/function:Function":
-        images = [] if check.get("packageType") != "Image" else [("imageUri", check.get("imageUri"))]
+        image_uri = check.get("imageUri")
+        images = [] if check.get("packageType") != "Image" else [("imageUri", image_uri)]
     elif check.resource_type == "aws:sagemaker/model:Model":
         images = [("primaryContainer.image", check.get("primaryContainer.image"))]
         for index, container in enumerate(as_list(check.get("containers"))):

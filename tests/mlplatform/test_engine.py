@@ -12,7 +12,9 @@ from mlplatform.cli import main
 from mlplatform.engine import PlanError, UsageError, plan_program
 
 
-def make_program(root: Path, body: str, config: str = "aws:region: me-central-1", name: str = "demo") -> Path:
+def make_program(
+    root: Path, body: str, config: str = "aws:region: me-central-1", name: str = "demo"
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "Pulumi.yaml").write_text(f"name: {name}\nruntime:\n  name: python\n")
     (root / "Pulumi.test.yaml").write_text("config:\n" + textwrap.indent(config, "  ") + "\n")
@@ -145,8 +147,13 @@ def test_kubernetes_objects_get_generated_names_and_manifests(tmp_path: Path) ->
     plan = json.loads((out / "plan.json").read_text())
     ns_name = by_name(plan, "team")["id"]
     assert ns_name.startswith("team-") and len(ns_name) == len("team-") + 8
-    files = sorted(p.relative_to(out / "manifests").as_posix() for p in (out / "manifests").rglob("*.yaml"))
-    assert files == [f"_cluster/namespace-{ns_name}.yaml", f"{ns_name}/configmap-{by_name(plan, 'cm')['id'].split('/')[-1]}.yaml"]
+    files = sorted(
+        p.relative_to(out / "manifests").as_posix() for p in (out / "manifests").rglob("*.yaml")
+    )
+    assert files == [
+        f"_cluster/namespace-{ns_name}.yaml",
+        f"{ns_name}/configmap-{by_name(plan, 'cm')['id'].split('/')[-1]}.yaml",
+    ]
 
 
 def test_plans_are_deterministic(tmp_path: Path) -> None:
@@ -165,7 +172,10 @@ def test_plans_are_deterministic(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("stack_text", "expected"),
     [
-        ("config:\n  aws:region: [unclosed\n", "Pulumi.test.yaml: malformed YAML at line 3, column 1"),
+        (
+            "config:\n  aws:region: [unclosed\n",
+            "Pulumi.test.yaml: malformed YAML at line 3, column 1",
+        ),
         ("- just\n- a list\n", "Pulumi.test.yaml: the top level must be a mapping"),
     ],
 )
@@ -177,7 +187,9 @@ def test_bad_stack_files_are_usage_errors(tmp_path: Path, stack_text: str, expec
     assert expected in str(info.value)
 
 
-def test_unknown_stack_lists_the_available_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_stack_lists_the_available_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prog = make_program(tmp_path / "p", "import pulumi\n")
     assert main(["plan", "--stack", "nope", "--program", str(prog)]) == 2
     err = capsys.readouterr().err
@@ -185,9 +197,13 @@ def test_unknown_stack_lists_the_available_ones(tmp_path: Path, capsys: pytest.C
     assert "Traceback" not in err
 
 
-def test_program_crash_is_reported_with_its_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_program_crash_is_reported_with_its_location(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prog = make_program(tmp_path / "p", "import pulumi\n\nraise ValueError('boom')\n")
-    assert main(["plan", "--stack", "test", "--program", str(prog), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["plan", "--stack", "test", "--program", str(prog), "--out", str(tmp_path / "o")]) == 2
+    )
     err = capsys.readouterr().err
     assert "__main__.py:3" in err and "ValueError: boom" in err
     assert "Traceback" not in err

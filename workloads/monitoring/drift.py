@@ -339,6 +339,42 @@ def compute_drift(
     )
 
 
+def _numeric_categories(categories: Sequence[str]) -> np.ndarray | None:
+    """The categories as floats when every one is a canonical number, else None."""
+    try:
+        values = np.array([float(c) for c in categories], dtype=np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(values).all():
+        return None
+    canon = canonical_categories(values)
+    return values if list(canon) == list(categories) else None
+
+
+def _category_counts(values: Any, categories: Sequence[str]) -> tuple[np.ndarray, float, int]:
+    """Counts per reference category, count of unseen values, and non-missing total."""
+    arr = np.asarray(values)
+    numeric_cats = _numeric_categories(categories) if arr.dtype.kind in "fiu" else None
+    if numeric_cats is not None:
+        # Integer-coded categories (the usual case in model inputs): match numbers
+        # directly instead of formatting a million strings.
+        x = arr.astype(np.float64, copy=False)
+        x = x[~np.isnan(x)]
+        order = np.argsort(numeric_cats)
+        sorted_cats = numeric_cats[order]
+        idx = np.minimum(np.searchsorted(sorted_cats, x), sorted_cats.size - 1)
+        hit = sorted_cats[idx] == x
+        counts_sorted = np.bincount(idx[hit], minlength=sorted_cats.size)
+        counts = np.empty(sorted_cats.size, dtype=np.float64)
+        counts[order] = counts_sorted
+        return counts, float(x.size - np.count_nonzero(hit)), int(x.size)
+    canon = canonical_categories(np.asarray(values, dtype=object))
+    present = canon[pd.notna(canon)].astype(str)
+    codes = pd.Categorical(present, categories=list(categories)).codes  # unseen -> -1
+    counts = np.bincount(codes[codes >= 0], minlength=len(categories)).astype(np.float64)
+    return counts, float(np.count_nonzero(codes < 0)), int(present.size)
+
+
 def _categorical_drift(
     name: str,
     feat: Mapping[str, Any],
@@ -348,16 +384,11 @@ def _categorical_drift(
     thresholds: DriftThresholds,
     per_test_alpha: float,
 ) -> FeatureDrift:
-    canon = canonical_categories(np.asarray(values, dtype=object))
-    present = canon[pd.notna(canon)].astype(str) if n_rows else np.array([], dtype=str)
-    n = int(present.size)
+    cats = feat["categories"]
+    counts, unseen, n = _category_counts(values, cats) if n_rows else (np.zeros(0), 0.0, 0)
     null_fraction = 1.0 - n / n_rows if n_rows else 0.0
     if n == 0:
         return FeatureDrift(name, "categorical", "chi2", 0, null_fraction, *([math.nan] * 3), False)
-    cats = feat["categories"]
-    codes = pd.Categorical(present, categories=cats).codes  # unseen -> -1
-    counts = np.bincount(codes[codes >= 0], minlength=len(cats)).astype(np.float64)
-    unseen = float(np.count_nonzero(codes < 0))
     expected = np.asarray(feat["expected"], dtype=np.float64)
     value_psi = psi(np.append(counts, unseen), np.append(expected, 0.0))
     observed = np.append(counts, unseen) if unseen else counts

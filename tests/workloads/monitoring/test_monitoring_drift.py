@@ -152,3 +152,16 @@ def test_window_errors_name_the_problem() -> None:
         compute_drift({"x": np.array(["a", "b"], dtype=object), "cat": ["a", "b"]}, ref)
     with pytest.raises(DriftError, match="differ in length"):
         compute_drift({"x": np.zeros(3), "cat": ["a"]}, ref)
+
+
+def test_integer_coded_categories_take_the_numeric_path_with_same_result() -> None:
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 5, 4_000)
+    ref = build_reference(pd.DataFrame({"c": codes}), [], ["c"])
+    window_codes = np.append(rng.integers(0, 6, 3_000), [np.nan, np.nan])
+    fast = compute_drift({"c": window_codes}, ref).features[0]
+    as_text = np.array([None if np.isnan(v) else str(int(v)) for v in window_codes], dtype=object)
+    slow = compute_drift({"c": as_text}, ref).features[0]
+    assert fast == slow
+    assert fast.n == 3_000
+    assert math.isinf(fast.statistic)  # code 5 never seen in training

@@ -1,0 +1,572 @@
+"""Model serving with KServe in RawDeployment mode, and a canary that really splits traffic.
+
+Platform part (:class:`KServeInstall`): cert-manager (KServe's webhook certificates), the
+KServe CRDs and the KServe controller, all pinned Helm releases from the in-region
+mirror, ``deploymentMode: RawDeployment`` so neither Knative nor Istio is needed, and no
+Ingress objects (clients are in-cluster; exposure is the tenant's explicit decision).
+
+Tenant part (:class:`ModelServing`): a ``ServingRuntime`` for the ONNX Runtime model
+server image built from ``workloads/serving`` (CPU; a GPU runtime for enterprise), one
+``InferenceService`` per model with the tier's autoscaling bounds, and for enterprise
+min 2 replicas, PodDisruptionBudgets and a champion/challenger canary.
+
+Canary decision (checked against the pinned KServe 0.16): ``canaryTrafficPercent`` is
+honoured only in Serverless (Knative) mode; in RawDeployment it is silently ignored
+(kserve/kserve#4074, #5335; RawDeployment canaries arrived in v0.20 as a new
+``spec.canary`` field, kserve/kserve#5672, which 0.16 does not have). So we never set
+it. Instead each enterprise model is two InferenceServices, ``<model>-champion`` and
+``<model>-challenger``, behind a KServe ``InferenceGraph`` whose root node is a
+``Splitter`` with weights ``100 - p`` and ``p``. The graph router (part of KServe 0.16,
+supported in RawDeployment) picks a step per request by weight, so the split is real
+and needs no service mesh. The graph's Service ``<model>`` is the stable endpoint; the
+canary actuator (``workloads/rollout``) moves the weights, the rollback automation sets
+the challenger's weight back to the champion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.k8s._resources import register
+from components.k8s.catalog import CHARTS, IMAGES, Registry
+from components.k8s.podspec import (
+    DEFAULT_GPU_NODE_SELECTOR,
+    TMP_VOLUME,
+    GpuScheduling,
+    Manifest,
+    Resources,
+    container_security_context,
+    labels,
+    namespace,
+    object_meta,
+    pod_disruption_budget,
+    pod_security_context,
+    service_account,
+)
+
+Tier = Literal["smb", "enterprise"]
+
+KSERVE_GROUP = "serving.kserve.io"
+SERVER_PORT = 8080
+"""HTTP port of the model server (KServe's convention)."""
+SERVER_PORT_NAME = "http1"
+"""Port name KServe expects on the serving container; the PodMonitor scrapes it."""
+MODEL_SERVER_COMPONENT = "model-server"
+ROUTER_COMPONENT = "model-router"
+BIND_ARG = "--bind_address=0.0.0.0"
+"""The workloads server binds loopback by default; in a pod it must listen on all addresses."""
+DEPLOYMENT_MODE = "RawDeployment"
+
+
+# --- platform ------------------------------------------------------------------------
+
+
+def cert_manager_values(registry: Registry, service_monitor_labels: Mapping[str, str]) -> dict[str, Any]:
+    """Values for cert-manager v1.19 (its chart already runs restricted-compliant pods)."""
+
+    def img(key: str) -> dict[str, str]:
+        pin = IMAGES[key]
+        return {"repository": registry.repository(pin), "tag": pin.tag}
+
+    return {
+        "crds": {"enabled": True, "keep": True},
+        "image": img("cert-manager-controller"),
+        "webhook": {"image": img("cert-manager-webhook")},
+        "cainjector": {"image": img("cert-manager-cainjector")},
+        "startupapicheck": {"image": img("cert-manager-startupapicheck")},
+        "acmesolver": {"image": img("cert-manager-acmesolver")},
+        "prometheus": {
+            "enabled": True,
+            "servicemonitor": {"enabled": True, "labels": dict(service_monitor_labels)},
+        },
+    }
+
+
+def kserve_values(registry: Registry) -> dict[str, Any]:
+    """Values for the ``kserve`` chart v0.16.0 (keys from charts/kserve-resources)."""
+
+    def split(key: str) -> dict[str, str]:
+        pin = IMAGES[key]
+        return {"image": registry.repository(pin), "tag": pin.tag}
+
+    controller = split("kserve-controller")
+    return {
+        "kserve": {
+            "agent": split("kserve-agent"),
+            "router": split("kserve-router"),
+            "storage": split("kserve-storage-initializer"),
+            "controller": {
+                **controller,
+                "deploymentMode": DEPLOYMENT_MODE,
+                "rbacProxyImage": registry.image(IMAGES["kube-rbac-proxy"]),
+                "gateway": {
+                    # No Ingress per InferenceService: serving is in-cluster (ClusterIP).
+                    "disableIngressCreation": True,
+                    "ingressGateway": {"enableGatewayApi": False},
+                },
+            },
+        }
+    }
+
+
+class KServeInstallArgs(TypedDict):
+    """Inputs of :class:`KServeInstall`."""
+
+    registry_host: str
+    """In-region registry every chart and image comes from."""
+    namespace: NotRequired[str]
+    """KServe controller namespace (default ``kserve``)."""
+    cert_manager_namespace: NotRequired[str]
+    """cert-manager namespace (default ``cert-manager``)."""
+    service_monitor_labels: NotRequired[Mapping[str, str]]
+    """Labels the platform Prometheus selects ServiceMonitors by (default ``release: kps``)."""
+
+
+class KServeInstall(pulumi.ComponentResource):
+    """cert-manager, KServe CRDs and KServe (RawDeployment) as pinned Helm releases."""
+
+    namespace: pulumi.Output[str]
+    """Namespace of the KServe controller."""
+    deployment_mode: str
+    """Always ``RawDeployment``."""
+
+    def __init__(
+        self, name: str, args: KServeInstallArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:k8s:KServeInstall", name, None, opts)
+        registry = Registry(args["registry_host"])
+        ns_name = args.get("namespace", "kserve")
+        cm_ns = args.get("cert_manager_namespace", "cert-manager")
+        sm_labels = dict(args.get("service_monitor_labels", {"release": "kps"}))
+        child = pulumi.ResourceOptions(parent=self)
+        part_of = {"app.kubernetes.io/part-of": "mlplatform"}
+
+        cm_ns_res = register(
+            f"{name}-cert-manager-ns",
+            namespace(cm_ns, "restricted", part_of, "cert-manager pods run restricted"),
+            child,
+        )
+        # The 0.16 chart's controller security context could not be verified offline
+        # against ``restricted``; ``baseline`` still forbids host access and privilege.
+        ks_ns_res = register(
+            f"{name}-ns",
+            namespace(ns_name, "baseline", part_of, "KServe 0.16 chart pods not verified restricted"),
+            child,
+        )
+        cm_pin = CHARTS["cert-manager"]
+        cert_manager = k8s.helm.v3.Release(
+            f"{name}-cert-manager",
+            name="cert-manager",
+            chart=registry.chart(cm_pin),
+            version=cm_pin.version,
+            namespace=cm_ns,
+            values=cert_manager_values(registry, sm_labels),
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cm_ns_res]),
+        )
+        crd_pin = CHARTS["kserve-crd"]
+        crds = k8s.helm.v3.Release(
+            f"{name}-crd",
+            name="kserve-crd",
+            chart=registry.chart(crd_pin),
+            version=crd_pin.version,
+            namespace=ns_name,
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ks_ns_res]),
+        )
+        ks_pin = CHARTS["kserve"]
+        k8s.helm.v3.Release(
+            f"{name}-controller",
+            name="kserve",
+            chart=registry.chart(ks_pin),
+            version=ks_pin.version,
+            namespace=ns_name,
+            values=kserve_values(registry),
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, cert_manager]),
+        )
+        self.namespace = pulumi.Output.from_input(ns_name)
+        self.deployment_mode = DEPLOYMENT_MODE
+        self.register_outputs({"namespace": self.namespace, "deploymentMode": DEPLOYMENT_MODE})
+
+
+# --- tenant builders -----------------------------------------------------------------
+
+
+def runtime_name(tenant: str, gpu: bool) -> str:
+    """Name of a tenant's ONNX runtime (one CPU, optionally one GPU)."""
+    return f"{tenant}-onnx-{'gpu' if gpu else 'cpu'}"
+
+
+def serving_runtime(
+    tenant: str,
+    namespace_name: str,
+    registry: Registry,
+    image_tag: str,
+    *,
+    gpu: GpuScheduling | None,
+    resources: Resources,
+) -> Manifest:
+    """ServingRuntime running the platform's ONNX Runtime server (V1 and V2 protocols)."""
+    name = runtime_name(tenant, gpu is not None)
+    spec: Manifest = {
+        "supportedModelFormats": [
+            {"name": "onnx", "version": "1", "autoSelect": True, "priority": 1}
+        ],
+        "protocolVersions": ["v1", "v2"],
+        "annotations": {
+            "prometheus.kserve.io/port": str(SERVER_PORT),
+            "prometheus.kserve.io/path": "/metrics",
+        },
+        "containers": [
+            {
+                # KServe merges the InferenceService's ``model`` into this container by name.
+                "name": "kserve-container",
+                "image": registry.serving_image(image_tag),
+                "imagePullPolicy": "IfNotPresent",
+                "args": [
+                    "--model_name={{.Name}}",
+                    "--model_dir=/mnt/models",
+                    f"--http_port={SERVER_PORT}",
+                    BIND_ARG,
+                ],
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "ports": [
+                    {"name": SERVER_PORT_NAME, "containerPort": SERVER_PORT, "protocol": "TCP"}
+                ],
+                "resources": resources.to_manifest(),
+                "securityContext": container_security_context(),
+                "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}],
+            }
+        ],
+        "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}}],
+    }
+    if gpu is not None:
+        spec["nodeSelector"] = dict(gpu.node_selector)
+        spec["tolerations"] = gpu.tolerations()
+    return {
+        "apiVersion": f"{KSERVE_GROUP}/v1alpha1",
+        "kind": "ServingRuntime",
+        "metadata": object_meta(name, namespace_name, labels(tenant, MODEL_SERVER_COMPONENT)),
+        "spec": spec,
+    }
+
+
+def predictor_labels(tenant: str, model: str, isvc: str, role: str) -> dict[str, str]:
+    """Pod labels of a predictor: the PDB, the PodMonitor and dashboards select on them."""
+    return {
+        "app.kubernetes.io/component": MODEL_SERVER_COMPONENT,
+        "app.kubernetes.io/part-of": "mlplatform",
+        "mlplatform.io/tenant": tenant,
+        "mlplatform.io/model": model,
+        "mlplatform.io/inferenceservice": isvc,
+        "mlplatform.io/role": role,
+    }
+
+
+def inference_service(
+    tenant: str,
+    namespace_name: str,
+    model: str,
+    isvc: str,
+    role: str,
+    storage_uri: str,
+    *,
+    runtime: str,
+    service_account_name: str,
+    min_replicas: int,
+    max_replicas: int,
+    resources: Resources,
+    gpu: GpuScheduling | None,
+) -> Manifest:
+    """One InferenceService (RawDeployment, HPA on CPU) for one model version."""
+    if not 1 <= min_replicas <= max_replicas:
+        raise ValueError(
+            f"inference service {isvc}: need 1 <= min_replicas <= max_replicas, "
+            f"got {min_replicas}..{max_replicas}"
+        )
+    if not storage_uri.startswith(("s3://", "pvc://")):
+        raise ValueError(f"inference service {isvc}: storage_uri must be s3:// or pvc://")
+    predictor: Manifest = {
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "scaleMetric": "cpu",
+        "scaleTarget": 70,
+        "labels": predictor_labels(tenant, model, isvc, role),
+        "serviceAccountName": service_account_name,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(),
+        "model": {
+            "modelFormat": {"name": "onnx"},
+            "runtime": runtime,
+            "protocolVersion": "v2",
+            "storageUri": storage_uri,
+            "resources": resources.to_manifest(),
+        },
+    }
+    if gpu is not None:
+        predictor["nodeSelector"] = dict(gpu.node_selector)
+        predictor["tolerations"] = gpu.tolerations()
+    return {
+        "apiVersion": f"{KSERVE_GROUP}/v1beta1",
+        "kind": "InferenceService",
+        "metadata": object_meta(
+            isvc,
+            namespace_name,
+            labels(tenant, MODEL_SERVER_COMPONENT, name=model),
+            annotations={
+                "serving.kserve.io/deploymentMode": DEPLOYMENT_MODE,
+                "serving.kserve.io/autoscalerClass": "hpa",
+            },
+        ),
+        "spec": {"predictor": predictor},
+    }
+
+
+def canary_weights(canary_percent: int) -> tuple[int, int]:
+    """(champion, challenger) weights; both must be routable, so 1..99 only."""
+    if not 1 <= canary_percent <= 99:
+        raise ValueError(f"canary_percent must be between 1 and 99, got {canary_percent}")
+    return 100 - canary_percent, canary_percent
+
+
+def inference_graph(
+    tenant: str,
+    namespace_name: str,
+    model: str,
+    champion: str,
+    challenger: str | None,
+    canary_percent: int,
+    *,
+    min_replicas: int,
+    max_replicas: int,
+    service_account_name: str,
+) -> Manifest:
+    """The model's stable endpoint: a Splitter over champion (and challenger)."""
+    if challenger is None:
+        steps = [{"name": "champion", "serviceName": champion, "weight": 100}]
+    else:
+        champion_w, challenger_w = canary_weights(canary_percent)
+        steps = [
+            {"name": "champion", "serviceName": champion, "weight": champion_w},
+            {"name": "challenger", "serviceName": challenger, "weight": challenger_w},
+        ]
+    return {
+        "apiVersion": f"{KSERVE_GROUP}/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": object_meta(
+            model,
+            namespace_name,
+            labels(tenant, ROUTER_COMPONENT, name=model),
+            annotations={"serving.kserve.io/deploymentMode": DEPLOYMENT_MODE},
+        ),
+        "spec": {
+            "nodes": {"root": {"routerType": "Splitter", "steps": steps}},
+            "minReplicas": min_replicas,
+            "maxReplicas": max_replicas,
+            "serviceAccountName": service_account_name,
+            "resources": Resources("100m", "128Mi", cpu_limit="500m", memory_limit="256Mi").to_manifest(),
+        },
+    }
+
+
+class ModelSpec(TypedDict):
+    """One model a tenant serves."""
+
+    name: str
+    """Model name (DNS label): the stable endpoint's name."""
+    storage_uri: str
+    """Champion version, ``s3://<tenant bucket>/models/<name>/<version>/``."""
+    challenger_storage_uri: NotRequired[str]
+    """Challenger version (enterprise canary)."""
+    canary_percent: NotRequired[int]
+    """Share of requests to the challenger, 1..99 (default 10)."""
+    gpu: NotRequired[bool]
+    """Serve on the GPU runtime (enterprise with GPU pools only)."""
+
+
+class ModelServingArgs(TypedDict):
+    """Inputs of :class:`ModelServing`."""
+
+    tenant: str
+    """Tenant name."""
+    namespace: str
+    """Tenant namespace."""
+    tier: Tier
+    """``smb`` or ``enterprise``."""
+    registry_host: str
+    """In-region registry."""
+    image_tag: str
+    """Tag of the model-server image built from ``workloads/serving``."""
+    models: list[ModelSpec]
+    """Models to serve."""
+    min_replicas: int
+    """Tier lower bound (enterprise: at least 2)."""
+    max_replicas: int
+    """Tier upper bound."""
+    role_arn: NotRequired[pulumi.Input[str] | None]
+    """IRSA role that may read the tenant's model artifacts."""
+    gpu_image_tag: NotRequired[str]
+    """Tag of the CUDA build of the server (default: ``image_tag``)."""
+    gpu_node_selector: NotRequired[Mapping[str, str]]
+    """GPU pool labels."""
+    cpu: NotRequired[str]
+    """CPU request per replica (default ``500m``)."""
+    memory: NotRequired[str]
+    """Memory request per replica (default ``1Gi``)."""
+
+
+def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
+    """Every object of a tenant's serving, in creation order (pure: tests use it directly)."""
+    tenant, ns, tier = args["tenant"], args["namespace"], args["tier"]
+    if tier not in ("smb", "enterprise"):
+        raise ValueError(f"serving {tenant}: tier must be smb or enterprise, got {tier!r}")
+    registry = Registry(args["registry_host"])
+    lo, hi = args["min_replicas"], args["max_replicas"]
+    if tier == "enterprise" and lo < 2:
+        raise ValueError(f"serving {tenant}: enterprise needs min_replicas >= 2, got {lo}")
+    cpu, mem = args.get("cpu", "500m"), args.get("memory", "1Gi")
+    sa = f"{tenant}-serving"
+    gpu_sched = GpuScheduling(dict(args.get("gpu_node_selector", DEFAULT_GPU_NODE_SELECTOR)))
+    uses_gpu = any(m.get("gpu", False) for m in args["models"])
+    if uses_gpu and tier != "enterprise":
+        raise ValueError(f"serving {tenant}: GPU inference is an enterprise feature (tier smb)")
+    cpu_res = Resources(cpu, mem, cpu_limit="2", memory_limit="2Gi")
+    gpu_res = Resources(cpu, mem, cpu_limit="4", memory_limit="8Gi", gpus=1)
+
+    manifests: list[Manifest] = [
+        serving_runtime(tenant, ns, registry, args["image_tag"], gpu=None, resources=cpu_res)
+    ]
+    if uses_gpu:
+        manifests.append(
+            serving_runtime(
+                tenant,
+                ns,
+                registry,
+                args.get("gpu_image_tag", args["image_tag"]),
+                gpu=gpu_sched,
+                resources=gpu_res,
+            )
+        )
+    names = [m["name"] for m in args["models"]]
+    if len(set(names)) != len(names):
+        raise ValueError(f"serving {tenant}: duplicate model names in {names}")
+    for model in args["models"]:
+        gpu = gpu_sched if model.get("gpu", False) else None
+        runtime = runtime_name(tenant, gpu is not None)
+        res = gpu_res if gpu else cpu_res
+        name = model["name"]
+        if tier == "smb":
+            if "challenger_storage_uri" in model:
+                raise ValueError(
+                    f"serving {tenant}/{name}: canary rollouts are an enterprise feature (tier smb)"
+                )
+            manifests.append(
+                inference_service(
+                    tenant, ns, name, name, "champion", model["storage_uri"],
+                    runtime=runtime, service_account_name=sa, min_replicas=lo,
+                    max_replicas=hi, resources=res, gpu=gpu,
+                )
+            )  # fmt: skip
+            continue
+        champion = f"{name}-champion"
+        challenger = f"{name}-challenger" if "challenger_storage_uri" in model else None
+        versions = [(champion, "champion", model["storage_uri"])]
+        if challenger:
+            versions.append((challenger, "challenger", model["challenger_storage_uri"]))
+        for isvc, role, uri in versions:
+            manifests.append(
+                inference_service(
+                    tenant, ns, name, isvc, role, uri,
+                    runtime=runtime, service_account_name=sa, min_replicas=lo,
+                    max_replicas=hi, resources=res, gpu=gpu,
+                )
+            )  # fmt: skip
+            manifests.append(
+                pod_disruption_budget(
+                    isvc,
+                    ns,
+                    labels(tenant, MODEL_SERVER_COMPONENT, name=name),
+                    {
+                        "mlplatform.io/tenant": tenant,
+                        "mlplatform.io/inferenceservice": isvc,
+                    },
+                )
+            )
+        manifests.append(
+            inference_graph(
+                tenant, ns, name, champion, challenger, model.get("canary_percent", 10),
+                min_replicas=lo, max_replicas=hi, service_account_name=sa,
+            )
+        )  # fmt: skip
+        # The router's pods carry ``serving.kserve.io/inferencegraph: <name>``.
+        manifests.append(
+            pod_disruption_budget(
+                f"{name}-router",
+                ns,
+                labels(tenant, ROUTER_COMPONENT, name=name),
+                {"serving.kserve.io/inferencegraph": name},
+            )
+        )
+    return manifests
+
+
+class ModelServing(pulumi.ComponentResource):
+    """A tenant's ServingRuntime(s), InferenceServices, canary graph and PDBs."""
+
+    endpoints: pulumi.Output[dict[str, str]]
+    """Model name -> in-cluster URL of its stable endpoint."""
+    inference_services: pulumi.Output[list[str]]
+    """Names of every InferenceService created."""
+
+    def __init__(
+        self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:k8s:ModelServing", name, None, opts)
+        tenant, ns = args["tenant"], args["namespace"]
+        manifests = serving_manifests(args)
+        child = pulumi.ResourceOptions(parent=self)
+        sa_manifest = service_account(
+            f"{tenant}-serving", ns, labels(tenant, MODEL_SERVER_COMPONENT), None
+        )
+        role_arn = args.get("role_arn")
+        if role_arn is not None:
+            sa_manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+        sa = register(f"{name}-sa", sa_manifest, child)
+        after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa])
+        runtimes: list[pulumi.Resource] = []
+        isvcs: list[str] = []
+        for manifest in manifests:
+            kind = manifest["kind"]
+            obj = manifest["metadata"]["name"]
+            if kind == "ServingRuntime":
+                runtimes.append(register(f"{name}-{obj}", manifest, after_sa))
+                continue
+            if kind == "InferenceService":
+                isvcs.append(obj)
+            suffix = "pdb" if kind == "PodDisruptionBudget" else kind.lower()
+            register(
+                f"{name}-{obj}-{suffix}",
+                manifest,
+                pulumi.ResourceOptions(parent=self, depends_on=[sa, *runtimes]),
+            )
+        endpoints = {
+            m["name"]: (
+                f"http://{m['name']}.{ns}.svc.cluster.local"
+                if args["tier"] == "enterprise"
+                else f"http://{m['name']}-predictor.{ns}.svc.cluster.local"
+            )
+            for m in args["models"]
+        }
+        self.endpoints = pulumi.Output.from_input(endpoints)
+        self.inference_services = pulumi.Output.from_input(isvcs)
+        self.register_outputs(
+            {"endpoints": self.endpoints, "inferenceServices": self.inference_services}
+        )
