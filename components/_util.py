@@ -105,15 +105,22 @@ def wildcard_findings(document: PolicyDocument) -> list[str]:
 
 
 def irsa_trust_policy(
-    oidc_provider_arn: str, issuer_host: str, namespace: str, service_account: str
+    oidc_provider_arn: str,
+    issuer_host: str,
+    namespace: str,
+    service_account: str | Sequence[str],
 ) -> PolicyDocument:
     """Trust policy for IAM Roles for Service Accounts: one service account, STS audience.
 
     ``issuer_host`` is the cluster's OIDC issuer without ``https://``. Both ``sub`` and
-    ``aud`` are pinned with ``StringEquals``, so no other service account (or token
-    audience) of the cluster can assume the role.
+    ``aud`` are pinned with ``StringEquals`` (several service accounts of one namespace
+    may be listed), so no other service account or token audience can assume the role.
     """
-    subject = f"system:serviceaccount:{namespace}:{service_account}"
+    accounts = [service_account] if isinstance(service_account, str) else sorted(service_account)
+    if not accounts:
+        raise ValueError("service_account: at least one service account is required")
+    subjects = [f"system:serviceaccount:{namespace}:{sa}" for sa in accounts]
+    subject: str | list[str] = subjects[0] if len(subjects) == 1 else subjects
     return policy_document(
         [
             {

@@ -169,6 +169,15 @@ def build_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str
     }
 
 
+def oidc_issuer(identities: Sequence[Any] | None) -> str:
+    """The OIDC issuer URL from an EKS cluster's ``identities`` output."""
+    for identity in identities or []:
+        for oidc in identity.oidcs or []:
+            if oidc.issuer:
+                return str(oidc.issuer)
+    raise ValueError("the EKS cluster reported no OIDC issuer (identities[0].oidcs[0].issuer)")
+
+
 def ebs_csi_kms_policy(key_arn: str, region: str) -> dict[str, Any]:
     """Lets the EBS CSI controller use one key for volumes it creates, via EC2 only."""
     return policy_document(
@@ -320,7 +329,7 @@ class Cluster(pulumi.ComponentResource):
             opts=child_opts(self, depends_on=[policy, log_group]),
         )
 
-        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        issuer = cluster.identities.apply(oidc_issuer)
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
             url=issuer,
@@ -378,7 +387,7 @@ class Cluster(pulumi.ComponentResource):
         for addon in ("kube-proxy", "eks-pod-identity-agent"):
             _addon(self, name, cluster.name, addon, pins[addon], tags=tags)
 
-        ca_data = cluster.certificate_authority.apply(lambda ca: ca.data)
+        ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, ca_data).apply(
                 lambda v: json.dumps(build_kubeconfig(v[0], v[1], v[2], args.region))
@@ -391,7 +400,7 @@ class Cluster(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         self.cluster_name = cluster.name
-        self.endpoint = cluster.endpoint
+        self.endpoint = cluster.endpoint.apply(lambda e: e or "")
         self.certificate_authority = ca_data
         self.private_endpoint_only = True
         self.cluster_security_group_id = cluster.vpc_config.apply(

@@ -379,9 +379,11 @@ class Network(pulumi.ComponentResource):
         self.endpoint_security_group_id = endpoint_sg.id
         endpoint_subnets = [self.node_subnet_ids[z] for z in zones]
         for service in args.interface_endpoints:
-            dns_options = None
+            dns_options: aws.ec2.VpcEndpointDnsOptionsArgs | None = None
             if service == "s3":
-                dns_options = {"private_dns_only_for_inbound_resolver_endpoint": False}
+                dns_options = aws.ec2.VpcEndpointDnsOptionsArgs(
+                    private_dns_only_for_inbound_resolver_endpoint=False
+                )
             aws.ec2.VpcEndpoint(
                 f"{name}-if-{service.replace('.', '-')}",
                 vpc_id=vpc.id,

@@ -113,6 +113,8 @@ class NodePoolArgs:
     """EC2 capacity reservation to launch into (p5en)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra node labels."""
+    extra_taints: Sequence[Taint] = ()
+    """Further taints (e.g. spot training nodes take only interruption-tolerant pods)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the node group, launch template, instances and volumes."""
 
@@ -288,7 +290,7 @@ class NodePool(pulumi.ComponentResource):
         super().__init__("mlplatform:nodepools:NodePool", name, None, opts)
         validate_pool(args)
         self.ami_type = ami_type_for(args.kind, args.instance_types)
-        self.taints = pool_taints(args.kind, args.tenant)
+        self.taints = pool_taints(args.kind, args.tenant) + list(args.extra_taints)
         self.labels = pool_labels(name, args.kind, args.purpose, args.tenant, args.labels)
         tags = merge_tags(
             args.tags,
@@ -345,3 +347,39 @@ class NodePool(pulumi.ComponentResource):
                 "labels": self.labels,
             }
         )
+
+
+def pod_scheduling(
+    *, tenant: str | None, gpu: bool = False, training: bool = False
+) -> dict[str, Any]:
+    """``nodeSelector`` and ``tolerations`` (wire format) that land a pod on its pools.
+
+    The scheduling contract of the pools the composition creates: enterprise tenants
+    (``tenant`` given) run only on their dedicated pools and must tolerate the tenant
+    taint; GPU pods also select ``nvidia.com/gpu.present`` and tolerate the GPU taint;
+    training pods select the training pools (SMB ones are spot and tainted). SMB
+    serving (``tenant=None``) goes to the shared CPU pool.
+    """
+    purpose = "training" if training else ("inference" if tenant else "shared")
+    selector: dict[str, str] = {PURPOSE_LABEL: purpose}
+    tolerations: list[dict[str, str]] = []
+    if tenant is not None:
+        selector[TENANT_KEY] = tenant
+        tolerations.append(
+            {"key": TENANT_KEY, "operator": "Equal", "value": tenant, "effect": "NoSchedule"}
+        )
+    elif training:
+        tolerations.append(
+            {
+                "key": PURPOSE_LABEL,
+                "operator": "Equal",
+                "value": "training",
+                "effect": "NoSchedule",
+            }
+        )
+    if gpu:
+        if tenant is None:
+            raise ValueError("GPU pools are enterprise-only: pass the tenant")
+        selector[GPU_PRESENT_LABEL] = "true"
+        tolerations.append({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"})
+    return {"nodeSelector": selector, "tolerations": tolerations}

@@ -150,7 +150,10 @@ class TenantArgs:
     viewer_group: str | None = None
     """Group bound to the read-only Role; defaults to ``mlplatform:<name>:viewers``."""
     service_account_name: str = "workload"
-    """The workload ServiceAccount."""
+    """The workload ServiceAccount (created here)."""
+    irsa_service_accounts: Sequence[str] = ()
+    """Further ServiceAccounts of the namespace, created by the platform layer (feature
+    server, model server), that may also assume the tenant's role."""
     pod_security_version: str = "latest"
     """Pod Security Standards version label (``v1.35`` pins the policy to that release)."""
     aws: TenantAwsIdentity | None = None
@@ -426,7 +429,9 @@ def service_account_manifest(args: TenantArgs, role_arn: str | None) -> Manifest
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(args.service_account_name, namespace_of(args), args.name, None, annotations),
+        "metadata": _meta(
+            args.service_account_name, namespace_of(args), args.name, None, annotations
+        ),
         "automountServiceAccountToken": False,
     }
 
@@ -494,6 +499,8 @@ class Tenant(pulumi.ComponentResource):
     """Workload ServiceAccount name."""
     role_arn: pulumi.Output[str] | None
     """IRSA role ARN (aws mode), None in hybrid mode."""
+    role_name: pulumi.Output[str] | None
+    """IRSA role name (to attach further policies, e.g. a queue's), None in hybrid mode."""
     manifests: list[Manifest]
     """The Kubernetes objects registered (wire format; the SA's role ARN is a placeholder)."""
 
@@ -557,10 +564,12 @@ class Tenant(pulumi.ComponentResource):
                 )
 
         self.role_arn = None
-        sa_metadata: pulumi.Input[Manifest]
+        self.role_name = None
+        sa_metadata: Any
         if args.aws is not None:
             role = self._workload_role(name, ns, args)
             self.role_arn = role.arn
+            self.role_name = role.name
             sa_metadata = role.arn.apply(
                 lambda arn: service_account_manifest(args, arn)["metadata"]
             )
@@ -585,19 +594,23 @@ class Tenant(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "serviceAccountName": self.service_account_name,
                 "roleArn": self.role_arn,
+                "roleName": self.role_name,
             }
         )
 
     def _workload_role(self, name: str, ns: str, args: TenantArgs) -> aws.iam.Role:
         identity = args.aws
         assert identity is not None
-        sa = args.service_account_name
+        accounts = [args.service_account_name, *args.irsa_service_accounts]
+        for account in accounts:
+            if not _DNS1123.match(account):
+                raise ValueError(f"service account {account!r}: must be a DNS-1123 label")
         trust = pulumi.Output.all(identity.oidc_provider_arn, identity.oidc_issuer_host).apply(
-            lambda v: to_json(irsa_trust_policy(v[0], v[1], ns, sa))
+            lambda v: to_json(irsa_trust_policy(v[0], v[1], ns, accounts))
         )
         role = aws.iam.Role(
             f"{name}-workload-role",
-            description=f"Workloads of tenant {args.name} ({ns}/{sa}) via IRSA",
+            description=f"Workloads of tenant {args.name} (namespace {ns}) via IRSA",
             assume_role_policy=trust,
             max_session_duration=3600,
             tags=merge_tags(identity.tags, {"tenant": args.name}),

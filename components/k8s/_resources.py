@@ -40,6 +40,11 @@ _TYPED: dict[tuple[str, str], _Factory] = {
     ("apps/v1", "Deployment"): _typed(k8s.apps.v1.Deployment, "spec"),
     ("batch/v1", "CronJob"): _typed(k8s.batch.v1.CronJob, "spec"),
     ("policy/v1", "PodDisruptionBudget"): _typed(k8s.policy.v1.PodDisruptionBudget, "spec"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): _typed(k8s.networking.v1.NetworkPolicy, "spec"),
+    ("rbac.authorization.k8s.io/v1", "Role"): _typed(k8s.rbac.v1.Role, "rules"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): _typed(
+        k8s.rbac.v1.RoleBinding, "roleRef", "subjects"
+    ),
 }
 
 
@@ -53,7 +58,9 @@ def register(
         return factory(name, manifest, opts)
     extra = set(manifest) - {"apiVersion", "kind", "metadata", "spec"}
     if extra:
-        raise ValueError(f"{manifest['kind']} {name}: custom resources carry only spec, got {extra}")
+        raise ValueError(
+            f"{manifest['kind']} {name}: custom resources carry only spec, got {extra}"
+        )
     return k8s.apiextensions.CustomResource(
         name,
         api_version=manifest["apiVersion"],

@@ -322,7 +322,9 @@ def required_artifacts(registry: Registry, features: PlatformFeatures) -> list[A
     the stack deploys without reaching outside the country.
     """
     artifacts = [
-        Artifact("chart", key, CHARTS[key].upstream, CHARTS[key].version, registry.chart(CHARTS[key]))
+        Artifact(
+            "chart", key, CHARTS[key].upstream, CHARTS[key].version, registry.chart(CHARTS[key])
+        )
         for key in charts_for(features)
     ]
     artifacts += [

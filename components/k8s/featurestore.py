@@ -30,6 +30,7 @@ import yaml
 from components.k8s._resources import register
 from components.k8s.catalog import IMAGES, Registry
 from components.k8s.podspec import (
+    TMP_PATH,
     Manifest,
     Resources,
     cluster_ip_service,
@@ -57,7 +58,7 @@ FEATURE_SERVER_PORT = 6566
 FEATURE_SERVER_METRICS_PORT = 8000
 """Port of ``feast serve --metrics`` (Prometheus exposition)."""
 REDIS_PORT = 6379
-REDIS_PASSWORD_ENV = "FEAST_REDIS_PASSWORD"
+REDIS_PASSWORD_ENV = "FEAST_REDIS_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 REPO_DIR = "/feature_repo"
 COMPONENT = "feature-server"
 
@@ -147,7 +148,7 @@ def feature_store_settings(
 def feature_server_env(region: str, tier: Tier, secret_name: str | None) -> list[Manifest]:
     """Environment of every Feast container (server and materialisation)."""
     env: list[Manifest] = [
-        {"name": "HOME", "value": "/tmp"},
+        {"name": "HOME", "value": TMP_PATH},
         {"name": "AWS_REGION", "value": region},
         {"name": "AWS_DEFAULT_REGION", "value": region},
         # Sovereignty: no usage telemetry leaves the cluster.
@@ -214,7 +215,9 @@ def feature_server_manifests(
         },
     )
     server_spec = pod_spec([server], service_account=service_account_name, volumes=[volume])
-    dep = deployment(f"{tenant}-feature-server", namespace, obj_labels, server_spec, replicas=replicas)
+    dep = deployment(
+        f"{tenant}-feature-server", namespace, obj_labels, server_spec, replicas=replicas
+    )
     svc = cluster_ip_service(
         f"{tenant}-feature-server",
         namespace,
@@ -311,7 +314,9 @@ class FeatureStore(pulumi.ComponentResource):
         super().__init__("mlplatform:k8s:FeatureStore", name, None, opts)
         tenant, ns, tier = args["tenant"], args["namespace"], args["tier"]
         if tier not in ("smb", "enterprise"):
-            raise ValueError(f"feature store {tenant}: tier must be smb or enterprise, got {tier!r}")
+            raise ValueError(
+                f"feature store {tenant}: tier must be smb or enterprise, got {tier!r}"
+            )
         registry = Registry(args["registry_host"])
         project = args.get("project", project_name(tenant))
         region = args.get("region", "me-central-1")
@@ -398,7 +403,7 @@ class FeatureStore(pulumi.ComponentResource):
                 transit_encryption_enabled=True,
                 transit_encryption_mode="required",
                 auth_token=token,
-                auth_token_update_strategy="ROTATE",
+                auth_token_update_strategy="ROTATE",  # noqa: S106 (a strategy name)
                 subnet_group_name=subnets.name,
                 security_group_ids=[sg.id],
                 snapshot_retention_limit=7,

@@ -92,7 +92,9 @@ def dcgm_exporter_values(
             "interval": "30s",
             "additionalLabels": dict(service_monitor_labels),
         },
-        "resources": Resources("100m", "256Mi", cpu_limit="500m", memory_limit="512Mi").to_manifest(),
+        "resources": Resources(
+            "100m", "256Mi", cpu_limit="500m", memory_limit="512Mi"
+        ).to_manifest(),
     }
 
 

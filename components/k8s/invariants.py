@@ -27,6 +27,9 @@ _WORKLOAD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),
 }
 
+API_ACCESS_ANNOTATION = "mlplatform.io/kubernetes-api-access"
+"""Pod template annotation giving the reason a pod mounts its service-account token."""
+
 INTERNAL_LB_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
@@ -88,6 +91,9 @@ def restricted_findings(manifest: Manifest) -> list[str]:
     """
     findings: list[str] = []
     kind = manifest.get("kind")
+    template_path = _WORKLOAD_TEMPLATE_PATHS.get(str(kind), ())
+    template_meta = _dig(manifest, (*template_path[:-1], "metadata")) if template_path else None
+    token_reason = ((template_meta or {}).get("annotations") or {}).get(API_ACCESS_ANNOTATION)
     for where, spec in pod_specs(manifest):
         check_pod = kind != "ServingRuntime"
         check_containers = kind != "InferenceService"
@@ -103,8 +109,11 @@ def restricted_findings(manifest: Manifest) -> list[str]:
                 findings.append(f"{where}: pod securityContext.runAsNonRoot is not true")
             if (pod_ctx.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
                 findings.append(f"{where}: pod seccompProfile is not RuntimeDefault")
-            if spec.get("automountServiceAccountToken") is not False:
-                findings.append(f"{where}: automountServiceAccountToken is not false")
+            if spec.get("automountServiceAccountToken") is not False and not token_reason:
+                findings.append(
+                    f"{where}: automountServiceAccountToken is not false "
+                    f"(and no {API_ACCESS_ANNOTATION} annotation says why)"
+                )
         if not check_containers:
             continue
         for c in _containers(spec):
@@ -123,9 +132,7 @@ def restricted_findings(manifest: Manifest) -> list[str]:
                 findings.append(f"{cname}: adds capabilities")
             if ctx.get("readOnlyRootFilesystem") is not True:
                 findings.append(f"{cname}: readOnlyRootFilesystem is not true")
-            seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get(
-                "type"
-            )
+            seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type")
             if seccomp != "RuntimeDefault":
                 findings.append(f"{cname}: seccompProfile is not RuntimeDefault")
             resources = c.get("resources") or {}
@@ -215,3 +222,45 @@ def all_findings(
         *service_findings(manifest),
         *gpu_placement_findings(manifest, gpu_node_selector),
     ]
+
+
+def helm_value_images(values: Any) -> list[str]:
+    """Every image reference a chart's values spell out, in the shapes charts use.
+
+    ``{registry, repository, tag}`` (kube-prometheus-stack, Grafana), ``{repository,
+    tag}`` (NVIDIA, cert-manager), ``{image, tag}`` (KServe) and full references under
+    keys named ``image``/``*Image`` (``rbacProxyImage``).
+    """
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            repo, tag = node.get("repository"), node.get("tag")
+            if isinstance(repo, str) and isinstance(tag, str):
+                registry = node.get("registry")
+                found.append(f"{registry}/{repo}:{tag}" if registry else f"{repo}:{tag}")
+            image = node.get("image")
+            if isinstance(image, str) and isinstance(tag, str):
+                found.append(f"{image}:{tag}")
+            for key, value in node.items():
+                if isinstance(value, str) and key.endswith("Image") and ":" in value:
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(values)
+    return found
+
+
+def helm_values_findings(values: Any, registry_host: str) -> list[str]:
+    """Images in chart values that are not from the approved registry, or unpinned."""
+    findings = []
+    for ref in helm_value_images(values):
+        if not ref.startswith(f"{registry_host}/"):
+            findings.append(f"values image {ref} not from {registry_host}")
+        if ref.endswith((":latest", ":")):
+            findings.append(f"values image {ref} is not pinned")
+    return findings

@@ -30,6 +30,8 @@ DEFAULT_GPU_NODE_SELECTOR: Mapping[str, str] = {"nvidia.com/gpu.present": "true"
 """Label GPU pools carry; the device plugin chart's own affinity also accepts it."""
 
 TMP_VOLUME = "tmp"
+# A mount path inside the container, backed by a per-pod emptyDir: not a shared host /tmp.
+TMP_PATH = "/tmp"  # noqa: S108
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def container(
         "imagePullPolicy": "IfNotPresent",
         "resources": resources.to_manifest(),
         "securityContext": container_security_context(uid),
-        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}, *(volume_mounts or [])],
+        "volumeMounts": [{"name": TMP_VOLUME, "mountPath": TMP_PATH}, *(volume_mounts or [])],
     }
     if command:
         spec["command"] = list(command)
@@ -253,7 +255,11 @@ def cluster_ip_service(
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": object_meta(name, namespace, obj_labels),
-        "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": [dict(p) for p in ports]},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(selector),
+            "ports": [dict(p) for p in ports],
+        },
     }
 
 

@@ -35,6 +35,7 @@ from components.k8s._resources import register
 from components.k8s.catalog import CHARTS, IMAGES, Registry
 from components.k8s.podspec import (
     DEFAULT_GPU_NODE_SELECTOR,
+    TMP_PATH,
     TMP_VOLUME,
     GpuScheduling,
     Manifest,
@@ -65,7 +66,9 @@ DEPLOYMENT_MODE = "RawDeployment"
 # --- platform ------------------------------------------------------------------------
 
 
-def cert_manager_values(registry: Registry, service_monitor_labels: Mapping[str, str]) -> dict[str, Any]:
+def cert_manager_values(
+    registry: Registry, service_monitor_labels: Mapping[str, str]
+) -> dict[str, Any]:
     """Values for cert-manager v1.19 (its chart already runs restricted-compliant pods)."""
 
     def img(key: str) -> dict[str, str]:
@@ -154,7 +157,9 @@ class KServeInstall(pulumi.ComponentResource):
         # against ``restricted``; ``baseline`` still forbids host access and privilege.
         ks_ns_res = register(
             f"{name}-ns",
-            namespace(ns_name, "baseline", part_of, "KServe 0.16 chart pods not verified restricted"),
+            namespace(
+                ns_name, "baseline", part_of, "KServe 0.16 chart pods not verified restricted"
+            ),
             child,
         )
         cm_pin = CHARTS["cert-manager"]
@@ -237,13 +242,13 @@ def serving_runtime(
                     f"--http_port={SERVER_PORT}",
                     BIND_ARG,
                 ],
-                "env": [{"name": "HOME", "value": "/tmp"}],
+                "env": [{"name": "HOME", "value": TMP_PATH}],
                 "ports": [
                     {"name": SERVER_PORT_NAME, "containerPort": SERVER_PORT, "protocol": "TCP"}
                 ],
                 "resources": resources.to_manifest(),
                 "securityContext": container_security_context(),
-                "volumeMounts": [{"name": TMP_VOLUME, "mountPath": "/tmp"}],
+                "volumeMounts": [{"name": TMP_VOLUME, "mountPath": TMP_PATH}],
             }
         ],
         "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}}],
@@ -350,14 +355,7 @@ def inference_graph(
     service_account_name: str,
 ) -> Manifest:
     """The model's stable endpoint: a Splitter over champion (and challenger)."""
-    if challenger is None:
-        steps = [{"name": "champion", "serviceName": champion, "weight": 100}]
-    else:
-        champion_w, challenger_w = canary_weights(canary_percent)
-        steps = [
-            {"name": "champion", "serviceName": champion, "weight": champion_w},
-            {"name": "challenger", "serviceName": challenger, "weight": challenger_w},
-        ]
+    nodes = graph_traffic_patch(champion, challenger, canary_percent)["spec"]["nodes"]
     return {
         "apiVersion": f"{KSERVE_GROUP}/v1alpha1",
         "kind": "InferenceGraph",
@@ -368,13 +366,32 @@ def inference_graph(
             annotations={"serving.kserve.io/deploymentMode": DEPLOYMENT_MODE},
         ),
         "spec": {
-            "nodes": {"root": {"routerType": "Splitter", "steps": steps}},
+            "nodes": nodes,
             "minReplicas": min_replicas,
             "maxReplicas": max_replicas,
             "serviceAccountName": service_account_name,
-            "resources": Resources("100m", "128Mi", cpu_limit="500m", memory_limit="256Mi").to_manifest(),
+            "resources": Resources(
+                "100m", "128Mi", cpu_limit="500m", memory_limit="256Mi"
+            ).to_manifest(),
         },
     }
+
+
+def graph_traffic_patch(champion: str, challenger: str | None, canary_percent: int) -> Manifest:
+    """JSON merge patch moving an InferenceGraph's traffic (what the canary actuator sends).
+
+    ``challenger=None`` is a rollback (or the state after promotion): every request to
+    the champion. A merge patch replaces lists whole, so the steps are always complete.
+    """
+    if challenger is None:
+        steps = [{"name": "champion", "serviceName": champion, "weight": 100}]
+    else:
+        champion_w, challenger_w = canary_weights(canary_percent)
+        steps = [
+            {"name": "champion", "serviceName": champion, "weight": champion_w},
+            {"name": "challenger", "serviceName": challenger, "weight": challenger_w},
+        ]
+    return {"spec": {"nodes": {"root": {"routerType": "Splitter", "steps": steps}}}}
 
 
 class ModelSpec(TypedDict):

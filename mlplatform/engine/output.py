@@ -91,28 +91,48 @@ def _own_tenant(res: dict[str, Any]) -> str | None:
     return None
 
 
+def _mentions(name: str, tenants: list[str]) -> str | None:
+    padded = f"-{name}-"
+    for tenant in tenants:
+        if f"-{tenant}-" in padded:
+            return tenant
+    return None
+
+
 def summarize(plan: dict[str, Any]) -> dict[str, Any]:
-    """Counts per tenant and component, providers and their regions."""
+    """Counts per tenant and component, providers and their regions.
+
+    A resource belongs to a tenant when it is tagged or labelled with it, lives in its
+    namespace, or it (or a parent component) is named after it (children are named
+    ``f"{name}-..."``).
+    """
     by_urn = {r["urn"]: r for r in plan["resources"]}
-    per: Counter[tuple[str, str]] = Counter()
     tiers: dict[str, str] = {}
     for res in plan["resources"]:
-        labels = ((res.get("inputs") or {}).get("metadata") or {}).get("labels") or {}
-        if isinstance(labels, dict) and labels.get(TIER_LABEL) and labels.get(TENANT_LABEL):
-            tiers[labels[TENANT_LABEL]] = labels[TIER_LABEL]
-        tags = (res.get("inputs") or {}).get("tags") or {}
-        if isinstance(tags, dict) and tags.get("tier") and tags.get("tenant"):
-            tiers.setdefault(tags["tenant"], tags["tier"])
+        inputs = res.get("inputs") or {}
+        labels = (inputs.get("metadata") or {}).get("labels") or {}
+        tags = inputs.get("tags") or {}
+        for src in (labels, tags):
+            if not isinstance(src, dict):
+                continue
+            tenant = src.get(TENANT_LABEL) or src.get("tenant")
+            tier = src.get(TIER_LABEL) or src.get("tier")
+            if isinstance(tenant, str) and tier in ("smb", "enterprise"):
+                tiers.setdefault(tenant, str(tier))
+    names = sorted(tiers, key=len, reverse=True)
+    per: Counter[tuple[str, str]] = Counter()
     for res in plan["resources"]:
         if not res.get("custom") or res["type"].startswith("pulumi:providers:"):
             continue
         tenant = _own_tenant(res)
+        if tenant not in tiers:
+            tenant = _mentions(res["name"], names)
         module = "other"
         parent = res.get("parent")
         while parent and parent in by_urn:
             p = by_urn[parent]
             if tenant is None:
-                tenant = _own_tenant(p)
+                tenant = _mentions(p["name"], names)
             if module == "other" and p["type"].startswith("mlplatform:"):
                 module = p["type"].split(":")[1]
             parent = p.get("parent")

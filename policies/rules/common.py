@@ -16,6 +16,7 @@ something (a region, a boolean) is a violation saying it could not be determined
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,30 @@ def plain(value: Any) -> Any:
     if type(value).__name__ == "Secret":
         return plain(value.value)
     return value
+
+
+class _LastPlain(threading.local):
+    """The last proxy converted by :func:`plain_once` in this thread, and its result."""
+
+    source: Any = None
+    result: Any = None
+
+
+_last_plain = _LastPlain()
+
+
+def plain_once(value: Any) -> Any:
+    """:func:`plain`, reusing the result while the same object is passed again.
+
+    Every rule of a pack receives the same decoded properties for one request; the rules
+    only read the plain copy, so converting it once per request is enough.
+    """
+    if type(value).__name__ != "_DictProxy":
+        return plain(value)  # plain data (tests) may be mutated between calls: no reuse
+    if _last_plain.source is not value:
+        _last_plain.result = plain(value)
+        _last_plain.source = value
+    return _last_plain.result
 
 
 def dig(data: Any, path: str) -> Any:
@@ -210,18 +235,56 @@ class ResourceCheck:
         return dig(self.props, path)
 
 
-@dataclass(frozen=True)
 class StackResource:
-    """A resource as a stack validator sees it (plain data)."""
+    """A resource as a stack validator sees it; inputs become plain data on first use."""
 
-    urn: str
-    resource_type: str
-    name: str
-    props: dict[str, Any]
-    parent: str | None
-    dependencies: tuple[str, ...]
-    property_dependencies: Mapping[str, tuple[str, ...]]
-    provider_props: dict[str, Any]
+    __slots__ = ("_plain", "_provider_plain", "_source")
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self._plain: dict[str, Any] | None = None
+        self._provider_plain: dict[str, Any] | None = None
+
+    @property
+    def urn(self) -> str:
+        """The resource's URN."""
+        return str(self._source.urn)
+
+    @property
+    def resource_type(self) -> str:
+        """The resource's type token."""
+        return str(self._source.resource_type)
+
+    @property
+    def name(self) -> str:
+        """The resource's logical name."""
+        return str(self._source.name)
+
+    @property
+    def props(self) -> dict[str, Any]:
+        """Inputs as plain data (unknowns stay as sentinels)."""
+        if self._plain is None:
+            self._plain = plain(self._source.props)
+        return self._plain
+
+    @property
+    def provider_props(self) -> dict[str, Any]:
+        """The provider's configuration as plain data ({} without a provider)."""
+        if self._provider_plain is None:
+            provider = self._source.provider
+            self._provider_plain = plain(provider.props) if provider is not None else {}
+        return self._provider_plain
+
+    @property
+    def parent(self) -> str | None:
+        """URN of the parent resource."""
+        parent = self._source.parent
+        return parent.urn if parent is not None else None
+
+    @property
+    def property_dependencies(self) -> dict[str, tuple[str, ...]]:
+        """Resources each top-level input was computed from, by URN."""
+        return {k: tuple(d.urn for d in v) for k, v in self._source.property_dependencies.items()}
 
 
 @dataclass
@@ -322,7 +385,7 @@ class RulePolicy(ResourceValidationPolicy):
             resource_type=args.resource_type,
             name=args.name,
             urn=args.urn,
-            props=plain(args.props),
+            props=plain_once(args.props),
             provider_type=provider.resource_type if provider is not None else None,
             provider_name=provider.name if provider is not None else None,
             provider_props=plain(provider.props) if provider is not None else {},
@@ -371,24 +434,8 @@ class StackRulePolicy(StackValidationPolicy):
         )
 
     def _validate(self, args: StackValidationArgs, report_violation: Any) -> None:
-        resources = []
-        for r in args.resources:
-            resources.append(
-                StackResource(
-                    urn=r.urn,
-                    resource_type=r.resource_type,
-                    name=r.name,
-                    props=plain(r.props),
-                    parent=r.parent.urn if r.parent is not None else None,
-                    dependencies=tuple(d.urn for d in r.dependencies),
-                    property_dependencies={
-                        k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
-                    },
-                    provider_props=plain(r.provider.props) if r.provider is not None else {},
-                )
-            )
         check = StackCheck(
-            resources=resources,
+            resources=[StackResource(r) for r in args.resources],
             config=_merged_config(self.config_defaults, args.get_config()),
             report=lambda message, urn: report_violation(message, urn),
         )

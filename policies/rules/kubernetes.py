@@ -16,6 +16,7 @@ from policies.rules import frameworks as fw
 from policies.rules.common import (
     MISSING,
     UNKNOWN,
+    UNKNOWN_SENTINELS,
     ResourceCheck,
     RulePolicy,
     StackCheck,
@@ -488,13 +489,21 @@ kubernetes_rbac_no_wildcards = RulePolicy(
 )
 
 
+_PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
 def validate_pod_security_label(check: ResourceCheck) -> None:
     """Namespaces enforce the Pod Security 'restricted' level."""
     labels = check.get("metadata.labels")
     if labels is UNKNOWN:
         check.violation("Namespace labels could not be determined (unknown during preview).")
         return
-    value = dig(labels, "pod-security.kubernetes.io/enforce") if labels is not MISSING else MISSING
+    # Label keys contain dots, so read them directly rather than through dig().
+    value = labels.get(_PSS_ENFORCE, MISSING) if isinstance(labels, Mapping) else MISSING
+    if value is None:
+        value = MISSING
+    elif isinstance(value, str) and value in UNKNOWN_SENTINELS:
+        value = UNKNOWN
     if value is UNKNOWN:
         check.violation("The Pod Security enforce label could not be determined.")
     elif value != "restricted":

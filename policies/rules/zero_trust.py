@@ -36,6 +36,7 @@ SSE_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 PAB_TYPE = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+LOGGING_TYPES = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 BUCKET_POLICY_TYPE = "aws:s3/bucketPolicy:BucketPolicy"
 
 _PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
@@ -186,31 +187,61 @@ def bucket_policy_denies_plain_http(document: Any) -> bool:
     return False
 
 
-def validate_sse_kms(check: ResourceCheck) -> None:
-    """Default encryption is SSE-KMS with a customer key."""
-    if check.resource_type in BUCKET_TYPES:
-        rules = check.get("serverSideEncryptionConfiguration.rules")
-        if rules is MISSING:
-            rules = check.get("serverSideEncryptionConfiguration.rule")
-        if rules is MISSING:
-            return  # a separate encryption resource is required by the stack rule
-    else:
-        rules = check.get("rules")
+def _sse_problems(rules: Any, log_target: bool) -> list[str]:
     if rules is UNKNOWN:
-        check.violation("Encryption rules could not be determined (unknown during preview).")
-        return
+        return ["Encryption rules could not be determined (unknown during preview)."]
     rules = as_list(rules)
     if not rules:
-        check.violation("No server-side encryption rule is set.")
+        return ["No server-side encryption rule is set."]
+    problems = []
     for index, rule in enumerate(rules):
         algorithm = dig(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
         key = dig(rule, "applyServerSideEncryptionByDefault.kmsMasterKeyId")
         if algorithm is UNKNOWN:
-            check.violation(f"Rule {index}: the algorithm could not be determined.")
+            problems.append(f"Rule {index}: the algorithm could not be determined.")
+        elif algorithm == "AES256" and log_target:
+            continue  # S3 server access logs can only be delivered to SSE-S3 buckets
         elif algorithm not in ("aws:kms", "aws:kms:dsse"):
-            check.violation(f"Rule {index}: sseAlgorithm is {algorithm!r}, not 'aws:kms'.")
+            problems.append(f"Rule {index}: sseAlgorithm is {algorithm!r}, not 'aws:kms'.")
         elif not is_set(key):
-            check.violation(f"Rule {index}: no customer-managed 'kmsMasterKeyId' (uses aws/s3).")
+            problems.append(f"Rule {index}: no customer-managed 'kmsMasterKeyId' (uses aws/s3).")
+    return problems
+
+
+def validate_sse_kms(check: StackCheck) -> None:
+    """Default encryption is SSE-KMS with a customer key (SSE-S3 only for log targets)."""
+    buckets = list(check.of_type(*BUCKET_TYPES))
+    log_targets: set[str] = set()
+    for logging in check.of_type(*LOGGING_TYPES):
+        target = logging.props.get("targetBucket")
+        for bucket in buckets:
+            if (isinstance(target, str) and target in _bucket_refs(bucket)) or (
+                bucket.urn in logging.property_dependencies.get("targetBucket", ())
+            ):
+                log_targets.add(bucket.urn)
+    for bucket in buckets:
+        inline = dig(bucket.props, "serverSideEncryptionConfiguration")
+        if inline is MISSING:
+            continue
+        rules = dig(inline, "rules") if dig(inline, "rules") is not MISSING else dig(inline, "rule")
+        for problem in _sse_problems(rules, bucket.urn in log_targets):
+            check.violation(problem, bucket.urn)
+    for config in check.of_type(*SSE_TYPES):
+        owners = _owners(config, buckets)
+        log_target = bool(owners) and all(b.urn in log_targets for b in owners)
+        for problem in _sse_problems(dig(config.props, "rules"), log_target):
+            check.violation(problem, config.urn)
+
+
+def _owners(config: StackResource, buckets: list[StackResource]) -> list[StackResource]:
+    """The buckets an encryption configuration applies to."""
+    target = config.props.get("bucket")
+    return [
+        b
+        for b in buckets
+        if b.urn in config.property_dependencies.get("bucket", ())
+        or (isinstance(target, str) and target in _bucket_refs(b))
+    ]
 
 
 aws_s3_no_public_acl = _rule(
@@ -250,15 +281,16 @@ aws_resource_policy_no_public_principal = _rule(
     severity=Severity.CRITICAL,
     frameworks=fw.fsbp("S3.2", "S3.3", "KMS.5"),
 )
-aws_s3_sse_kms = _rule(
-    "aws-s3-bucket-sse-kms",
-    "S3 default encryption uses SSE-KMS with a customer-managed key.",
-    validate_sse_kms,
-    {*BUCKET_TYPES, *SSE_TYPES},
-    "Configure applyServerSideEncryptionByDefault with sseAlgorithm 'aws:kms' and the tenant's "
-    "key as kmsMasterKeyId; enable bucketKeyEnabled to cut KMS costs.",
+aws_s3_sse_kms = StackRulePolicy(
+    name="aws-s3-bucket-sse-kms",
+    description="S3 default encryption uses SSE-KMS with a customer-managed key (SSE-S3 only "
+    "for server-access-log target buckets, which AWS requires).",
+    validator=validate_sse_kms,
     severity=Severity.HIGH,
-    frameworks=fw.fsbp("S3.17"),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    frameworks=(*fw.fsbp("S3.17"), *fw.SECURITY),
+    remediation="Configure applyServerSideEncryptionByDefault with sseAlgorithm 'aws:kms' and the "
+    "tenant's key as kmsMasterKeyId; enable bucketKeyEnabled to cut KMS costs.",
 )
 
 
@@ -439,8 +471,12 @@ aws_eks_control_plane_logs = _rule(
 _WORLD = ("0.0.0.0/0", "::/0")
 
 
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _ports(rule: Any) -> str:
-    low, high = dig(rule, "fromPort"), dig(rule, "toPort")
+    low, high = _number(dig(rule, "fromPort")), _number(dig(rule, "toPort"))
     protocol = dig(rule, "protocol")
     if protocol is MISSING:
         protocol = dig(rule, "ipProtocol")
@@ -917,7 +953,6 @@ RESOURCE_POLICIES = [
     aws_s3_no_public_acl,
     aws_s3_public_access_block,
     aws_resource_policy_no_public_principal,
-    aws_s3_sse_kms,
     aws_eks_private_endpoint,
     aws_eks_secrets_encryption,
     aws_eks_control_plane_logs,
@@ -938,6 +973,7 @@ RESOURCE_POLICIES = [
     *kubernetes.RESOURCE_POLICIES,
 ]
 STACK_POLICIES = [
+    aws_s3_sse_kms,
     aws_s3_bucket_encryption_configured,
     aws_s3_bucket_public_access_block_configured,
     aws_s3_bucket_tls_only,

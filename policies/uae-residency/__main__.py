@@ -17,8 +17,9 @@ if str(_REPO_ROOT) not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policies.rules import residency  # noqa: E402
+from policies.rules import _fastpath, residency  # noqa: E402
 
+_fastpath.install()
 PolicyPack(
     name="uae-residency",
     description="UAE data residency: every resource, replica, copy, image and chart stays "

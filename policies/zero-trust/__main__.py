@@ -17,8 +17,9 @@ if str(_REPO_ROOT) not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policies.rules import zero_trust  # noqa: E402
+from policies.rules import _fastpath, zero_trust  # noqa: E402
 
+_fastpath.install()
 PolicyPack(
     name="zero-trust",
     description="Zero Trust: encryption at rest and in transit, no public exposure, least "

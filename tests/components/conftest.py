@@ -29,6 +29,8 @@ class Registered:
     inputs: dict[str, Any]
     custom: bool
     urn: str = ""
+    state: dict[str, Any] | None = None
+    rid: str | None = None
 
 
 class RecordingMocks(PlatformMocks):
@@ -39,8 +41,11 @@ class RecordingMocks(PlatformMocks):
         self.resources: list[Registered] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), bool(args.custom)))
-        return super().new_resource(args)
+        record = Registered(args.typ, args.name, dict(args.inputs), bool(args.custom))
+        self.resources.append(record)
+        rid, state = super().new_resource(args)
+        record.rid, record.state = rid, dict(state)
+        return rid, state
 
     def of_type(self, typ: str) -> list[Registered]:
         """Registrations of one type token."""

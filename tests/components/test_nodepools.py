@@ -11,9 +11,11 @@ from components.nodepools import (
     NodeRole,
     NodeRoleArgs,
     PoolKind,
+    Taint,
     ami_type_for,
     is_arm,
     launch_template_spec,
+    pod_scheduling,
     pool_labels,
     pool_taints,
 )
@@ -35,8 +37,15 @@ def _args(**overrides: object) -> NodePoolArgs:
 
 @pytest.mark.parametrize(
     ("instance_type", "arm"),
-    [("m7g.large", True), ("c6gn.xlarge", True), ("m6i.xlarge", False), ("g5.xlarge", False),
-     ("g6e.2xlarge", False), ("p5en.48xlarge", False), ("m7gd.medium", True)],
+    [
+        ("m7g.large", True),
+        ("c6gn.xlarge", True),
+        ("m6i.xlarge", False),
+        ("g5.xlarge", False),
+        ("g6e.2xlarge", False),
+        ("p5en.48xlarge", False),
+        ("m7gd.medium", True),
+    ],
 )
 def test_arch_detection(instance_type: str, arm: bool) -> None:
     assert is_arm(instance_type) is arm
@@ -74,8 +83,14 @@ def test_gpu_pool_registration(run_program) -> None:
     mocks = run_program(
         lambda: NodePool(
             "acme-gpu",
-            _args(kind=PoolKind.GPU, instance_types=["g6.xlarge"], min_size=0, max_size=4,
-                  tenant="acme", purpose="inference"),
+            _args(
+                kind=PoolKind.GPU,
+                instance_types=["g6.xlarge"],
+                min_size=0,
+                max_size=4,
+                tenant="acme",
+                purpose="inference",
+            ),
         )
     )
     (lt,) = mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
@@ -87,7 +102,9 @@ def test_gpu_pool_registration(run_program) -> None:
     assert "keyName" not in lt.inputs
     (ng,) = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
     assert ng.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in ng.inputs["taints"]
+    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in ng.inputs[
+        "taints"
+    ]
     assert ng.inputs["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
     assert ng.inputs["launchTemplate"]["version"] == "1"
     assert ng.inputs["capacityType"] == "ON_DEMAND"
@@ -95,7 +112,9 @@ def test_gpu_pool_registration(run_program) -> None:
 
 
 def test_spot_cpu_pool(run_program) -> None:
-    mocks = run_program(lambda: NodePool("train", _args(capacity_type=CapacityType.SPOT, min_size=0)))
+    mocks = run_program(
+        lambda: NodePool("train", _args(capacity_type=CapacityType.SPOT, min_size=0))
+    )
     (ng,) = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
     assert ng.inputs["capacityType"] == "SPOT"
     assert not ng.inputs.get("taints")
@@ -118,8 +137,42 @@ def test_bad_pools(run_program, overrides: dict[str, object], message: str) -> N
 
 def test_node_role_is_minimal(run_program) -> None:
     mocks = run_program(lambda: NodeRole("nodes", NodeRoleArgs()))
-    arns = {a.inputs["policyArn"] for a in mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    arns = {
+        a.inputs["policyArn"]
+        for a in mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    }
     assert arns == {
         "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
         "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
     }
+
+
+def test_pod_scheduling_matches_pool_taints_and_labels() -> None:
+    """A pod built with pod_scheduling tolerates every taint of its pool and matches its labels."""
+    cases = [
+        ({"tenant": "acme", "gpu": True}, PoolKind.GPU, "acme", "inference", ()),
+        ({"tenant": "acme"}, PoolKind.CPU, "acme", "inference", ()),
+        ({"tenant": "acme", "gpu": True, "training": True}, PoolKind.GPU, "acme", "training", ()),
+        ({"tenant": None}, PoolKind.CPU, None, "shared", ()),
+        (
+            {"tenant": None, "training": True},
+            PoolKind.CPU,
+            None,
+            "training",
+            (Taint("mlplatform.io/purpose", "training"),),
+        ),
+    ]
+    effects = {"NO_SCHEDULE": "NoSchedule"}
+    for kwargs, kind, tenant, purpose, extra in cases:
+        scheduling = pod_scheduling(**kwargs)
+        labels = pool_labels("p", kind, purpose, tenant, {})
+        assert all(labels.get(k) == v for k, v in scheduling["nodeSelector"].items()), kwargs
+        for taint in [*pool_taints(kind, tenant), *extra]:
+            assert any(
+                t["key"] == taint.key
+                and t["effect"] == effects[taint.effect]
+                and (t["operator"] == "Exists" or t["value"] == taint.value)
+                for t in scheduling["tolerations"]
+            ), (kwargs, taint)
+    with pytest.raises(ValueError, match="enterprise-only"):
+        pod_scheduling(tenant=None, gpu=True)

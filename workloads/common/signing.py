@@ -159,7 +159,9 @@ def verify_artifacts(
     try:
         signed = json.loads(sig_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ArtifactVerificationError(f"{sig_path}: missing; refusing an unsigned model") from None
+        raise ArtifactVerificationError(
+            f"{sig_path}: missing; refusing an unsigned model"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ArtifactVerificationError(f"{sig_path}: unreadable ({exc})") from None
     if not isinstance(signed, dict) or signed.get("version") != SIGNATURE_VERSION:
@@ -184,7 +186,9 @@ def verify_artifacts(
     for name, expected in artifacts.items():
         path = directory / name
         if Path(name).name != name:
-            raise ArtifactVerificationError(f"{sig_path}: artifact name {name!r} is not a file name")
+            raise ArtifactVerificationError(
+                f"{sig_path}: artifact name {name!r} is not a file name"
+            )
         if not path.is_file():
             raise ArtifactVerificationError(f"{path}: signed artifact is missing")
         if path.stat().st_size != expected.get("bytes") or sha256_file(path) != expected.get(

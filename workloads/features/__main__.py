@@ -35,8 +35,11 @@ DEFAULT_REPO = Path(".mlplatform/local/feature_repo")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workloads.features", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m workloads.features",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="generate data into a local Feast repo and apply it")
     init.add_argument("--out", type=Path, default=DEFAULT_REPO, help="repo folder")
@@ -45,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--labels-per-customer", type=int, default=1, help="labels per customer")
     init.add_argument("--seed", type=int, default=7, help="random seed")
     init.add_argument("--shift", type=float, default=0.0, help="covariate shift in [-3, 3]")
-    init.add_argument("--orphan-label-share", type=float, default=0.0,
-                      help="share of labels placed before any activity snapshot")
+    init.add_argument(
+        "--orphan-label-share",
+        type=float,
+        default=0.0,
+        help="share of labels placed before any activity snapshot",
+    )
     init.add_argument("--no-materialize", action="store_true", help="skip the online store")
     render = sub.add_parser("render", help="print the platform feature_store.yaml")
     render.add_argument("--project", required=True)
@@ -83,20 +90,35 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         repo = create_local_repo(args.out, config, materialize=not args.no_materialize)
-        print(json.dumps({"repo": str(repo.path), "labels": str(repo.labels_path),
-                          "n_labels": repo.n_labels, "n_activity_rows": repo.n_activity_rows,
-                          "materialized": repo.materialized}))
+        print(
+            json.dumps(
+                {
+                    "repo": str(repo.path),
+                    "labels": str(repo.labels_path),
+                    "n_labels": repo.n_labels,
+                    "n_activity_rows": repo.n_activity_rows,
+                    "materialized": repo.materialized,
+                }
+            )
+        )
         return 0
     try:
         store = (
             DynamoDBOnlineStore(region=args.region)
             if args.dynamodb
-            else RedisOnlineStore(host=args.redis_host, port=args.redis_port,
-                                  cluster=args.redis_cluster, password_env=args.redis_password_env)
+            else RedisOnlineStore(
+                host=args.redis_host,
+                port=args.redis_port,
+                cluster=args.redis_cluster,
+                password_env=args.redis_password_env,
+            )
         )
         settings = PlatformFeatureStoreSettings(
-            project=args.project, registry_uri=args.registry_uri,
-            offline_data_uri=args.offline_uri, kms_key_id=args.kms_key_id, online=store,
+            project=args.project,
+            registry_uri=args.registry_uri,
+            offline_data_uri=args.offline_uri,
+            kms_key_id=args.kms_key_id,
+            online=store,
         )
     except ValidationError as exc:
         for err in exc.errors():

@@ -59,9 +59,7 @@ class GeneratorConfig:
         if self.n_snapshots < 2:
             raise DataGenError(f"n_snapshots: must be >= 2, got {self.n_snapshots}")
         if self.labels_per_customer < 1:
-            raise DataGenError(
-                f"labels_per_customer: must be >= 1, got {self.labels_per_customer}"
-            )
+            raise DataGenError(f"labels_per_customer: must be >= 1, got {self.labels_per_customer}")
         if not 0.0 <= self.orphan_label_share < 1.0:
             raise DataGenError(
                 f"orphan_label_share: must be in [0, 1), got {self.orphan_label_share}"

@@ -51,7 +51,9 @@ class RedisOnlineStore(BaseModel):
     @classmethod
     def _env_name(cls, value: str) -> str:
         if not _ENV_NAME.match(value):
-            raise ValueError(f"must be an environment variable name like FEAST_REDIS_PASSWORD, got {value!r}")
+            raise ValueError(
+                f"must be an environment variable name like FEAST_REDIS_PASSWORD, got {value!r}"
+            )
         return value
 
     @field_validator("host")
@@ -70,9 +72,9 @@ class PlatformFeatureStoreSettings(BaseModel):
     registry_uri: str = Field(description="s3:// URI of the registry file.")
     offline_data_uri: str = Field(description="s3:// prefix holding the sources' parquet.")
     kms_key_id: str = Field(description="KMS key (ARN or id) for SSE-KMS registry writes.")
-    online: Annotated[
-        DynamoDBOnlineStore | RedisOnlineStore, Field(discriminator="type")
-    ] = Field(description="Online store: DynamoDB (SMB) or Redis (enterprise).")
+    online: Annotated[DynamoDBOnlineStore | RedisOnlineStore, Field(discriminator="type")] = Field(
+        description="Online store: DynamoDB (SMB) or Redis (enterprise)."
+    )
     registry_cache_ttl_seconds: int = Field(
         default=60, ge=0, description="How long servers cache the registry."
     )
@@ -81,7 +83,9 @@ class PlatformFeatureStoreSettings(BaseModel):
     @classmethod
     def _project(cls, value: str) -> str:
         if not _PROJECT.match(value):
-            raise ValueError(f"must be letters, digits and '_' not starting with '_', got {value!r}")
+            raise ValueError(
+                f"must be letters, digits and '_' not starting with '_', got {value!r}"
+            )
         return value
 
     @field_validator("registry_uri", "offline_data_uri")

@@ -71,7 +71,9 @@ def create_local_repo(
     store = FeatureStore(repo_path=str(path))
     store.apply(build_objects(LOCAL_DATA_DIR))
     if materialize:
-        materialize_all(store, data.activity["event_timestamp"].min(), data.activity["event_timestamp"].max())
+        materialize_all(
+            store, data.activity["event_timestamp"].min(), data.activity["event_timestamp"].max()
+        )
     return LocalRepo(
         path=path,
         labels_path=paths["labels"],

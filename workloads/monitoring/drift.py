@@ -171,29 +171,81 @@ def reference_digest(reference: Mapping[str, Any]) -> str:
     ).hexdigest()
 
 
-@dataclass
+@dataclass(frozen=True)
 class _NumericPlan:
     name: str
     inner_edges: np.ndarray
     expected: np.ndarray
     sample: np.ndarray  # sorted reference sample
     grid: np.ndarray  # distinct sample values
-    ref_le: np.ndarray  # count of sample values <= grid[i], as float64 / m
+    ref_le: np.ndarray  # share of sample values <= grid[i] (count / m, as scipy divides)
 
 
-def _numeric_plan(name: str, feat: Mapping[str, Any]) -> _NumericPlan:
-    edges = np.asarray(feat["bin_edges"], dtype=np.float64)
-    sample = np.sort(np.asarray(feat["sample"], dtype=np.float64))
-    grid = np.unique(sample)
-    ref_le = np.searchsorted(sample, grid, side="right") / sample.size
-    return _NumericPlan(
-        name=name,
-        inner_edges=edges[1:-1],
-        expected=np.asarray(feat["expected"], dtype=np.float64),
-        sample=sample,
-        grid=grid,
-        ref_le=ref_le,
-    )
+@dataclass(frozen=True)
+class _CategoricalPlan:
+    name: str
+    categories: list[str]
+    expected: np.ndarray
+    # Integer-coded categories (the usual case for model inputs) are counted with
+    # bincount instead of formatting every value as a string.
+    codes: np.ndarray | None  # int64 code of each category, or None
+    code_min: int = 0
+    code_max: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedReference:
+    """A reference converted once into arrays, reusable for every window."""
+
+    features: dict[str, _NumericPlan | _CategoricalPlan]
+    sha256: str
+
+
+# Integer categories spanning more codes than this are counted through strings.
+_MAX_CODE_SPAN = 1_000_000
+
+
+def prepare_reference(reference: Mapping[str, Any]) -> PreparedReference:
+    """Convert a (validated) reference dict into the arrays the tests need."""
+    plans: dict[str, _NumericPlan | _CategoricalPlan] = {}
+    for name, feat in reference["features"].items():
+        if feat["kind"] == "numeric":
+            edges = np.asarray(feat["bin_edges"], dtype=np.float64)
+            sample = np.sort(np.asarray(feat["sample"], dtype=np.float64))
+            grid = np.unique(sample)
+            plans[name] = _NumericPlan(
+                name=name,
+                inner_edges=edges[1:-1],
+                expected=np.asarray(feat["expected"], dtype=np.float64),
+                sample=sample,
+                grid=grid,
+                ref_le=np.searchsorted(sample, grid, side="right") / sample.size,
+            )
+        else:
+            cats = list(feat["categories"])
+            codes = _integer_categories(cats)
+            plans[name] = _CategoricalPlan(
+                name=name,
+                categories=cats,
+                expected=np.asarray(feat["expected"], dtype=np.float64),
+                codes=codes,
+                code_min=int(codes.min()) if codes is not None else 0,
+                code_max=int(codes.max()) if codes is not None else 0,
+            )
+    return PreparedReference(features=plans, sha256=reference_digest(reference))
+
+
+def _integer_categories(categories: Sequence[str]) -> np.ndarray | None:
+    """The categories as int64 when each is a canonical integer in a small span."""
+    try:
+        codes = np.array([int(c) for c in categories], dtype=np.int64)
+    except (ValueError, OverflowError):
+        return None
+    if [str(c) for c in codes.tolist()] != list(categories):
+        return None  # e.g. "007" or "+1": not what canonical_categories produces
+    if int(codes.max()) - int(codes.min()) > _MAX_CODE_SPAN:
+        return None
+    return codes
 
 
 def psi(actual_counts: np.ndarray, expected_fractions: np.ndarray) -> float:
@@ -206,13 +258,12 @@ def psi(actual_counts: np.ndarray, expected_fractions: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def _ks_from_sorted(plan: _NumericPlan, col_sorted: np.ndarray, n: int) -> tuple[float, float]:
+def _ks_from_sorted(plan: _NumericPlan, win: np.ndarray) -> tuple[float, float]:
     """Two-sided KS statistic and p-value of the sorted window against the reference."""
-    m = plan.sample.size
+    m, n = plan.sample.size, win.size
     if max(m, n) <= KS_EXACT_MAX_N:
-        res = stats.ks_2samp(plan.sample, col_sorted[:n])
+        res = stats.ks_2samp(plan.sample, win)
         return float(res.statistic), float(res.pvalue)
-    win = col_sorted[:n]
     win_le = np.searchsorted(win, plan.grid, side="right") / n
     win_lt = np.searchsorted(win, plan.grid, side="left") / n
     # Signed gaps reference CDF minus window CDF, at each reference value and just
@@ -254,7 +305,7 @@ def _as_float_column(name: str, values: Any) -> np.ndarray:
 
 def compute_drift(
     columns: Mapping[str, Any],
-    reference: Mapping[str, Any],
+    reference: Mapping[str, Any] | PreparedReference,
     *,
     model: str = "model",
     thresholds: DriftThresholds | None = None,
@@ -264,138 +315,136 @@ def compute_drift(
 ) -> DriftReport:
     """Drift of every reference feature in ``columns`` (name -> 1-D values).
 
-    Features in ``columns`` that the reference does not know are ignored; reference
-    features missing from ``columns`` are an error. Missing values (NaN/None) are
-    excluded from the tests and reported as ``null_fraction``.
+    ``reference`` is a reference dict or, when checking many windows against one
+    reference, the result of :func:`prepare_reference`. Features in ``columns`` that
+    the reference does not know are ignored; reference features missing from
+    ``columns`` are an error. Missing values (NaN/None) are excluded from the tests
+    and reported as ``null_fraction``.
     """
     started = time.perf_counter()
     thresholds = thresholds or DriftThresholds()
-    ref_feats: Mapping[str, Any] = reference["features"]
-    missing = [n for n in ref_feats if n not in columns]
+    prepared = (
+        reference if isinstance(reference, PreparedReference) else prepare_reference(reference)
+    )
+    plans = prepared.features
+    missing = [n for n in plans if n not in columns]
     if missing:
         raise DriftError(
             f"window lacks reference features: {', '.join(missing)} "
             f"(window has: {', '.join(map(str, columns))})"
         )
-    lengths = {len(columns[n]) for n in ref_feats}
+    lengths = {len(columns[n]) for n in plans}
     if len(lengths) != 1:
         raise DriftError(f"window columns differ in length: {sorted(lengths)}")
     n_rows = lengths.pop()
-    n_features = len(ref_feats)
-    per_test_alpha = thresholds.alpha / n_features
-    enough_rows = n_rows >= thresholds.min_rows
+    ctx = _Context(n_rows, thresholds, thresholds.alpha / len(plans))
+    # Convert (and so validate) every column before any work is spread over threads.
+    inputs = {
+        name: _as_float_column(name, columns[name])
+        if isinstance(plan, _NumericPlan)
+        else columns[name]
+        for name, plan in plans.items()
+    }
 
-    numeric = [n for n, f in ref_feats.items() if f["kind"] == "numeric"]
-    results: dict[str, FeatureDrift] = {}
-    if numeric and n_rows:
-        plans = [_numeric_plan(n, ref_feats[n]) for n in numeric]
-        matrix = np.empty((len(numeric), n_rows), dtype=np.float64)
-        for i, name in enumerate(numeric):
-            matrix[i] = _as_float_column(name, columns[name])
+    def one(name: str) -> FeatureDrift:
+        plan = plans[name]
+        if isinstance(plan, _NumericPlan):
+            return _numeric_drift(plan, inputs[name], ctx)
+        return _categorical_drift(plan, inputs[name], ctx)
 
-        def one(i: int) -> FeatureDrift:
-            plan = plans[i]
-            col = np.sort(matrix[i])  # NaN sorts last
-            n = int(np.searchsorted(col, np.inf, side="right"))  # non-missing values
-            if n == 0:
-                return FeatureDrift(plan.name, "numeric", "ks", 0, 1.0, *([math.nan] * 3), False)
-            below = np.searchsorted(col[:n], plan.inner_edges, side="left")
-            counts = np.diff(np.concatenate(([0], below, [n])))
-            value_psi = psi(counts, plan.expected)
-            d, p = _ks_from_sorted(plan, col, n)
-            drifted = enough_rows and value_psi >= thresholds.psi_threshold and p < per_test_alpha
-            return FeatureDrift(
-                plan.name, "numeric", "ks", n, 1.0 - n / n_rows, value_psi, d, p, drifted
-            )
-
-        if threads > 1 and len(numeric) > 1:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                for res in pool.map(one, range(len(numeric))):
-                    results[res.feature] = res
-        else:
-            for i in range(len(numeric)):
-                res = one(i)
-                results[res.feature] = res
-
-    for name, feat in ref_feats.items():
-        if feat["kind"] != "categorical":
-            continue
-        results[name] = _categorical_drift(
-            name, feat, columns[name], n_rows, enough_rows, thresholds, per_test_alpha
-        )
-    for name in numeric:
-        if name not in results:  # empty window
-            results[name] = FeatureDrift(name, "numeric", "ks", 0, 0.0, *([math.nan] * 3), False)
-
+    if threads > 1 and len(plans) > 1:
+        # numpy's sort and searchsorted release the GIL, so columns run in parallel.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            features = list(pool.map(one, plans))
+    else:
+        features = [one(name) for name in plans]
     return DriftReport(
         model=model,
         n_rows=n_rows,
         window_start=window_start,
         window_end=window_end,
         thresholds=thresholds,
-        features=[results[n] for n in ref_feats],
-        reference_sha256=reference_digest(reference),
+        features=features,
+        reference_sha256=prepared.sha256,
         computed_seconds=time.perf_counter() - started,
     )
 
 
-def _numeric_categories(categories: Sequence[str]) -> np.ndarray | None:
-    """The categories as floats when every one is a canonical number, else None."""
-    try:
-        values = np.array([float(c) for c in categories], dtype=np.float64)
-    except ValueError:
-        return None
-    if not np.isfinite(values).all():
-        return None
-    canon = canonical_categories(values)
-    return values if list(canon) == list(categories) else None
+@dataclass(frozen=True)
+class _Context:
+    n_rows: int
+    thresholds: DriftThresholds
+    per_test_alpha: float
+
+    def drifted(self, value_psi: float, p_value: float) -> bool:
+        return (
+            self.n_rows >= self.thresholds.min_rows
+            and value_psi >= self.thresholds.psi_threshold
+            and p_value < self.per_test_alpha
+        )
 
 
-def _category_counts(values: Any, categories: Sequence[str]) -> tuple[np.ndarray, float, int]:
+def _numeric_drift(plan: _NumericPlan, values: np.ndarray, ctx: _Context) -> FeatureDrift:
+    col = np.sort(values)  # NaN sorts last
+    n = int(np.searchsorted(col, np.inf, side="right"))  # non-missing values
+    null_fraction = 1.0 - n / ctx.n_rows if ctx.n_rows else 0.0
+    if n == 0:
+        nan = math.nan
+        return FeatureDrift(plan.name, "numeric", "ks", 0, null_fraction, nan, nan, nan, False)
+    win = col[:n]
+    below = np.searchsorted(win, plan.inner_edges, side="left")
+    counts = np.diff(np.concatenate(([0], below, [n])))
+    value_psi = psi(counts, plan.expected)
+    d, p = _ks_from_sorted(plan, win)
+    return FeatureDrift(
+        plan.name, "numeric", "ks", n, null_fraction, value_psi, d, p, ctx.drifted(value_psi, p)
+    )
+
+
+def _category_counts(plan: _CategoricalPlan, values: Any) -> tuple[np.ndarray, float, int]:
     """Counts per reference category, count of unseen values, and non-missing total."""
     arr = np.asarray(values)
-    numeric_cats = _numeric_categories(categories) if arr.dtype.kind in "fiu" else None
-    if numeric_cats is not None:
-        # Integer-coded categories (the usual case in model inputs): match numbers
-        # directly instead of formatting a million strings.
+    if plan.codes is not None and arr.dtype.kind in "fiu":
         x = arr.astype(np.float64, copy=False)
-        x = x[~np.isnan(x)]
-        order = np.argsort(numeric_cats)
-        sorted_cats = numeric_cats[order]
-        idx = np.minimum(np.searchsorted(sorted_cats, x), sorted_cats.size - 1)
-        hit = sorted_cats[idx] == x
-        counts_sorted = np.bincount(idx[hit], minlength=sorted_cats.size)
-        counts = np.empty(sorted_cats.size, dtype=np.float64)
-        counts[order] = counts_sorted
-        return counts, float(x.size - np.count_nonzero(hit)), int(x.size)
+        nan = np.isnan(x)
+        if nan.any():
+            x = x[~nan]
+        xi = x.astype(np.int64)
+        known = (xi == x) & (xi >= plan.code_min) & (xi <= plan.code_max)
+        codes = xi - plan.code_min if known.all() else xi[known] - plan.code_min
+        by_code = np.bincount(codes, minlength=plan.code_max - plan.code_min + 1)
+        counts = by_code[plan.codes - plan.code_min].astype(np.float64)
+        return counts, float(x.size - counts.sum()), int(x.size)
     canon = canonical_categories(np.asarray(values, dtype=object))
     present = canon[pd.notna(canon)].astype(str)
-    codes = pd.Categorical(present, categories=list(categories)).codes  # unseen -> -1
-    counts = np.bincount(codes[codes >= 0], minlength=len(categories)).astype(np.float64)
+    codes = pd.Categorical(present, categories=plan.categories).codes  # unseen -> -1
+    counts = np.bincount(codes[codes >= 0], minlength=len(plan.categories)).astype(np.float64)
     return counts, float(np.count_nonzero(codes < 0)), int(present.size)
 
 
-def _categorical_drift(
-    name: str,
-    feat: Mapping[str, Any],
-    values: Any,
-    n_rows: int,
-    enough_rows: bool,
-    thresholds: DriftThresholds,
-    per_test_alpha: float,
-) -> FeatureDrift:
-    cats = feat["categories"]
-    counts, unseen, n = _category_counts(values, cats) if n_rows else (np.zeros(0), 0.0, 0)
-    null_fraction = 1.0 - n / n_rows if n_rows else 0.0
+def _categorical_drift(plan: _CategoricalPlan, values: Any, ctx: _Context) -> FeatureDrift:
+    counts, unseen, n = _category_counts(plan, values) if ctx.n_rows else (np.zeros(0), 0.0, 0)
+    null_fraction = 1.0 - n / ctx.n_rows if ctx.n_rows else 0.0
     if n == 0:
-        return FeatureDrift(name, "categorical", "chi2", 0, null_fraction, *([math.nan] * 3), False)
-    expected = np.asarray(feat["expected"], dtype=np.float64)
-    value_psi = psi(np.append(counts, unseen), np.append(expected, 0.0))
+        nan = math.nan
+        return FeatureDrift(
+            plan.name, "categorical", "chi2", 0, null_fraction, nan, nan, nan, False
+        )
+    value_psi = psi(np.append(counts, unseen), np.append(plan.expected, 0.0))
     observed = np.append(counts, unseen) if unseen else counts
-    exp_counts = (np.append(expected, 0.0) if unseen else expected) * n
+    exp_counts = (np.append(plan.expected, 0.0) if unseen else plan.expected) * n
     stat, p = _chi2(observed, exp_counts)
-    drifted = enough_rows and value_psi >= thresholds.psi_threshold and p < per_test_alpha
-    return FeatureDrift(name, "categorical", "chi2", n, null_fraction, value_psi, stat, p, drifted)
+    return FeatureDrift(
+        plan.name,
+        "categorical",
+        "chi2",
+        n,
+        null_fraction,
+        value_psi,
+        stat,
+        p,
+        ctx.drifted(value_psi, p),
+    )
 
 
 def columns_from_rows(feature_names: Sequence[str], rows: Any) -> dict[str, np.ndarray]:

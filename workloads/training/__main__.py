@@ -24,14 +24,16 @@ from pathlib import Path
 
 from workloads.common.signing import SigningKeyError
 from workloads.training.data import TrainingDataError
-from workloads.training.train import TrainConfig, TrainingFailed, train
+from workloads.training.train import TrainConfig, TrainingFailedError, train
 
 
 def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in text.split(",") if p.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated integers, got {text!r}"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"must be positive layer sizes, got {text!r}")
     return sizes
@@ -46,19 +48,29 @@ def _positive_int(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
-    p = argparse.ArgumentParser(prog="python -m workloads.training", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m workloads.training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--repo", type=Path, required=True, help="Feast repo (feature_store.yaml)")
     p.add_argument("--out", type=Path, required=True, help="output folder for the artifacts")
-    p.add_argument("--labels", type=Path, default=None,
-                   help="labels parquet (entity id, event_timestamp, label);"
-                        " default REPO/data/churn_labels.parquet")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="labels parquet (entity id, event_timestamp, label);"
+        " default REPO/data/churn_labels.parquet",
+    )
     p.add_argument("--feature-service", default="churn_model", help="Feast feature service")
     p.add_argument("--entity-key", default="customer_id", help="entity join key column")
     p.add_argument("--label", default="churned", help="label column (0/1)")
     p.add_argument("--model-name", default="churn", help="model name for the card")
-    p.add_argument("--model-version", default=None,
-                   help="version string; default sha-<first 12 hex of model.onnx digest>")
+    p.add_argument(
+        "--model-version",
+        default=None,
+        help="version string; default sha-<first 12 hex of model.onnx digest>",
+    )
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--batch-size", type=_positive_int, default=256)
     p.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
@@ -66,43 +78,75 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_hidden, default=(64, 64), help="hidden sizes, e.g. 64,64")
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--val-share", type=float, default=0.2,
-                   help="newest share of label rows used for validation")
-    p.add_argument("--min-auc", type=float, default=0.70,
-                   help="quality gate: minimum validation ROC-AUC")
-    p.add_argument("--max-lost-share", type=float, default=0.05,
-                   help="fail when the point-in-time join loses more than this share of labels")
-    p.add_argument("--max-parity-diff", type=float, default=1e-4,
-                   help="maximum |ONNX - torch| on the validation rows")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="auto picks CUDA (with mixed precision) when available")
-    p.add_argument("--signing-key", type=Path, default=None,
-                   help="Ed25519 private key PEM (or $MLPLATFORM_SIGNING_KEY)")
+    p.add_argument(
+        "--val-share",
+        type=float,
+        default=0.2,
+        help="newest share of label rows used for validation",
+    )
+    p.add_argument(
+        "--min-auc", type=float, default=0.70, help="quality gate: minimum validation ROC-AUC"
+    )
+    p.add_argument(
+        "--max-lost-share",
+        type=float,
+        default=0.05,
+        help="fail when the point-in-time join loses more than this share of labels",
+    )
+    p.add_argument(
+        "--max-parity-diff",
+        type=float,
+        default=1e-4,
+        help="maximum |ONNX - torch| on the validation rows",
+    )
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="auto picks CUDA (with mixed precision) when available",
+    )
+    p.add_argument(
+        "--signing-key",
+        type=Path,
+        default=None,
+        help="Ed25519 private key PEM (or $MLPLATFORM_SIGNING_KEY)",
+    )
     p.add_argument("--upload-to", default=None, help="s3://bucket/prefix to upload artifacts to")
     p.add_argument("--kms-key-id", default=None, help="KMS key for SSE-KMS (with --upload-to)")
     p.add_argument("--s3-endpoint-url", default=None, help="S3 endpoint (e.g. a VPC endpoint)")
     p.add_argument("--s3-region", default="me-central-1")
-    p.add_argument("--shuffle-labels", action="store_true",
-                   help="negative control: permute labels; the quality gate must then fail")
+    p.add_argument(
+        "--shuffle-labels",
+        action="store_true",
+        help="negative control: permute labels; the quality gate must then fail",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     args = parser().parse_args(argv)
-    config = TrainConfig(**{k: v for k, v in vars(args).items()})
+    config = TrainConfig(**vars(args))
     try:
         card = train(config)
     except (TrainingDataError, SigningKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, TrainingDataError) and "lost" in str(exc) else 2
-    except TrainingFailed as exc:
+    except TrainingFailedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for note in card.pop("_notes", []):
         print(note, file=sys.stderr)
-    print(json.dumps({"out": str(config.out), "model_version": card["model_version"],
-                      "metrics": card["metrics"], "onnx_parity": card["onnx_parity"]}))
+    print(
+        json.dumps(
+            {
+                "out": str(config.out),
+                "model_version": card["model_version"],
+                "metrics": card["metrics"],
+                "onnx_parity": card["onnx_parity"],
+            }
+        )
+    )
     return 0
 
 

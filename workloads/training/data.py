@@ -37,8 +37,12 @@ class FeatureSpec:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, as written to the model card."""
-        out: dict[str, Any] = {"name": self.name, "view": self.view, "kind": self.kind,
-                               "dtype": self.dtype}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "view": self.view,
+            "kind": self.kind,
+            "dtype": self.dtype,
+        }
         if self.categories:
             out["categories"] = list(self.categories)
         if self.transform:
@@ -138,7 +142,9 @@ def load_training_frame(
         )
     values = set(pd.unique(labels[label]))
     if not values <= {0, 1} or len(values) < 2:
-        raise TrainingDataError(f"{labels_path}: label {label!r} must hold both 0 and 1, got {sorted(values)[:5]}")
+        raise TrainingDataError(
+            f"{labels_path}: label {label!r} must hold both 0 and 1, got {sorted(values)[:5]}"
+        )
     entity = labels[[entity_key, timestamp_field, label]].copy()
     entity[timestamp_field] = pd.to_datetime(entity[timestamp_field], utc=True)
     # Feast deduplicates (id, timestamp) pairs; do it here so the loss count is honest.

@@ -39,8 +39,10 @@ class TabularMLP(nn.Module):
                 cat_cols.extend([i] * len(f.categories))
                 cat_codes.extend(float(c) for c in f.categories)
         self.register_buffer("numeric_idx", torch.tensor(numeric, dtype=torch.long))
-        self.register_buffer("log_mask", torch.tensor(
-            [1.0 if i in log_cols else 0.0 for i in numeric], dtype=torch.float32))
+        self.register_buffer(
+            "log_mask",
+            torch.tensor([1.0 if i in log_cols else 0.0 for i in numeric], dtype=torch.float32),
+        )
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(np.maximum(std, 1e-6), dtype=torch.float32))
         self.register_buffer("cat_idx", torch.tensor(cat_cols, dtype=torch.long))

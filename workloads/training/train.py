@@ -1,6 +1,6 @@
 """The training job: Feast data -> torch model -> quality gate -> ONNX -> signed artifacts.
 
-Steps, each of which fails loudly with a one-line :class:`TrainingFailed` message:
+Steps, each of which fails loudly with a one-line :class:`TrainingFailedError` message:
 
 1. point-in-time join of the labels with the feature service (lost rows counted);
 2. time-ordered split (the newest ``val_share`` of label rows validates, as it would
@@ -40,7 +40,7 @@ OUTPUT_NAME = "probabilities"
 CLASSES = ("retained", "churned")
 
 
-class TrainingFailed(RuntimeError):
+class TrainingFailedError(RuntimeError):
     """The job cannot produce a model worth serving; the message is one line."""
 
 
@@ -84,7 +84,7 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     y = np.asarray(y).astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
-        raise TrainingFailed("validation set holds a single class; ROC-AUC is undefined")
+        raise TrainingFailedError("validation set holds a single class; ROC-AUC is undefined")
     ranks = rankdata(score)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
@@ -102,7 +102,7 @@ def _select_device(choice: str) -> Any:
     import torch
 
     if choice == "cuda" and not torch.cuda.is_available():
-        raise TrainingFailed("--device cuda: no CUDA device is available")
+        raise TrainingFailedError("--device cuda: no CUDA device is available")
     if choice in ("auto", "cuda") and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
@@ -118,15 +118,17 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _fit(config: TrainConfig, model: Any, x_tr: np.ndarray, y_tr: np.ndarray, device: Any
-         ) -> dict[str, Any]:
+def _fit(
+    config: TrainConfig, model: Any, x_tr: np.ndarray, y_tr: np.ndarray, device: Any
+) -> dict[str, Any]:
     import torch
 
     use_amp = device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     loss_fn = torch.nn.CrossEntropyLoss()
     xt = torch.from_numpy(x_tr).to(device)
     yt = torch.from_numpy(y_tr.astype(np.int64)).to(device)
@@ -147,8 +149,11 @@ def _fit(config: TrainConfig, model: Any, x_tr: np.ndarray, y_tr: np.ndarray, de
             total += float(loss.detach()) * len(idx)
         losses.append(total / len(xt))
     model.eval()
-    return {"device": str(device), "mixed_precision": str(amp_dtype).replace("torch.", "")
-            if use_amp else "off", "final_train_loss": losses[-1]}
+    return {
+        "device": str(device),
+        "mixed_precision": str(amp_dtype).replace("torch.", "") if use_amp else "off",
+        "final_train_loss": losses[-1],
+    }
 
 
 def _predict(model: Any, x: np.ndarray, device: Any) -> np.ndarray:
@@ -187,7 +192,7 @@ def onnx_parity(model: Any, path: Path, x: np.ndarray) -> float:
     got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
     want = _predict(model.cpu(), x, _select_device("cpu"))
     if got.shape != want.shape:
-        raise TrainingFailed(f"ONNX output shape {got.shape} != torch {want.shape}")
+        raise TrainingFailedError(f"ONNX output shape {got.shape} != torch {want.shape}")
     return float(np.max(np.abs(got - want)))
 
 
@@ -195,8 +200,10 @@ def _signing_key(config: TrainConfig) -> tuple[Any, str]:
     from workloads.common.signing import ensure_dev_key_pair, load_private_key
 
     path = config.signing_key or (
-        Path(os.environ["MLPLATFORM_SIGNING_KEY"]) if os.environ.get("MLPLATFORM_SIGNING_KEY")
-        else None)
+        Path(os.environ["MLPLATFORM_SIGNING_KEY"])
+        if os.environ.get("MLPLATFORM_SIGNING_KEY")
+        else None
+    )
     if path is not None:
         return load_private_key(path), f"signing key {path}"
     private, public, created = ensure_dev_key_pair()
@@ -208,7 +215,7 @@ def _signing_key(config: TrainConfig) -> tuple[Any, str]:
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Run the job; return the model card. Raises :class:`TrainingFailed`."""
+    """Run the job; return the model card. Raises :class:`TrainingFailedError`."""
     import torch
 
     from workloads.features.definitions import LABELS_FILE
@@ -217,11 +224,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     from workloads.training.model import TabularMLP, numeric_stats
 
     if config.device not in ("auto", "cpu", "cuda"):
-        raise TrainingFailed(f"--device must be auto, cpu or cuda, got {config.device!r}")
+        raise TrainingFailedError(f"--device must be auto, cpu or cuda, got {config.device!r}")
     if not 0.0 < config.val_share < 0.9:
-        raise TrainingFailed(f"--val-share must be in (0, 0.9), got {config.val_share}")
+        raise TrainingFailedError(f"--val-share must be in (0, 0.9), got {config.val_share}")
     if config.upload_to and not config.kms_key_id:
-        raise TrainingFailed("--upload-to needs --kms-key-id: artifacts are stored with SSE-KMS")
+        raise TrainingFailedError(
+            "--upload-to needs --kms-key-id: artifacts are stored with SSE-KMS"
+        )
     # Validate the key before spending minutes on training.
     private_key, key_note = _signing_key(config)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -233,8 +242,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     labels = config.labels or config.repo / "data" / LABELS_FILE
     data = load_training_frame(
-        config.repo, labels, service_name=config.feature_service,
-        entity_key=config.entity_key, label=config.label, max_lost_share=config.max_lost_share,
+        config.repo,
+        labels,
+        service_name=config.feature_service,
+        entity_key=config.entity_key,
+        label=config.label,
+        max_lost_share=config.max_lost_share,
     )
     names = [f.name for f in data.features]
     x = data.frame[names].to_numpy(dtype=np.float32)
@@ -252,14 +265,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
     metrics = {
         "roc_auc": roc_auc(y_va, proba),
         "average_precision": average_precision(y_va, proba),
-        "log_loss": float(-np.mean(y_va * np.log(proba + eps)
-                                   + (1 - y_va) * np.log(1 - proba + eps))),
+        "log_loss": float(
+            -np.mean(y_va * np.log(proba + eps) + (1 - y_va) * np.log(1 - proba + eps))
+        ),
         "accuracy_at_0_5": float(np.mean((proba >= 0.5) == y_va)),
         "positive_rate": float(y_va.mean()),
         "final_train_loss": fit["final_train_loss"],
     }
     if metrics["roc_auc"] < config.min_auc:
-        raise TrainingFailed(
+        raise TrainingFailedError(
             f"quality gate failed: validation roc_auc {metrics['roc_auc']:.4f} < required"
             f" {config.min_auc:.4f} (--min-auc); no artifacts written"
         )
@@ -270,12 +284,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
         numeric = [f.name for f in data.features if f.kind == "numeric"]
         categorical = [f.name for f in data.features if f.kind == "categorical"]
         train_frame = data.frame.iloc[: len(x_tr)]
-        save_reference(build_reference(train_frame, numeric=numeric, categorical=categorical,
-                                       seed=config.seed), staging / REFERENCE_FILE)
+        save_reference(
+            build_reference(
+                train_frame, numeric=numeric, categorical=categorical, seed=config.seed
+            ),
+            staging / REFERENCE_FILE,
+        )
         export_onnx(model, len(names), staging / MODEL_FILE)
         parity = onnx_parity(model, staging / MODEL_FILE, x_va)
         if not parity <= config.max_parity_diff:
-            raise TrainingFailed(
+            raise TrainingFailedError(
                 f"ONNX parity failed: max abs diff {parity:.3g} > {config.max_parity_diff:.3g}"
             )
         digests = artifact_digests(staging, [MODEL_FILE, REFERENCE_FILE])
@@ -306,17 +324,31 @@ def train(config: TrainConfig) -> dict[str, Any]:
             },
             "features": [f.as_dict() for f in data.features],
             "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, len(names)]}],
-            "outputs": [{"name": OUTPUT_NAME, "datatype": "FP32", "shape": [-1, len(CLASSES)],
-                         "classes": list(CLASSES)}],
+            "outputs": [
+                {
+                    "name": OUTPUT_NAME,
+                    "datatype": "FP32",
+                    "shape": [-1, len(CLASSES)],
+                    "classes": list(CLASSES),
+                }
+            ],
             "metrics": metrics,
             "quality_gate": {"metric": "roc_auc", "threshold": config.min_auc, "passed": True},
-            "onnx_parity": {"max_abs_diff": parity, "tolerance": config.max_parity_diff,
-                            "rows": len(x_va)},
+            "onnx_parity": {
+                "max_abs_diff": parity,
+                "tolerance": config.max_parity_diff,
+                "rows": len(x_va),
+            },
             "training": {
-                "seed": config.seed, "epochs": config.epochs, "batch_size": config.batch_size,
-                "lr": config.lr, "weight_decay": config.weight_decay,
-                "hidden": list(config.hidden), "dropout": config.dropout,
-                "device": fit["device"], "mixed_precision": fit["mixed_precision"],
+                "seed": config.seed,
+                "epochs": config.epochs,
+                "batch_size": config.batch_size,
+                "lr": config.lr,
+                "weight_decay": config.weight_decay,
+                "hidden": list(config.hidden),
+                "dropout": config.dropout,
+                "device": fit["device"],
+                "mixed_precision": fit["mixed_precision"],
             },
             "versions": _versions(),
             "artifacts": digests,
@@ -333,11 +365,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
         from workloads.common.s3 import S3UploadError, upload_artifacts
 
         try:
-            keys = upload_artifacts(config.out, list(ARTIFACTS), config.upload_to,
-                                    str(config.kms_key_id), endpoint_url=config.s3_endpoint_url,
-                                    region=config.s3_region)
+            keys = upload_artifacts(
+                config.out,
+                list(ARTIFACTS),
+                config.upload_to,
+                str(config.kms_key_id),
+                endpoint_url=config.s3_endpoint_url,
+                region=config.s3_region,
+            )
         except S3UploadError as exc:
-            raise TrainingFailed(str(exc)) from None
+            raise TrainingFailedError(str(exc)) from None
         card["_notes"].append(f"uploaded {len(keys)} artifacts to {config.upload_to}")
     return card
 

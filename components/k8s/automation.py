@@ -1,0 +1,247 @@
+"""A tenant's alert automation: the Alertmanager webhook receiver from ``workloads/alerts``.
+
+It turns ``ModelInputDrift`` alerts into retraining triggers on the tenant's SQS queue
+and ``CanaryDegraded`` alerts into canary decisions (rollback) through the Kubernetes
+API, and audits every call. What it may touch is exactly its tenant's:
+
+- AWS: the IRSA role passed in, which :class:`components.k8s.queues.TenantQueues`
+  grants this tenant's queue ARNs and key only;
+- Kubernetes: a Role in the tenant namespace allowing get/list/watch/patch on
+  InferenceServices and InferenceGraphs there (the canary actuator's needs), nothing
+  cluster-wide; the receiver itself refuses namespaces other than its own;
+- network: a NetworkPolicy admitting only the shared Alertmanager on the webhook port.
+
+Alertmanager authenticates with a bearer token held in a Secret both sides read.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+import pulumi
+
+from components.k8s._resources import register
+from components.k8s.catalog import Registry
+from components.k8s.invariants import API_ACCESS_ANNOTATION
+from components.k8s.monitoring import WEBHOOK_PORT, webhook_secret_name
+from components.k8s.podspec import (
+    TMP_PATH,
+    Manifest,
+    Resources,
+    cluster_ip_service,
+    container,
+    deployment,
+    labels,
+    object_meta,
+    pod_spec,
+    selector_labels,
+)
+
+COMPONENT = "automation"
+TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"  # noqa: S105 (an environment variable name)
+AUDIT_DIR = "/var/lib/mlplatform/audit"
+
+
+def automation_manifests(
+    tenant: str,
+    namespace: str,
+    registry: Registry,
+    image_tag: str,
+    *,
+    queue_url: str,
+    role_arn: str | None,
+    monitoring_namespace: str = "monitoring",
+) -> list[Manifest]:
+    """ServiceAccount, Role, RoleBinding, Deployment, Service and NetworkPolicy (pure).
+
+    ``queue_url`` may be a placeholder string when called from the component: the
+    component substitutes the Output before registering.
+    """
+    name = f"{tenant}-alert-receiver"
+    obj_labels = labels(tenant, COMPONENT, name=name)
+    sa_name = f"{tenant}-automation"
+    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    sa: Manifest = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": object_meta(sa_name, namespace, obj_labels, annotations=annotations),
+        # The actuator patches KServe objects through the API: it needs its token.
+        "automountServiceAccountToken": True,
+    }
+    role: Manifest = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": object_meta(sa_name, namespace, obj_labels),
+        "rules": [
+            {
+                "apiGroups": ["serving.kserve.io"],
+                "resources": ["inferenceservices", "inferencegraphs"],
+                "verbs": ["get", "list", "watch", "patch"],
+            }
+        ],
+    }
+    binding: Manifest = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": object_meta(sa_name, namespace, obj_labels),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa_name},
+        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": namespace}],
+    }
+    receiver = container(
+        "alert-receiver",
+        registry.serving_image(image_tag),
+        Resources("100m", "256Mi", cpu_limit="500m", memory_limit="512Mi"),
+        command=["python", "-m", "workloads.alerts.webhook"],
+        args=[
+            "--host=0.0.0.0",
+            f"--port={WEBHOOK_PORT}",
+            f"--token_env={TOKEN_ENV}",
+            f"--audit_log={AUDIT_DIR}/alerts.jsonl",
+            f"--queue=sqs:{queue_url}",
+            f"--tenant_namespace={namespace}",
+        ],
+        ports=[{"name": "webhook", "containerPort": WEBHOOK_PORT, "protocol": "TCP"}],
+        env=[
+            {"name": "HOME", "value": TMP_PATH},
+            {
+                "name": TOKEN_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {"name": webhook_secret_name(tenant), "key": "token"}
+                },
+            },
+        ],
+        volume_mounts=[{"name": "audit", "mountPath": AUDIT_DIR}],
+        probes={
+            "readinessProbe": {
+                "httpGet": {"path": "/healthz", "port": "webhook"},
+                "periodSeconds": 10,
+            }
+        },
+    )
+    spec = pod_spec(
+        [receiver],
+        service_account=sa_name,
+        automount_token=True,
+        volumes=[{"name": "audit", "emptyDir": {"sizeLimit": "1Gi"}}],
+    )
+    dep = deployment(name, namespace, obj_labels, spec, replicas=1)
+    dep["spec"]["template"]["metadata"]["annotations"] = {
+        API_ACCESS_ANNOTATION: "canary actuator patches InferenceServices/InferenceGraphs"
+    }
+    # One writer of the audit log and of rollbacks: replace, never run two side by side.
+    dep["spec"]["strategy"] = {"type": "Recreate"}
+    svc = cluster_ip_service(
+        name,
+        namespace,
+        obj_labels,
+        selector_labels(obj_labels),
+        [{"name": "webhook", "port": WEBHOOK_PORT, "targetPort": "webhook", "protocol": "TCP"}],
+    )
+    netpol: Manifest = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_meta(f"{name}-from-alertmanager", namespace, obj_labels),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(obj_labels)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": monitoring_namespace}
+                            },
+                            "podSelector": {
+                                "matchLabels": {"app.kubernetes.io/name": "alertmanager"}
+                            },
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": WEBHOOK_PORT}],
+                }
+            ],
+        },
+    }
+    return [sa, role, binding, dep, svc, netpol]
+
+
+class TenantAutomationArgs(TypedDict):
+    """Inputs of :class:`TenantAutomation`."""
+
+    tenant: str
+    """Tenant name."""
+    namespace: str
+    """Tenant namespace."""
+    registry_host: str
+    """In-region registry."""
+    image_tag: str
+    """Tag of the workloads image (the one built from ``workloads/serving``)."""
+    retraining_queue_url: pulumi.Input[str]
+    """``TenantQueues.queue_urls['retraining']``."""
+    webhook_token: pulumi.Input[str]
+    """Bearer token Alertmanager presents (a config secret, 16+ characters)."""
+    role_arn: NotRequired[pulumi.Input[str] | None]
+    """The automation's IRSA role (the one ``TenantQueues`` attaches its policy to)."""
+    monitoring_namespace: NotRequired[str]
+    """Namespace of the shared Alertmanager (default ``monitoring``)."""
+
+
+class TenantAutomation(pulumi.ComponentResource):
+    """The alert receiver Deployment with its identity, RBAC, Service, policy and token."""
+
+    service_url: pulumi.Output[str]
+    """URL Alertmanager posts to."""
+
+    def __init__(
+        self, name: str, args: TenantAutomationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:k8s:TenantAutomation", name, None, opts)
+        tenant, ns = args["tenant"], args["namespace"]
+        child = pulumi.ResourceOptions(parent=self)
+        token = pulumi.Output.secret(args["webhook_token"])
+        secret = register(
+            f"{name}-token",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": object_meta(webhook_secret_name(tenant), ns, labels(tenant, COMPONENT)),
+                "type": "Opaque",
+                "stringData": {"token": token},
+            },
+            child,
+        )
+        placeholder = "QUEUE_URL"
+        manifests = automation_manifests(
+            tenant,
+            ns,
+            Registry(args["registry_host"]),
+            args["image_tag"],
+            queue_url=placeholder,
+            role_arn=None,
+            monitoring_namespace=args.get("monitoring_namespace", "monitoring"),
+        )
+        queue_url = pulumi.Output.from_input(args["retraining_queue_url"])
+        role_arn = args.get("role_arn")
+        created: list[pulumi.Resource] = [secret]
+        for manifest in manifests:
+            kind = manifest["kind"]
+            if kind == "ServiceAccount" and role_arn is not None:
+                manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+            if kind == "Deployment":
+                c = manifest["spec"]["template"]["spec"]["containers"][0]
+                c["args"] = [
+                    queue_url.apply(lambda url: f"--queue=sqs:{url}")
+                    if a == f"--queue=sqs:{placeholder}"
+                    else a
+                    for a in c["args"]
+                ]
+            res = register(
+                f"{name}-{kind.lower()}",
+                manifest,
+                pulumi.ResourceOptions(parent=self, depends_on=list(created)),
+            )
+            if kind in {"ServiceAccount", "Role", "RoleBinding"}:
+                created.append(res)
+        self.service_url = pulumi.Output.from_input(
+            f"http://{tenant}-alert-receiver.{ns}.svc:{WEBHOOK_PORT}/alerts"
+        )
+        self.register_outputs({"serviceUrl": self.service_url})

@@ -1,0 +1,204 @@
+"""Integration queues per tenant: retraining triggers and prediction-log events on SQS.
+
+Each queue is encrypted with the tenant's customer-managed key, has a dead-letter queue
+(itself encrypted, accepting redrives only from its source), and a queue policy that
+denies any request not made over TLS. The automation's workload identity receives an
+IAM policy naming exactly this tenant's queue ARNs (no wildcard) and the tenant key,
+usable only through SQS in this region.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+QUEUE_PURPOSES = ("retraining", "prediction-log")
+"""The two queues every tenant gets (keys of :attr:`TenantQueues.queue_urls`)."""
+
+AUTOMATION_QUEUE_ACTIONS = [
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+]
+"""What the automation does with its queues: produce, consume, inspect. No admin."""
+
+
+def redrive_policy(dlq_arn: str, max_receive_count: int) -> str:
+    """Source queue's redrive policy: move a message to the DLQ after N failed receives."""
+    if not 1 <= max_receive_count <= 1000:
+        raise ValueError(f"max_receive_count must be 1..1000, got {max_receive_count}")
+    return json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+
+
+def redrive_allow_policy(source_arn: str) -> str:
+    """DLQ's redrive-allow policy: only its own source queue may send dead letters."""
+    return json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [source_arn]})
+
+
+def tls_only_queue_policy(queue_arn: str) -> dict[str, Any]:
+    """Deny every SQS action on the queue when the request is not over TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "sqs:*",
+                "Resource": queue_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def automation_policy(queue_arns: Sequence[str], kms_key_arn: str, region: str) -> dict[str, Any]:
+    """The automation role's permissions: these queues and this key via SQS, nothing else."""
+    arns = sorted(set(queue_arns))
+    if not arns:
+        raise ValueError("automation policy needs at least one queue ARN")
+    for arn in [*arns, kms_key_arn]:
+        if "*" in arn or not arn.startswith("arn:"):
+            raise ValueError(f"automation policy: {arn!r} is not a concrete ARN")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TenantQueues",
+                "Effect": "Allow",
+                "Action": list(AUTOMATION_QUEUE_ACTIONS),
+                "Resource": arns,
+            },
+            {
+                # SSE-KMS queues: producers need GenerateDataKey, consumers Decrypt.
+                "Sid": "TenantKeyThroughSqs",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": [kms_key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+class TenantQueuesArgs(TypedDict):
+    """Inputs of :class:`TenantQueues`."""
+
+    tenant: str
+    """Tenant name (queue name prefix)."""
+    kms_key_arn: pulumi.Input[str]
+    """Tenant CMK."""
+    automation_role_name: NotRequired[pulumi.Input[str] | None]
+    """IAM role of the tenant's automation (IRSA); gets the queue policy attached."""
+    region: NotRequired[str]
+    """Region (for the ``kms:ViaService`` condition; default ``me-central-1``)."""
+    max_receive_count: NotRequired[int]
+    """Failed receives before a message goes to the DLQ (default 5)."""
+    message_retention_seconds: NotRequired[int]
+    """Source queue retention (default 4 days); DLQs keep messages 14 days."""
+    tags: NotRequired[Mapping[str, str]]
+    """Extra tags."""
+
+
+class TenantQueues(pulumi.ComponentResource):
+    """KMS-encrypted SQS queues with DLQs, TLS-only policies and a scoped automation policy."""
+
+    queue_urls: pulumi.Output[dict[str, str]]
+    """Purpose -> queue URL."""
+    queue_arns: pulumi.Output[dict[str, str]]
+    """Purpose -> queue ARN (source queues)."""
+    dlq_arns: pulumi.Output[dict[str, str]]
+    """Purpose -> dead-letter queue ARN."""
+    automation_policy_arn: pulumi.Output[str]
+    """Managed policy granting the automation access to these queues only."""
+
+    def __init__(
+        self, name: str, args: TenantQueuesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:k8s:TenantQueues", name, None, opts)
+        tenant = args["tenant"]
+        region = args.get("region", "me-central-1")
+        key = args["kms_key_arn"]
+        max_receive = args.get("max_receive_count", 5)
+        tags = {"mlplatform.io/tenant": tenant, **dict(args.get("tags", {}))}
+        child = pulumi.ResourceOptions(parent=self)
+
+        urls: dict[str, pulumi.Output[str]] = {}
+        arns: dict[str, pulumi.Output[str]] = {}
+        dlqs: dict[str, pulumi.Output[str]] = {}
+        all_arns: list[pulumi.Output[str]] = []
+        for purpose in QUEUE_PURPOSES:
+            qname = f"{tenant}-{purpose}"
+            dlq = aws.sqs.Queue(
+                f"{name}-{purpose}-dlq",
+                name=f"{qname}-dlq",
+                kms_master_key_id=key,
+                kms_data_key_reuse_period_seconds=300,
+                message_retention_seconds=14 * 24 * 3600,
+                tags=tags,
+                opts=child,
+            )
+            queue = aws.sqs.Queue(
+                f"{name}-{purpose}",
+                name=qname,
+                kms_master_key_id=key,
+                kms_data_key_reuse_period_seconds=300,
+                message_retention_seconds=args.get("message_retention_seconds", 4 * 24 * 3600),
+                visibility_timeout_seconds=300,
+                redrive_policy=dlq.arn.apply(lambda arn: redrive_policy(arn, max_receive)),
+                tags=tags,
+                opts=child,
+            )
+            aws.sqs.RedriveAllowPolicy(
+                f"{name}-{purpose}-dlq-allow",
+                queue_url=dlq.url,
+                redrive_allow_policy=queue.arn.apply(redrive_allow_policy),
+                opts=child,
+            )
+            for suffix, q in (("", queue), ("-dlq", dlq)):
+                aws.sqs.QueuePolicy(
+                    f"{name}-{purpose}{suffix}-policy",
+                    queue_url=q.url,
+                    policy=q.arn.apply(lambda arn: json.dumps(tls_only_queue_policy(arn))),
+                    opts=child,
+                )
+            urls[purpose] = queue.url
+            arns[purpose] = queue.arn
+            dlqs[purpose] = dlq.arn
+            all_arns += [queue.arn, dlq.arn]
+
+        policy = aws.iam.Policy(
+            f"{name}-automation",
+            name=f"{tenant}-automation-queues",
+            description=f"{tenant} automation: its own SQS queues and key, nothing else",
+            policy=pulumi.Output.all(pulumi.Output.from_input(key), *all_arns).apply(
+                lambda v: json.dumps(automation_policy(v[1:], v[0], region), sort_keys=True)
+            ),
+            tags=tags,
+            opts=child,
+        )
+        role_name = args.get("automation_role_name")
+        if role_name is not None:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-automation-attach", role=role_name, policy_arn=policy.arn, opts=child
+            )
+
+        self.queue_urls = pulumi.Output.all(**urls).apply(dict)
+        self.queue_arns = pulumi.Output.all(**arns).apply(dict)
+        self.dlq_arns = pulumi.Output.all(**dlqs).apply(dict)
+        self.automation_policy_arn = policy.arn
+        self.register_outputs(
+            {
+                "queueUrls": self.queue_urls,
+                "queueArns": self.queue_arns,
+                "dlqArns": self.dlq_arns,
+                "automationPolicyArn": self.automation_policy_arn,
+            }
+        )

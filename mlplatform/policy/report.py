@@ -1,0 +1,239 @@
+"""Renderings of a :class:`~mlplatform.policy.runner.PolicyReport`: text, JSON and SARIF.
+
+SARIF (2.1.0) is what GitHub code scanning ingests: one rule per policy (with its
+remediation as help and its frameworks as tags), one result per violation, the
+resource URN as the logical location. Results point at the line of the program that
+registered the resource when the plan records it (``source``), else at the program's
+``Pulumi.yaml`` (or the artifact the caller names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import urllib.parse
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from mlplatform.policy.runner import PolicyInfo, PolicyReport, Violation
+
+SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "mlplatform-policy"
+TOOL_URI = "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/"
+
+_SARIF_LEVEL = {
+    "mandatory": "error",
+    "remediate": "error",
+    "advisory": "warning",
+    "disabled": "none",
+}
+_SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+_SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "unspecified": 4}
+
+
+def _grouped(report: PolicyReport) -> dict[str, list[Violation]]:
+    groups: dict[str, list[Violation]] = defaultdict(list)
+    for violation in report.violations:
+        groups[violation.urn].append(violation)
+    for violations in groups.values():
+        violations.sort(
+            key=lambda v: (not v.mandatory, _SEVERITY_ORDER.get(v.severity, 9), v.policy)
+        )
+    return dict(sorted(groups.items()))
+
+
+def render_text(report: PolicyReport) -> str:
+    """Human-readable report: violations grouped by resource, then a summary line."""
+    lines = []
+    packs = ", ".join(f"{p.name} {p.version} ({len(p.policies)} policies)" for p in report.packs)
+    lines.append(
+        f"Policy check of {report.project}/{report.stack}: {report.resources_analyzed} "
+        f"resources, packs: {packs}"
+    )
+    for urn, violations in _grouped(report).items():
+        first = violations[0]
+        kind = f" ({first.resource_type})" if first.resource_type else ""
+        lines.append("")
+        lines.append(f"{urn or '(stack)'}{kind}")
+        for v in violations:
+            lines.append(f"  [{v.enforcement_level}] [{v.severity}] {v.policy} ({v.pack})")
+            for message_line in v.message.splitlines() or [v.description]:
+                lines.append(f"      {message_line}")
+            if v.remediation:
+                lines.append(f"      Remediation: {v.remediation}")
+            if v.frameworks:
+                lines.append(f"      Frameworks: {'; '.join(v.frameworks)}")
+    mandatory = len(report.mandatory_violations)
+    other = len(report.violations) - mandatory
+    resources = len({v.urn for v in report.violations})
+    verdict = "FAILED" if report.exit_code else "PASSED"
+    lines.append("")
+    lines.append(
+        f"{verdict}: {mandatory} mandatory and {other} advisory violation(s) on {resources} "
+        f"resource(s); {report.resources_analyzed} resources analyzed in {report.seconds:.2f}s."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _policy_dict(policy: PolicyInfo) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "description": policy.description,
+        "enforcementLevel": policy.enforcement_level,
+        "severity": policy.severity,
+        "type": policy.policy_type,
+        "frameworks": list(policy.frameworks),
+        "remediation": policy.remediation,
+    }
+
+
+def render_json(report: PolicyReport) -> str:
+    """Machine-readable report (stable key order, violations sorted by resource)."""
+    document = {
+        "project": report.project,
+        "stack": report.stack,
+        "exitCode": report.exit_code,
+        "resourcesAnalyzed": report.resources_analyzed,
+        "seconds": round(report.seconds, 3),
+        "summary": {
+            "mandatory": len(report.mandatory_violations),
+            "advisory": len(report.violations) - len(report.mandatory_violations),
+            "resources": len({v.urn for v in report.violations}),
+        },
+        "packs": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "path": p.path,
+                "policies": [_policy_dict(x) for x in p.policies],
+            }
+            for p in report.packs
+        ],
+        "violations": [v.to_dict() for v in report.violations],
+    }
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def _source_location(resource: Mapping[str, Any] | None, default_uri: str) -> tuple[str, int]:
+    """Where the program registered a resource (file relative to the cwd, line), if known."""
+    source = (resource or {}).get("source")
+    if isinstance(source, Mapping) and isinstance(source.get("uri"), str):
+        uri = source["uri"]
+        line = source.get("line")
+        path = pathlib.Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+        try:
+            relative = path.resolve().relative_to(pathlib.Path.cwd().resolve()).as_posix()
+        except ValueError:
+            relative = uri
+        return relative, line if isinstance(line, int) and line > 0 else 1
+    return default_uri, 1
+
+
+def _fingerprint(violation: Violation) -> str:
+    text = "\x1f".join((violation.urn, violation.pack, violation.policy, violation.message))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def render_sarif(
+    report: PolicyReport, plan: Mapping[str, Any], artifact_uri: str = "Pulumi.yaml"
+) -> str:
+    """SARIF 2.1.0 log for GitHub code scanning (one run, one rule per policy)."""
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for pack in report.packs:
+        for policy in pack.policies:
+            if policy.name in index:
+                continue
+            index[policy.name] = len(rules)
+            tags = ["security", f"pack:{pack.name}", *policy.frameworks]
+            properties: dict[str, Any] = {"tags": tags, "precision": "very-high"}
+            if policy.severity in _SECURITY_SEVERITY:
+                properties["security-severity"] = _SECURITY_SEVERITY[policy.severity]
+            rule: dict[str, Any] = {
+                "id": policy.name,
+                "name": "".join(part.capitalize() for part in policy.name.split("-")),
+                "shortDescription": {"text": policy.description},
+                "fullDescription": {"text": policy.description},
+                "defaultConfiguration": {
+                    "level": _SARIF_LEVEL.get(policy.enforcement_level, "warning")
+                },
+                "properties": properties,
+            }
+            if policy.remediation:
+                rule["help"] = {
+                    "text": policy.remediation,
+                    "markdown": f"**Remediation.** {policy.remediation}",
+                }
+            rules.append(rule)
+    by_urn = {r.get("urn"): r for r in plan.get("resources") or [] if isinstance(r, Mapping)}
+    results = []
+    for violation in report.violations:
+        uri, line = _source_location(by_urn.get(violation.urn), artifact_uri)
+        result: dict[str, Any] = {
+            "ruleId": violation.policy,
+            "level": _SARIF_LEVEL.get(violation.enforcement_level, "warning"),
+            "message": {
+                "text": f"{violation.resource_name or 'stack'} ({violation.resource_type or 'stack'})"
+                f": {violation.message or violation.description}"
+            },
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri},
+                        "region": {"startLine": line},
+                    },
+                    "logicalLocations": [
+                        {
+                            "name": violation.resource_name or "stack",
+                            "fullyQualifiedName": violation.urn or "stack",
+                            "kind": "resource",
+                        }
+                    ],
+                }
+            ],
+            "partialFingerprints": {"mlplatformPolicyViolation/v1": _fingerprint(violation)},
+            "properties": {
+                "urn": violation.urn,
+                "pack": violation.pack,
+                "enforcementLevel": violation.enforcement_level,
+                "severity": violation.severity,
+                "frameworks": list(violation.frameworks),
+            },
+        }
+        if violation.policy in index:
+            result["ruleIndex"] = index[violation.policy]
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "informationUri": TOOL_URI,
+                        "version": "+".join(f"{p.name}-{p.version}" for p in report.packs) or "0",
+                        "rules": rules,
+                    }
+                },
+                "automationDetails": {
+                    "id": f"mlplatform-policy/{plan.get('project', '')}/{plan.get('stack', '')}/"
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "exitCode": report.exit_code,
+                    }
+                ],
+                "results": results,
+                "properties": {
+                    "project": report.project,
+                    "stack": report.stack,
+                    "resourcesAnalyzed": report.resources_analyzed,
+                },
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"

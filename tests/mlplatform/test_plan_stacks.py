@@ -1,0 +1,130 @@
+"""Invariants over the plans of the shipped stacks, and schema validation of every manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from mlplatform.cli import main
+from mlplatform.engine.output import manifests
+
+
+Plan = dict[str, Any]
+AWS_STACKS = ["dev", "staging", "prod"]
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (REPO / "stacks").glob("Pulumi.*.yaml"))
+
+
+def of_type(plan: Plan, type_: str) -> list[dict[str, Any]]:
+    return [r for r in plan["resources"] if r["type"] == type_]
+
+
+def test_plan_json_has_the_contract_shape(tmp_path: Path) -> None:
+    assert main(["plan", "--stack", "dev", "--out", str(tmp_path)]) == 0
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert set(plan) >= {"project", "stack", "resources"}
+    assert plan["project"] == "sovereign-ml-platform" and plan["stack"] == "dev"
+    for res in plan["resources"]:
+        assert set(res) >= {"urn", "type", "name", "parent", "provider", "custom", "inputs", "options"}
+        assert res["urn"].startswith("urn:pulumi:dev::sovereign-ml-platform::")
+        if res["custom"] and not res["type"].startswith("pulumi:providers:"):
+            assert res["provider"], res["urn"]
+    assert (tmp_path / "manifests").is_dir()
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_aws_provider_is_in_me_central_1(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+    plan = stack_plan(stack)
+    providers = of_type(plan, "pulumi:providers:aws")
+    assert providers
+    assert {p["inputs"].get("region") for p in providers} == {"me-central-1"}
+    for res in plan["resources"]:
+        if res["type"].startswith("aws:") and "region" in res["inputs"]:
+            assert res["inputs"]["region"] == "me-central-1", res["urn"]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_eks_endpoint_is_private_with_secrets_encryption_and_all_logs(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+    clusters = of_type(stack_plan(stack), "aws:eks/cluster:Cluster")
+    assert len(clusters) == 1
+    inputs = clusters[0]["inputs"]
+    assert inputs["vpcConfig"]["endpointPublicAccess"] is False
+    assert inputs["vpcConfig"]["endpointPrivateAccess"] is True
+    assert inputs["encryptionConfig"]["resources"] == ["secrets"]
+    assert set(inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    assert float(inputs["version"]) >= 1.35
+
+
+def test_prod_has_gpu_pools_tainted_and_tenant_tainted(stack_plan: Callable[[str], Plan]) -> None:
+    groups = of_type(stack_plan("prod"), "aws:eks/nodeGroup:NodeGroup")
+    gpu = [g for g in groups if "NVIDIA" in str(g["inputs"].get("amiType", ""))]
+    assert len(gpu) >= 2, "each enterprise tenant needs GPU pools"
+    for g in gpu:
+        taints = {(t["key"], t["effect"]) for t in g["inputs"].get("taints", [])}
+        assert ("nvidia.com/gpu", "NO_SCHEDULE") in taints, g["name"]
+        assert any(k == "mlplatform.io/tenant" for k, _ in taints), g["name"]
+        assert g["inputs"]["scalingConfig"]["minSize"] == 0
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_kms_key_rotates_with_a_30_day_window(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+    keys = of_type(stack_plan(stack), "aws:kms/key:Key")
+    assert keys
+    for key in keys:
+        assert key["inputs"]["enableKeyRotation"] is True, key["name"]
+        assert key["inputs"]["deletionWindowInDays"] == 30, key["name"]
+        policy = json.loads(key["inputs"]["policy"])
+        for st in policy["Statement"]:
+            assert st.get("Principal") != "*" and "*" not in json.dumps(st.get("Principal", {})).split('"'), key["name"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_tenant_namespace_is_restricted_with_default_deny(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+    plan = stack_plan(stack)
+    namespaces = [
+        ns for ns in of_type(plan, "kubernetes:core/v1:Namespace")
+        if ns["inputs"]["metadata"].get("labels", {}).get("mlplatform.io/tenant")
+    ]
+    assert namespaces
+    policies = of_type(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    for ns in namespaces:
+        meta = ns["inputs"]["metadata"]
+        assert meta["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        deny = [
+            p for p in policies
+            if p["inputs"]["metadata"].get("namespace") == meta["name"]
+            and p["inputs"]["spec"].get("podSelector") == {}
+            and set(p["inputs"]["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+            and not p["inputs"]["spec"].get("ingress") and not p["inputs"]["spec"].get("egress")
+        ]
+        assert deny, f"{meta['name']} has no default-deny NetworkPolicy"
+
+
+def test_onprem_has_no_aws_resources(stack_plan: Callable[[str], Plan]) -> None:
+    plan = stack_plan("onprem")
+    assert not [r for r in plan["resources"] if r["type"].startswith("aws:") or r["type"] == "pulumi:providers:aws"]
+    assert of_type(plan, "kubernetes:core/v1:Namespace")
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+@pytest.mark.parametrize("k8s_version", ["1.31.0", "1.35.0"])
+def test_every_manifest_is_schema_valid(stack: str, k8s_version: str, stack_plan: Callable[[str], Plan]) -> None:
+    docs = manifests(stack_plan(stack))
+    assert docs
+    checked = 0
+    for path, doc in docs:
+        try:
+            kubernetes_validate.validate(doc, k8s_version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            # Custom resources (KServe, Prometheus operator): validated against their own models elsewhere.
+            assert "." in doc["apiVersion"].split("/")[0], f"{path}: no schema for a core kind {doc['kind']}"
+            continue
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{stack}: {path}: {exc.message} at {'/'.join(map(str, exc.path))}")
+        checked += 1
+    assert checked > 0

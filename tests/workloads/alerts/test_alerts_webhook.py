@@ -1,0 +1,233 @@
+"""The Alertmanager webhook: authentication, routing to actions, and the audit trail."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import pathlib
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from workloads.alerts.audit import AuditLog, verify_audit_log
+from workloads.alerts.webhook import (
+    AlertRouter,
+    TokenError,
+    WebhookConfig,
+    WebhookServer,
+    load_token,
+)
+from workloads.monitoring.queues import InMemoryQueue
+from workloads.monitoring.trigger import InMemoryDedupeStore, RetrainingHandler
+from workloads.rollout.actuator import CanaryActuator
+from workloads.rollout.canary import ArmObservations
+from workloads.rollout.localkube import LocalKube, inference_service
+
+TOKEN = "s3cret-webhook-token-0123456789"
+
+
+@dataclass
+class Stack:
+    server: WebhookServer
+    kube: LocalKube
+    queue: InMemoryQueue
+    audit: AuditLog
+
+
+def _stack(tmp_path: pathlib.Path, metrics_source: Any = None) -> Iterator[Stack]:
+    with LocalKube("kube-token-abcdef") as kube:
+        kube.add(inference_service("team-a", "fraud", "s3://b/v2", canary_percent=10))
+        kube.add(inference_service("team-b", "fraud", "s3://x/v2", canary_percent=10))
+        queue = InMemoryQueue()
+        audit = AuditLog(tmp_path / "audit.jsonl")
+        router = AlertRouter(
+            config=WebhookConfig(),
+            audit=audit,
+            queue=queue,
+            actuator=CanaryActuator.from_configuration(kube.configuration(), "team-a"),
+            metrics_source=metrics_source,
+        )
+        with WebhookServer(router, TOKEN) as server:
+            yield Stack(server, kube, queue, audit)
+
+
+@pytest.fixture
+def stack(tmp_path: pathlib.Path) -> Iterator[Stack]:
+    yield from _stack(tmp_path)
+
+
+def _payload(*alerts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "mlplatform",
+        "groupKey": '{}:{alertname="x"}',
+        "alerts": list(alerts),
+    }
+
+
+def _alert(name: str, status: str = "firing", **labels: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {"alertname": name, **labels},
+        "annotations": {"summary": f"{name} summary", "value": "0.42"},
+        "startsAt": "2026-11-26T10:00:00Z",
+        "fingerprint": f"fp-{name}-{sorted(labels.items())}",
+    }
+
+
+def _request(
+    url: str, method: str, path: str, body: bytes | None = None, token: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def _post(url: str, body: Any, token: str | None = TOKEN) -> tuple[int, dict[str, Any]]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return _request(url, "POST", "/alerts", data, token)
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-wrong-token", TOKEN[:-1], ""])
+def test_unauthenticated_callers_cannot_roll_back(stack: Stack, token: str | None) -> None:
+    status, body = _post(
+        stack.server.url,
+        _payload(_alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud")),
+        token=token,
+    )
+    assert status == 401
+    assert body == {"error": "unauthorized"}
+    assert stack.kube.calls == []
+    assert stack.kube.get("team-a", "fraud")["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    record = stack.audit.records()[-1]
+    assert record["what"] == "rejected"
+    assert record["who"].startswith("anonymous@127.0.0.1")
+
+
+def test_canary_alert_rolls_back_and_is_audited(stack: Stack) -> None:
+    alert = _alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud")
+    alert["annotations"]["previous_storage_uri"] = "s3://b/v1"
+    status, body = _post(stack.server.url, _payload(alert))
+    assert status == 200
+    assert body["outcomes"][0]["action"] == "rollback"
+    assert body["outcomes"][0]["changed"] is True
+    predictor = stack.kube.get("team-a", "fraud")["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 0
+    assert predictor["model"]["storageUri"] == "s3://b/v1"
+    record = stack.audit.records()[-1]
+    assert record["who"] == "alertmanager@127.0.0.1"
+    assert record["what"] == "rollback"
+    assert record["why"] == "CanaryDegraded summary"
+    assert record["target"] == {"namespace": "team-a", "inferenceservice": "fraud"}
+    # Alertmanager repeats the notification: no second change, and it says so.
+    _post(stack.server.url, _payload(alert))
+    assert stack.audit.records()[-1]["what"] == "no-change"
+    assert [c.method for c in stack.kube.calls] == ["GET", "PATCH", "GET"]
+    assert verify_audit_log(stack.audit.path).ok
+
+
+def test_other_tenant_namespace_is_refused(stack: Stack) -> None:
+    status, body = _post(
+        stack.server.url,
+        _payload(_alert("CanaryDegraded", namespace="team-b", inferenceservice="fraud")),
+    )
+    assert status == 403
+    assert body["outcomes"][0]["action"] == "refused"
+    assert stack.kube.calls == []
+    assert stack.audit.records()[-1]["what"] == "refused"
+
+
+def test_drift_alert_emits_one_retraining_per_alert(stack: Stack) -> None:
+    alert = _alert("ModelInputDrift", model="fraud", feature="amount,age")
+    for _ in range(2):  # Alertmanager's repeat_interval resends the same alert
+        status, body = _post(stack.server.url, _payload(alert))
+        assert status == 200
+        assert body["outcomes"][0]["action"] == "retraining-trigger"
+    started: list[dict[str, Any]] = []
+    handler = RetrainingHandler(stack.queue, started.append, InMemoryDedupeStore())
+    assert [h.outcome for h in handler.poll_once()] == ["started", "duplicate"]
+    assert started[0]["drifted_features"] == ["amount", "age"]
+    assert [r["what"] for r in stack.audit.records()] == ["retraining-trigger"] * 2
+
+
+def test_resolved_and_unknown_alerts_do_nothing(stack: Stack) -> None:
+    status, body = _post(
+        stack.server.url,
+        _payload(
+            _alert(
+                "CanaryDegraded", status="resolved", namespace="team-a", inferenceservice="fraud"
+            ),
+            _alert("DiskFull"),
+        ),
+    )
+    assert status == 200
+    assert [o["action"] for o in body["outcomes"]] == ["none", "none"]
+    assert stack.kube.calls == []
+    assert len(stack.queue) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "body is not JSON"),
+        ({"version": "3", "alerts": []}, 'version: expected "4"'),
+        ({"version": "4", "alerts": {}}, "alerts: must be a list"),
+        ({"version": "4", "alerts": [{"labels": 5}]}, "alerts[0]: must be an object"),
+    ],
+)
+def test_bad_payloads_get_400(stack: Stack, body: Any, message: str) -> None:
+    status, reply = _post(stack.server.url, body)
+    assert status == 400
+    assert message in reply["error"]
+
+
+def test_metrics_source_runs_the_canary_analysis(tmp_path: pathlib.Path) -> None:
+    """With numbers available, a firing alert on a canary that is fine does not roll back."""
+    healthy = ArmObservations(requests=5_000, errors=50, latency_ms=[20.0] * 5_000)
+
+    def source(namespace: str, name: str) -> tuple[ArmObservations, ArmObservations]:
+        return healthy, healthy
+
+    for stack in _stack(tmp_path, metrics_source=source):
+        status, body = _post(
+            stack.server.url,
+            _payload(_alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud")),
+        )
+        assert status == 200
+        assert body["outcomes"][0]["action"] == "promote"
+        assert "canaryTrafficPercent" not in stack.kube.get("team-a", "fraud")["spec"]["predictor"]
+        assert stack.audit.records()[-1]["metrics"]["challenger_requests"] == 5_000
+
+
+def test_token_must_come_from_somewhere_and_be_strong(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(TokenError, match="no webhook token configured"):
+        load_token()
+    short = tmp_path / "token"
+    short.write_text("abc\n")
+    with pytest.raises(TokenError, match="token must be at least 16 characters"):
+        load_token(short)
+    with pytest.raises(TokenError, match="cannot read webhook token"):
+        load_token(tmp_path / "absent")
+    monkeypatch.setenv("HOOK_TOKEN", TOKEN)
+    assert load_token(env_var="HOOK_TOKEN") == TOKEN
+    good = tmp_path / "good"
+    good.write_text(TOKEN + "\n")
+    assert load_token(good) == TOKEN
+
+
+def test_healthz_needs_no_token(stack: Stack) -> None:
+    assert _request(stack.server.url, "GET", "/healthz") == (200, {"status": "ok"})

@@ -1,0 +1,168 @@
+"""Shared fixtures of the workload tests: one small feature repo and one trained model.
+
+Creating the repo (about 1,500 customers) and training take seconds each, so both are
+session-scoped and built only when a test asks for them. Servers started by tests bind
+127.0.0.1 on a free port and are always stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SMALL_REPO = {"n_customers": 1500, "n_snapshots": 6, "labels_per_customer": 2, "seed": 7}
+TRAIN_EPOCHS = 30
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Keys:
+    """An Ed25519 key pair on disk."""
+
+    private: Path
+    public: Path
+
+
+@pytest.fixture(scope="session")
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    from workloads.common.signing import write_key_pair
+
+    folder = tmp_path_factory.mktemp("keys")
+    write_key_pair(folder / "signing.pem", folder / "signing.pub.pem")
+    return Keys(folder / "signing.pem", folder / "signing.pub.pem")
+
+
+@pytest.fixture(scope="session")
+def feature_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from workloads.features.datagen import GeneratorConfig
+    from workloads.features.repo import create_local_repo
+
+    path = tmp_path_factory.mktemp("feature_repo")
+    create_local_repo(path, GeneratorConfig(**SMALL_REPO), materialize=True)
+    return path
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Output of the shared training run."""
+
+    out: Path
+    card: dict[str, Any]
+    keys: Keys
+    repo: Path
+
+
+@pytest.fixture(scope="session")
+def trained_model(
+    tmp_path_factory: pytest.TempPathFactory, feature_repo: Path, signing_keys: Keys
+) -> TrainedModel:
+    from workloads.training.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("model")
+    card = train(
+        TrainConfig(repo=feature_repo, out=out, signing_key=signing_keys.private,
+                    epochs=TRAIN_EPOCHS)
+    )
+    card.pop("_notes", None)
+    return TrainedModel(out=out, card=card, keys=signing_keys, repo=feature_repo)
+
+
+@dataclass
+class Server:
+    """A running model server process."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    grpc_port: int
+    log: Path
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """Send one request; return (status, parsed JSON or raw text)."""
+        req = urllib.request.Request(self.base + path, data=body, method=method,
+                                     headers=headers or {"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def post_json(self, path: str, payload: Any) -> tuple[int, Any]:
+        """POST a JSON payload."""
+        return self.request("POST", path, json.dumps(payload).encode())
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., contextlib.AbstractContextManager[Server]]]:
+    """Factory: ``with start_server(model_dir, public_key, *extra_args) as server:``."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    @contextlib.contextmanager
+    def start(model_dir: Path, public_key: Path, *extra: str, name: str = "churn",
+              ready_timeout: float = 90.0) -> Iterator[Server]:
+        port, grpc_port = free_port(), free_port()
+        log = tmp_path / f"server-{port}.log"
+        cmd = [sys.executable, "-m", "workloads.serving", "--model_name", name,
+               "--model_dir", str(model_dir), "--http_port", str(port),
+               "--grpc_port", str(grpc_port), "--public_key", str(public_key), *extra]
+        with log.open("wb") as handle:
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        started.append(proc)
+        server = Server(proc, f"http://127.0.0.1:{port}", grpc_port, log)
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited {proc.returncode}: {log.read_text()}")
+            try:
+                status, _ = server.request("GET", "/v2/health/ready")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server not ready in {ready_timeout}s: {log.read_text()}")
+            time.sleep(0.2)
+        try:
+            yield server
+        finally:
+            _stop(proc)
+
+    yield start
+    for proc in started:
+        _stop(proc)

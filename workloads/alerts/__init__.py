@@ -1,0 +1,1 @@
+"""Alert routing: the Alertmanager webhook receiver and the decision audit log."""

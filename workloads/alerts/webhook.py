@@ -1,0 +1,427 @@
+"""Alertmanager webhook receiver: drift alerts become retraining triggers, canary alerts
+become canary decisions (and rollbacks), and every decision is audited.
+
+``POST /alerts`` takes Alertmanager's webhook payload (``"version": "4"``) and must carry
+``Authorization: Bearer <token>`` (Alertmanager's ``http_config.authorization`` with
+``credentials_file``). The token comes from a file or an environment variable; there
+is no default, and a missing or short token stops the receiver from starting. The
+comparison is constant-time. Rejected calls are audited too.
+
+Routing, by the alert's ``alertname`` label (see :class:`WebhookConfig`):
+
+- drift alert (labels ``model``): sends a retraining trigger whose ``dedupe_key`` is
+  derived from the alert's fingerprint and ``startsAt``, so Alertmanager's repeat
+  notifications of the same alert start one retraining.
+- canary alert (labels ``namespace``, ``inferenceservice``; optional annotation
+  ``previous_storage_uri``): when a metrics source is configured, the canary analysis
+  (:func:`workloads.rollout.canary.decide`) decides promote / hold / roll back on the
+  current numbers; without one, a firing canary alert means roll back. The actuator
+  refuses namespaces other than the tenant's (answered 403 for that alert).
+- resolved or unknown alerts: audited, no action.
+
+``GET /healthz`` answers without authentication. The server binds 127.0.0.1 unless
+told otherwise (in the cluster, the pod IP behind a NetworkPolicy that admits only
+Alertmanager).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import pathlib
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workloads.alerts.audit import AuditLog
+from workloads.monitoring.queues import TriggerQueue
+from workloads.monitoring.trigger import TRIGGER_TYPE
+from workloads.rollout.actuator import ActuatorError, CanaryActuator, TenantScopeError
+from workloads.rollout.canary import Action, ArmObservations, CanaryDecision, CanaryPolicy, decide
+
+MIN_TOKEN_LENGTH = 16
+MAX_BODY_BYTES = 1_048_576
+
+# (namespace, inferenceservice) -> (champion, challenger) observations, or None if
+# the numbers are not available right now.
+MetricsSource = Callable[[str, str], tuple[ArmObservations, ArmObservations] | None]
+
+
+class WebhookConfig(BaseModel):
+    """How alerts are routed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drift_alertnames: tuple[str, ...] = Field(
+        default=("ModelInputDrift",), description="Alert names that request retraining."
+    )
+    canary_alertnames: tuple[str, ...] = Field(
+        default=("CanaryDegraded",), description="Alert names that trigger canary analysis."
+    )
+    identity: str = Field(
+        default="alertmanager", description="Who holds the token (written to the audit log)."
+    )
+    canary_policy: CanaryPolicy = Field(
+        default_factory=CanaryPolicy, description="Thresholds of the canary analysis."
+    )
+
+
+class TokenError(ValueError):
+    """The webhook token is missing or too weak."""
+
+
+def load_token(token_file: pathlib.Path | None = None, env_var: str | None = None) -> str:
+    """Read the bearer token from a file (preferred) or an environment variable."""
+    if token_file is not None:
+        try:
+            token = pathlib.Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise TokenError(f"{token_file}: cannot read webhook token: {exc.strerror}") from None
+        source = str(token_file)
+    elif env_var:
+        token = os.environ.get(env_var, "").strip()
+        source = f"environment variable {env_var}"
+    else:
+        raise TokenError("no webhook token configured: pass --token_file or --token_env")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise TokenError(f"{source}: webhook token must be at least {MIN_TOKEN_LENGTH} characters")
+    return token
+
+
+class AlertRouter:
+    """Turns one authenticated Alertmanager payload into actions and audit records."""
+
+    def __init__(
+        self,
+        *,
+        config: WebhookConfig,
+        audit: AuditLog,
+        queue: TriggerQueue,
+        actuator: CanaryActuator,
+        metrics_source: MetricsSource | None = None,
+    ) -> None:
+        self.config = config
+        self.audit = audit
+        self.queue = queue
+        self.actuator = actuator
+        self.metrics_source = metrics_source
+
+    def handle(self, payload: dict[str, Any], who: str) -> tuple[int, list[dict[str, Any]]]:
+        """Route every alert; return the HTTP status and one outcome per alert."""
+        outcomes = []
+        status = 200
+        for alert in payload.get("alerts", []):
+            outcome = self._route(alert, who, payload)
+            if outcome.get("status") == 403:
+                status = 403
+            outcomes.append(outcome)
+        return status, outcomes
+
+    def _route(self, alert: dict[str, Any], who: str, payload: dict[str, Any]) -> dict[str, Any]:
+        labels = alert.get("labels") or {}
+        annotations = alert.get("annotations") or {}
+        name = str(labels.get("alertname", ""))
+        context = {
+            "alertname": name,
+            "fingerprint": alert.get("fingerprint"),
+            "starts_at": alert.get("startsAt"),
+            "group_key": payload.get("groupKey"),
+            "labels": labels,
+        }
+        if alert.get("status") != "firing":
+            self.audit.append(who=who, what="ignore", why="alert resolved", alert=context)
+            return {"alertname": name, "action": "none", "why": "resolved"}
+        if name in self.config.drift_alertnames:
+            return self._drift(alert, labels, annotations, who, context)
+        if name in self.config.canary_alertnames:
+            return self._canary(labels, annotations, who, context)
+        self.audit.append(who=who, what="ignore", why="alert not routed here", alert=context)
+        return {"alertname": name, "action": "none", "why": "not routed"}
+
+    def _drift(
+        self,
+        alert: dict[str, Any],
+        labels: dict[str, Any],
+        annotations: dict[str, Any],
+        who: str,
+        context: dict[str, Any],
+    ) -> dict[str, Any]:
+        model = str(labels.get("model", ""))
+        if not model:
+            self.audit.append(
+                who=who, what="ignore", why="drift alert without model label", alert=context
+            )
+            return {"alertname": context["alertname"], "action": "none", "why": "no model label"}
+        basis = f"{alert.get('fingerprint')}|{alert.get('startsAt')}|{model}"
+        key = hashlib.sha256(basis.encode()).hexdigest()[:32]
+        body = {
+            "type": TRIGGER_TYPE,
+            "dedupe_key": key,
+            "model": model,
+            "model_version": labels.get("model_version"),
+            "drifted_features": [f for f in str(labels.get("feature", "")).split(",") if f],
+            "source": "alertmanager",
+            "summary": annotations.get("summary"),
+            "emitted_at": time.time(),
+        }
+        message_id = self.queue.send(body)
+        why = str(annotations.get("summary") or "drift alert firing")
+        self.audit.append(
+            who=who,
+            what="retraining-trigger",
+            why=why,
+            metrics={"value": annotations.get("value")},
+            alert=context,
+            dedupe_key=key,
+            message_id=message_id,
+        )
+        return {
+            "alertname": context["alertname"],
+            "action": "retraining-trigger",
+            "dedupe_key": key,
+            "message_id": message_id,
+        }
+
+    def _canary(
+        self,
+        labels: dict[str, Any],
+        annotations: dict[str, Any],
+        who: str,
+        context: dict[str, Any],
+    ) -> dict[str, Any]:
+        namespace = str(labels.get("namespace", ""))
+        service = str(labels.get("inferenceservice", ""))
+        alertname = context["alertname"]
+        observations = self.metrics_source(namespace, service) if self.metrics_source else None
+        if observations is not None:
+            decision = decide(*observations, self.config.canary_policy)
+        else:
+            decision = CanaryDecision(
+                Action.ROLLBACK,
+                [str(annotations.get("summary") or "canary alert firing")],
+                {"alert_value": annotations.get("value")},
+            )
+        target = {"namespace": namespace, "inferenceservice": service}
+        try:
+            result = self.actuator.apply_decision(
+                decision, namespace, service, annotations.get("previous_storage_uri")
+            )
+        except TenantScopeError as exc:
+            self.audit.append(
+                who=who,
+                what="refused",
+                why=str(exc),
+                metrics=decision.metrics,
+                alert=context,
+                target=target,
+            )
+            return {"alertname": alertname, "action": "refused", "why": str(exc), "status": 403}
+        except (ActuatorError, ValueError) as exc:
+            self.audit.append(
+                who=who,
+                what="failed",
+                why=str(exc),
+                metrics=decision.metrics,
+                alert=context,
+                target=target,
+                decision=decision.action.value,
+            )
+            return {"alertname": alertname, "action": "failed", "why": str(exc)}
+        what = decision.action.value if result is None or result.changed else "no-change"
+        self.audit.append(
+            who=who,
+            what=what,
+            why="; ".join(decision.reasons),
+            metrics=decision.metrics,
+            alert=context,
+            target=target,
+            decision=decision.action.value,
+            patch=result.patch if result else None,
+        )
+        return {
+            "alertname": alertname,
+            "action": decision.action.value,
+            "changed": bool(result and result.changed),
+            "reasons": decision.reasons,
+        }
+
+
+class WebhookServer:
+    """The HTTP front: authentication, size limits, payload checks, then the router."""
+
+    def __init__(
+        self, router: AlertRouter, token: str, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise TokenError(f"webhook token must be at least {MIN_TOKEN_LENGTH} characters")
+        self.router = router
+        self._expected = f"Bearer {token}".encode()
+        self.host = host
+        self.port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _authorized(self, header: str | None) -> bool:
+        return hmac.compare_digest((header or "").encode(), self._expected)
+
+    def start(self) -> WebhookServer:
+        """Bind and serve in a daemon thread."""
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "mlplatform-alerts"
+            sys_version = ""
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status == 401:
+                    self.send_header("WWW-Authenticate", 'Bearer realm="mlplatform-alerts"')
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/healthz":
+                    self._reply(200, {"status": "ok"})
+                else:
+                    self._reply(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                caller = f"{self.client_address[0]}"
+                if self.path != "/alerts":
+                    self._reply(404, {"error": "not found"})
+                    return
+                if not outer._authorized(self.headers.get("Authorization")):
+                    outer.router.audit.append(
+                        who=f"anonymous@{caller}",
+                        what="rejected",
+                        why="missing or invalid bearer token",
+                    )
+                    self._reply(401, {"error": "unauthorized"})
+                    return
+                who = f"{outer.router.config.identity}@{caller}"
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    self._reply(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+                    return
+                try:
+                    payload = json.loads(self.rfile.read(length) or b"null")
+                except json.JSONDecodeError:
+                    self._reply(400, {"error": "body is not JSON"})
+                    return
+                problem = _payload_problem(payload)
+                if problem:
+                    outer.router.audit.append(who=who, what="rejected", why=problem)
+                    self._reply(400, {"error": problem})
+                    return
+                status, outcomes = outer.router.handle(payload, who)
+                self._reply(status, {"outcomes": outcomes})
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> WebhookServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _payload_problem(payload: Any) -> str | None:
+    """What is wrong with an Alertmanager payload (None if it is usable)."""
+    if not isinstance(payload, dict):
+        return "payload must be a JSON object"
+    if payload.get("version") != "4":
+        return f'version: expected "4" (Alertmanager webhook), got {payload.get("version")!r}'
+    alerts = payload.get("alerts")
+    if not isinstance(alerts, list):
+        return "alerts: must be a list"
+    for i, alert in enumerate(alerts):
+        if not isinstance(alert, dict) or not isinstance(alert.get("labels"), dict):
+            return f"alerts[{i}]: must be an object with a labels object"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m workloads.alerts.webhook``: run the receiver until interrupted."""
+    from workloads.monitoring.queues import open_queue
+
+    parser = argparse.ArgumentParser(prog="python -m workloads.alerts.webhook")
+    parser.add_argument("--token_file", type=pathlib.Path)
+    parser.add_argument("--token_env", help="environment variable holding the token")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9095)
+    parser.add_argument("--audit_log", type=pathlib.Path, required=True)
+    parser.add_argument("--queue", required=True, help="file:DIR or sqs:URL")
+    parser.add_argument("--tenant_namespace", required=True)
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: in-cluster service account)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        token = load_token(args.token_file, args.token_env)
+        from kubernetes import config as kube_config
+
+        if args.kubeconfig:
+            kube_config.load_kube_config(config_file=args.kubeconfig)
+        else:
+            kube_config.load_incluster_config()
+        from kubernetes import client
+
+        actuator = CanaryActuator(client.CustomObjectsApi(), args.tenant_namespace)
+        router = AlertRouter(
+            config=WebhookConfig(),
+            audit=AuditLog(args.audit_log),
+            queue=open_queue(args.queue),
+            actuator=actuator,
+        )
+        server = WebhookServer(router, token, args.host, args.port).start()
+    except (TokenError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # kubernetes config errors have no common base
+        print(f"error: kubernetes configuration: {exc}", file=sys.stderr)
+        return 2
+    print(f"alert webhook on {server.url}/alerts", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

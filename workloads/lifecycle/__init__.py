@@ -1,0 +1,1 @@
+"""The local model lifecycle demo: data, features, training, serving, drift, canary."""

@@ -1,0 +1,241 @@
+"""Process and traffic helpers of the local lifecycle: child processes that are always
+stopped, free loopback ports, and a keep-alive V2 client that records latency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workloads.features.datagen import GeneratorConfig, churn_logit, generate
+
+
+class StageError(RuntimeError):
+    """A lifecycle stage failed; the message says which and where its log is."""
+
+
+@dataclass
+class Processes:
+    """Every child process the lifecycle started, so all of them can be stopped."""
+
+    log_dir: pathlib.Path
+    started: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def run(self, name: str, args: list[str], timeout: float) -> str:
+        """Run a module to completion; return its stdout. Raise StageError on failure."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        proc = self._popen(name, args, log, capture=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(proc)
+            raise StageError(f"{name}: no result within {timeout:.0f} s (log: {log})") from None
+        text = out.decode(errors="replace")
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+        if proc.returncode != 0:
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+            raise StageError(
+                f"{name}: exit code {proc.returncode} (log: {log}): " + " | ".join(tail)
+            )
+        return text
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        """Start a long-running module in the background, logging to a file."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self._popen(name, args, self.log_dir / f"{name}.log", capture=False)
+
+    def _popen(
+        self, name: str, args: list[str], log: pathlib.Path, capture: bool
+    ) -> subprocess.Popen[bytes]:
+        with log.open("w", encoding="utf-8") as handle:
+            handle.write(f"$ python {' '.join(args)}\n")
+        # Own session: the whole group (workers included) can be signalled at once.
+        with log.open("ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, *args],
+                stdout=subprocess.PIPE if capture else err,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.started.append((name, proc))
+        return proc
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+    def stop_all(self) -> None:
+        """Stop every started process, newest first."""
+        for _, proc in reversed(self.started):
+            self.stop(proc)
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, model: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Poll the V2 model-ready endpoint until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StageError(f"model server exited with code {proc.returncode}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", f"/v2/models/{model}/ready")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    raise StageError(f"model server on port {port} not ready within {timeout:.0f} s")
+
+
+@dataclass
+class ArmStats:
+    """What one server answered: latency per request, errors, labelled correctness."""
+
+    requests: int = 0
+    errors: int = 0
+    latency_ms: list[float] = field(default_factory=list)
+    labelled: int = 0
+    correct: int = 0
+
+
+class V2Client:
+    """A keep-alive HTTP client for one model's V2 infer endpoint."""
+
+    def __init__(self, port: int, model: str, input_name: str = "features") -> None:
+        self.port = port
+        self.model = model
+        self.input_name = input_name
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def infer(self, rows: np.ndarray) -> np.ndarray | None:
+        """Probabilities for ``rows``, or None when the request failed."""
+        body = json.dumps(
+            {
+                "inputs": [
+                    {
+                        "name": self.input_name,
+                        "datatype": "FP32",
+                        "shape": list(rows.shape),
+                        "data": rows.ravel().tolist(),
+                    }
+                ]
+            }
+        )
+        try:
+            self.conn.request(
+                "POST",
+                f"/v2/models/{self.model}/infer",
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
+            response = self.conn.getresponse()
+            payload = response.read()
+        except OSError:
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            return None
+        if response.status != 200:
+            return None
+        out = json.loads(payload)["outputs"][0]
+        return np.asarray(out["data"], dtype=np.float64).reshape(out["shape"])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+def send(
+    client: V2Client,
+    rows: np.ndarray,
+    labels: np.ndarray | None,
+    batch: int,
+    stats: ArmStats | None = None,
+) -> ArmStats:
+    """Send ``rows`` in batches; record latency, errors and (with labels) correctness."""
+    stats = stats or ArmStats()
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        began = time.perf_counter()
+        probs = client.infer(chunk)
+        stats.latency_ms.append((time.perf_counter() - began) * 1000.0)
+        stats.requests += 1
+        if probs is None:
+            stats.errors += 1
+            continue
+        if labels is not None:
+            truth = labels[start : start + batch]
+            stats.labelled += len(truth)
+            stats.correct += int(np.sum(probs.argmax(axis=1) == truth))
+    return stats
+
+
+def traffic(
+    features: list[str], n_customers: int, seed: int, shift: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Request rows in the model's feature order, and their true churn labels.
+
+    Drawn from the same generator as the training data (``shift`` moves the inputs,
+    not the churn mechanism), one row per customer from a random weekly snapshot.
+    """
+    data = generate(GeneratorConfig(n_customers=n_customers, seed=seed, shift=shift))
+    rng = np.random.default_rng(seed + 1)
+    n = len(data.profile)
+    snapshots = len(data.activity) // n
+    pick = rng.integers(0, snapshots, n) * n + np.arange(n)
+    activity = data.activity.iloc[pick].reset_index(drop=True)
+    profile = data.profile.reset_index(drop=True)
+    joined = pd.concat(
+        [profile, activity.drop(columns=[c for c in activity if c in profile])], axis=1
+    )
+    missing = [f for f in features if f not in joined]
+    if missing:
+        raise StageError(f"model expects features the generator lacks: {', '.join(missing)}")
+    rows = joined[features].to_numpy(dtype=np.float32)
+    probability = 1.0 / (1.0 + np.exp(-churn_logit(activity, profile)))
+    labels = (rng.random(n) < probability).astype(np.int64)
+    return rows, labels
+
+
+def last_json_line(text: str) -> dict[str, Any]:
+    """The last stdout line that is a JSON object (the CLIs' summary)."""
+    for line in reversed(text.strip().splitlines()):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                return value
+    raise StageError("no JSON summary line in the output")

@@ -1,0 +1,1 @@
+"""Canary analysis (pure decision logic) and the actuator that applies it to KServe."""

@@ -1,0 +1,241 @@
+"""Canary analysis: promote, hold or roll back a challenger model against the champion.
+
+A pure function of the two arms' observations (:func:`decide`); no I/O. Three checks,
+each one-sided, at a share of the policy's ``alpha`` (Bonferroni, so noise alone rolls
+back with probability at most ``alpha`` overall):
+
+- **Error rate**: difference of proportions challenger - champion with the
+  Agresti-Caffo interval (add one error and one success to each arm; well-behaved at
+  zero errors, unlike the plain Wald interval). Worse when the lower bound is above 0;
+  non-inferior when the upper bound is below ``error_rate_margin``.
+- **p99 latency**: a distribution-free confidence bound for each arm's 99th
+  percentile from order statistics (the binomial count of samples below the true
+  quantile). Worse when the challenger's lower bound exceeds the champion's upper
+  bound by more than ``latency_tolerance``; non-inferior when the challenger's upper
+  bound is within ``latency_tolerance`` of the champion's upper bound. With too few
+  samples the upper bound does not exist and the check cannot pass.
+- **Quality** on labelled feedback (accuracy), when either arm has labels: same
+  interval as the error rate, with ``quality_margin``. Without labels it is skipped.
+
+Decision: HOLD below ``min_requests`` per arm; ROLLBACK when any check is worse;
+PROMOTE when every applicable check is non-inferior; otherwise HOLD (not enough
+evidence either way). A challenger truly worse than a margin promotes with
+probability at most the check's alpha: the margins are the "noise" the policy accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import stats
+
+
+class Action(StrEnum):
+    """What to do with the canary."""
+
+    PROMOTE = "promote"
+    HOLD = "hold"
+    ROLLBACK = "rollback"
+
+
+class CanaryPolicy(BaseModel):
+    """Thresholds of the canary analysis."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_requests: int = Field(
+        default=500, ge=1, description="Requests each arm needs before any decision."
+    )
+    alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="Overall false-rollback rate when both arms are equal (split over checks).",
+    )
+    error_rate_margin: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Absolute error-rate increase still acceptable for promotion.",
+    )
+    latency_tolerance: float = Field(
+        default=0.2, ge=0, description="Relative p99 latency increase still acceptable."
+    )
+    quality_margin: float = Field(
+        default=0.02, gt=0, lt=1, description="Absolute accuracy drop still acceptable."
+    )
+    min_labelled: int = Field(
+        default=200, ge=1, description="Labelled predictions per arm before quality counts."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CanaryPolicy:
+        if self.min_labelled > self.min_requests:
+            raise ValueError("min_labelled cannot exceed min_requests")
+        return self
+
+
+class ArmObservations(BaseModel):
+    """What one arm (champion or challenger) served during the analysis window."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(ge=0, description="Requests served.")
+    errors: int = Field(ge=0, description="Requests that failed (5xx, timeouts).")
+    latency_ms: list[float] = Field(
+        default_factory=list, description="Per-request latency samples in milliseconds."
+    )
+    labelled: int = Field(default=0, ge=0, description="Predictions with ground-truth labels.")
+    correct: int = Field(default=0, ge=0, description="Labelled predictions that were right.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ArmObservations:
+        if self.errors > self.requests:
+            raise ValueError(f"errors ({self.errors}) cannot exceed requests ({self.requests})")
+        if self.correct > self.labelled:
+            raise ValueError(f"correct ({self.correct}) cannot exceed labelled ({self.labelled})")
+        if any(not math.isfinite(v) or v < 0 for v in self.latency_ms):
+            raise ValueError("latency_ms must hold finite, non-negative numbers")
+        return self
+
+
+@dataclass(frozen=True)
+class CanaryDecision:
+    """The decision, the reasons a human reads, and the numbers behind it."""
+
+    action: Action
+    reasons: list[str]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _diff_interval(x1: int, n1: int, x2: int, n2: int, z: float) -> tuple[float, float, float]:
+    """Agresti-Caffo interval for p1 - p2: (point estimate, lower, upper)."""
+    p1, p2 = (x1 + 1) / (n1 + 2), (x2 + 1) / (n2 + 2)
+    se = math.sqrt(p1 * (1 - p1) / (n1 + 2) + p2 * (1 - p2) / (n2 + 2))
+    point = x1 / n1 - x2 / n2 if n1 and n2 else math.nan
+    return point, p1 - p2 - z * se, p1 - p2 + z * se
+
+
+def quantile_bounds(samples: Sequence[float], q: float, alpha: float) -> tuple[float, float]:
+    """One-sided (1 - alpha) lower and upper confidence bounds of the q-quantile.
+
+    The number of samples below the true quantile is Binomial(n, q); the bounds are
+    the order statistics that bracket it. ``inf`` when n is too small for the upper
+    bound, ``-inf`` likewise for the lower.
+    """
+    x = np.sort(np.asarray(samples, dtype=np.float64))
+    n = x.size
+    if n == 0:
+        return -math.inf, math.inf
+    # P(X_(k) >= Q) >= 1 - alpha with k = smallest index with BinomCDF(k-1) >= 1-alpha.
+    k_upper = int(stats.binom.ppf(1 - alpha, n, q)) + 1
+    k_lower = int(stats.binom.ppf(alpha, n, q))
+    upper = float(x[k_upper - 1]) if k_upper <= n else math.inf
+    lower = float(x[k_lower - 1]) if k_lower >= 1 else -math.inf
+    return lower, upper
+
+
+def decide(
+    champion: ArmObservations, challenger: ArmObservations, policy: CanaryPolicy | None = None
+) -> CanaryDecision:
+    """Promote, hold or roll back the challenger (see the module doc for the rules)."""
+    policy = policy or CanaryPolicy()
+    low_n = min(champion.requests, challenger.requests)
+    metrics: dict[str, Any] = {
+        "champion_requests": champion.requests,
+        "challenger_requests": challenger.requests,
+    }
+    if low_n < policy.min_requests:
+        return CanaryDecision(
+            Action.HOLD,
+            [f"below the minimum sample size: {low_n} < {policy.min_requests} requests per arm"],
+            metrics,
+        )
+    use_quality = champion.labelled > 0 or challenger.labelled > 0
+    checks = 3 if use_quality else 2
+    a = policy.alpha / checks
+    z = float(stats.norm.ppf(1 - a))
+    worse: list[str] = []
+    not_shown: list[str] = []
+
+    err_point, err_lo, err_hi = _diff_interval(
+        challenger.errors, challenger.requests, champion.errors, champion.requests, z
+    )
+    metrics |= {
+        "champion_error_rate": champion.errors / champion.requests,
+        "challenger_error_rate": challenger.errors / challenger.requests,
+        "error_rate_diff": err_point,
+        "error_rate_diff_bounds": [err_lo, err_hi],
+    }
+    if err_lo > 0:
+        worse.append(
+            f"error rate {metrics['challenger_error_rate']:.4f} vs "
+            f"{metrics['champion_error_rate']:.4f} (difference > 0 at {1 - a:.3f} confidence)"
+        )
+    elif err_hi >= policy.error_rate_margin:
+        not_shown.append(
+            f"error rate not shown within +{policy.error_rate_margin} (upper bound +{err_hi:.4f})"
+        )
+
+    # The latency check's share of alpha is split over its two one-sided bounds.
+    c_lo, c_hi = quantile_bounds(challenger.latency_ms, 0.99, a / 2)
+    h_lo, h_hi = quantile_bounds(champion.latency_ms, 0.99, a / 2)
+    metrics |= {
+        "champion_p99_ms": _p99(champion.latency_ms),
+        "challenger_p99_ms": _p99(challenger.latency_ms),
+        "champion_p99_bounds_ms": [h_lo, h_hi],
+        "challenger_p99_bounds_ms": [c_lo, c_hi],
+    }
+    limit = h_hi * (1 + policy.latency_tolerance)
+    if math.isfinite(limit) and c_lo > limit:
+        worse.append(
+            f"p99 latency {metrics['challenger_p99_ms']:.1f} ms vs "
+            f"{metrics['champion_p99_ms']:.1f} ms (lower bound {c_lo:.1f} ms > "
+            f"{limit:.1f} ms allowed)"
+        )
+    elif not (math.isfinite(c_hi) and math.isfinite(limit) and c_hi <= limit):
+        not_shown.append(
+            "p99 latency not shown within "
+            f"+{policy.latency_tolerance:.0%} (too few samples or slower)"
+        )
+
+    if use_quality:
+        if min(champion.labelled, challenger.labelled) < policy.min_labelled:
+            not_shown.append(
+                f"quality: fewer than {policy.min_labelled} labelled predictions per arm"
+            )
+        else:
+            _, q_lo, q_hi = _diff_interval(
+                challenger.correct, challenger.labelled, champion.correct, champion.labelled, z
+            )
+            metrics |= {
+                "champion_accuracy": champion.correct / champion.labelled,
+                "challenger_accuracy": challenger.correct / challenger.labelled,
+                "accuracy_diff_bounds": [q_lo, q_hi],
+            }
+            if q_hi < 0:
+                worse.append(
+                    f"accuracy {metrics['challenger_accuracy']:.4f} vs "
+                    f"{metrics['champion_accuracy']:.4f} (difference < 0 at {1 - a:.3f} "
+                    "confidence)"
+                )
+            elif q_lo <= -policy.quality_margin:
+                not_shown.append(f"accuracy not shown within -{policy.quality_margin}")
+
+    if worse:
+        return CanaryDecision(Action.ROLLBACK, worse, metrics)
+    if not_shown:
+        return CanaryDecision(Action.HOLD, not_shown, metrics)
+    return CanaryDecision(
+        Action.PROMOTE, ["every check is within its margin of the champion"], metrics
+    )
+
+
+def _p99(samples: Sequence[float]) -> float:
+    return float(np.quantile(samples, 0.99)) if len(samples) else math.nan

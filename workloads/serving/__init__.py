@@ -1,0 +1,1 @@
+"""Model server: a KServe Model on ONNX Runtime with signature checks and strict inputs."""

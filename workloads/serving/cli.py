@@ -1,0 +1,296 @@
+"""Serve a signed ONNX model over KServe V1/V2 REST and V2 gRPC.
+
+``python -m workloads.serving --model_name NAME --model_dir DIR --http_port P
+[--grpc_port P] [--enable_grpc true|false] [--bind_address 127.0.0.1] [--workers N]
+[--public_key FILE] [--prediction_log_dir DIR] [--max_batch_rows N]
+[--max_body_bytes N] [--intra_op_threads N] [--execution_provider auto|cpu|cuda]
+[--feature_repo DIR [--feature_service NAME]]``
+
+Flags follow KServe's model server (``--model_name``, ``--model_dir``, ``--http_port``,
+``--grpc_port``, ``--workers``, ``--max_threads``, ``--enable_grpc``); unlike KServe it
+binds ``--bind_address`` (default loopback; the container image passes ``0.0.0.0``).
+
+The model directory must hold ``model.onnx``, ``model_card.json`` and
+``signature.json``; the signature is verified with the Ed25519 public key from
+``--public_key``, else ``$MLPLATFORM_VERIFY_KEY``, else the local dev key
+``.mlplatform/local/keys/dev_signing_key.pub.pem`` if it exists. A missing, unsigned or
+tampered model exits with code 1 and one line on stderr; bad flags exit with 2.
+
+``--prediction_log_dir`` turns on JSON Lines request/response logging for drift
+detection (off by default; see ``workloads.serving.predlog``). ``--workers N`` starts N
+processes sharing the port (SO_REUSEPORT), each loading and verifying the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY, VERIFY_KEY_ENV
+
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    if lowered in ("0", "false", "no", "off", "n", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+
+
+def _bounded(low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser (KServe model-server conventions)."""
+    p = argparse.ArgumentParser(
+        prog="python -m workloads.serving",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    p.add_argument("--model_name", default="model", help="name on the endpoint paths")
+    p.add_argument("--model_dir", type=Path, required=True, help="folder with the artifacts")
+    p.add_argument("--http_port", type=_bounded(1, 65535), default=8080)
+    p.add_argument("--grpc_port", type=_bounded(1, 65535), default=8081)
+    p.add_argument("--enable_grpc", type=_bool, default=True, help="serve V2 gRPC too")
+    p.add_argument(
+        "--bind_address",
+        default="127.0.0.1",
+        help="address to listen on (0.0.0.0 inside a container)",
+    )
+    p.add_argument("--workers", type=_bounded(1, 64), default=1, help="server processes")
+    p.add_argument("--max_threads", type=_bounded(1, 256), default=4, help="gRPC handler threads")
+    p.add_argument(
+        "--public_key",
+        type=Path,
+        default=None,
+        help=f"Ed25519 public key PEM (or ${VERIFY_KEY_ENV})",
+    )
+    p.add_argument(
+        "--prediction_log_dir",
+        type=Path,
+        default=None,
+        help="write request/response JSON Lines here (off when not given)",
+    )
+    p.add_argument(
+        "--prediction_log_queue",
+        type=_bounded(1, 10_000_000),
+        default=10_000,
+        help="records buffered before the log drops (never blocks requests)",
+    )
+    p.add_argument(
+        "--max_batch_rows",
+        type=_bounded(1, 1_000_000),
+        default=1024,
+        help="most rows accepted in one request",
+    )
+    p.add_argument(
+        "--max_body_bytes",
+        type=_bounded(1024, 1 << 30),
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest request body accepted",
+    )
+    p.add_argument(
+        "--intra_op_threads",
+        type=_bounded(1, 256),
+        default=1,
+        help="ONNX Runtime intra-op threads (1 is fastest for small models)",
+    )
+    p.add_argument("--execution_provider", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument(
+        "--feature_repo",
+        type=Path,
+        default=None,
+        help="Feast repo for enrichment: requests may carry entity ids only",
+    )
+    p.add_argument(
+        "--feature_service",
+        default=None,
+        help="feature service for enrichment (default: the model card's)",
+    )
+    p.add_argument("--log_level", choices=["debug", "info", "warning", "error"], default="warning")
+    p.add_argument(
+        "--grace_period",
+        type=_bounded(0, 600),
+        default=10,
+        help="seconds to finish in-flight requests on shutdown",
+    )
+    return p
+
+
+def resolve_public_key(given: Path | None) -> Path:
+    """The public key path from the flag, the environment or the local dev key."""
+    if given is not None:
+        return given
+    if os.environ.get(VERIFY_KEY_ENV):
+        return Path(os.environ[VERIFY_KEY_ENV])
+    dev = Path.cwd() / DEV_KEY_DIR / DEV_PUBLIC_KEY
+    if dev.is_file():
+        return dev
+    raise SystemExit(
+        f"error: no public key to verify the model: pass --public_key or set {VERIFY_KEY_ENV}"
+    )
+
+
+def _listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, reuse_port=reuse_port, backlog=2048)
+
+
+def serve(args: argparse.Namespace, public_key: Path) -> int:
+    """Load the model and serve until SIGTERM/SIGINT; return the exit code."""
+    import uvicorn
+
+    from workloads.serving.app import build_app, start_grpc
+    from workloads.serving.model import ModelLoadError, OnnxModel, ServingOptions
+    from workloads.serving.predlog import PredictionLogger
+
+    options = ServingOptions(
+        public_key=public_key,
+        max_batch_rows=args.max_batch_rows,
+        intra_op_threads=args.intra_op_threads,
+        execution_provider=args.execution_provider,
+        feature_repo=args.feature_repo,
+        feature_service=args.feature_service,
+    )
+    model = OnnxModel(args.model_name, args.model_dir, options)
+    try:
+        model.load()
+    except ModelLoadError as exc:
+        print(f"error: refusing to serve: {exc}", file=sys.stderr)
+        return 1
+    logger = None
+    if args.prediction_log_dir is not None:
+        logger = PredictionLogger(
+            args.prediction_log_dir,
+            model.name,
+            model.version,
+            model.features,
+            queue_size=args.prediction_log_queue,
+        )
+        logger.start()
+        options.prediction_logger = logger
+    app, dataplane, extension = build_app(model, max_body_bytes=args.max_body_bytes)
+    try:
+        sock = _listen_socket(args.bind_address, args.http_port, args.workers > 1)
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {args.bind_address}:{args.http_port}: {exc}", file=sys.stderr
+        )
+        return 1
+    loop_name = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    config = uvicorn.Config(
+        app,
+        loop=loop_name,
+        http="auto",
+        lifespan="off",
+        access_log=False,
+        log_level=args.log_level,
+        server_header=False,
+        timeout_graceful_shutdown=args.grace_period,
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        grpc_server = None
+        if args.enable_grpc:
+            grpc_server = await start_grpc(
+                dataplane,
+                extension,
+                args.bind_address,
+                args.grpc_port,
+                max_threads=args.max_threads,
+                max_message_bytes=args.max_body_bytes,
+            )
+        print(
+            f"serving {model.name} version {model.version} on http://{args.bind_address}:"
+            f"{args.http_port}"
+            + (f" and grpc {args.bind_address}:{args.grpc_port}" if grpc_server else "")
+            + f" (pid {os.getpid()}, providers {model.providers})",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=min(args.grace_period, 5))
+
+    # uvicorn re-raises SIGTERM/SIGINT after a graceful stop so the previous handler
+    # runs; make that handler a no-op so the cleanup below (log flush) still happens.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    try:
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(run())
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if logger is not None:
+            logger.close()
+    return 0
+
+
+def _worker(argv: list[str], public_key: str) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(serve(args, Path(public_key)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    public_key = resolve_public_key(args.public_key)
+    if args.workers == 1:
+        return serve(args, public_key)
+    # Verify once up front so a bad model fails fast with one line, not N times.
+    from workloads.serving.model import ModelLoadError, OnnxModel, ServingOptions
+
+    try:
+        OnnxModel(
+            args.model_name, args.model_dir, ServingOptions(public_key=public_key, warmup=False)
+        ).load()
+    except ModelLoadError as exc:
+        print(f"error: refusing to serve: {exc}", file=sys.stderr)
+        return 1
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_worker, args=(argv, str(public_key)), name=f"worker-{i}")
+        for i in range(args.workers)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.join()
+    return max((proc.exitcode or 0) for proc in procs)

@@ -1,0 +1,459 @@
+"""KServe ``Model`` serving a signed ONNX model with ONNX Runtime.
+
+``load()`` verifies ``signature.json`` with the configured Ed25519 public key, checks
+the digest of the exact bytes it hands to ONNX Runtime (no window to swap the file
+between check and load), reads the model card for the feature order and categorical
+codes, and builds a tuned session: few intra-op threads without spinning (a batch-1
+tabular model gains nothing from a thread pool, and spinning threads steal the cores
+the HTTP loop needs), full graph optimisation, CUDA provider first when available.
+
+Inputs are validated strictly before inference; every rejection is
+:class:`kserve.errors.InvalidInput` (HTTP 400, gRPC INVALID_ARGUMENT) with one line
+naming the field and what is allowed: input name, datatype (FP32 features or INT64
+entity ids), shape ``[rows, n_features]``, row limit, non-numeric or non-finite
+values, categorical codes outside the trained set.
+
+Feature enrichment (optional): when built with a Feast repo, a request may carry only
+entity ids (V2 input named after the entity key, INT64, shape ``[rows]`` or
+``[rows, 1]``; V1 ``{"instances": [{"customer_id": 100001}, ...]}``); the model fetches
+the feature service's online features and predicts on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workloads.common.signing import (
+    ArtifactVerificationError,
+    SigningKeyError,
+    load_public_key,
+    sha256_file,
+    verify_artifacts,
+)
+from workloads.serving._kserve import (
+    InferOutput,
+    InferRequest,
+    InferResponse,
+    InvalidInput,
+    kserve,
+)
+from workloads.serving.metrics import PREDICTIONS
+
+MODEL_FILE = "model.onnx"
+CARD_FILE = "model_card.json"
+REFERENCE_FILE = "reference_stats.json"
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be loaded (missing, tampered, malformed); one-line message."""
+
+
+@dataclass
+class ServingOptions:
+    """Runtime options of the model (the CLI flags map one to one)."""
+
+    public_key: Path
+    max_batch_rows: int = 1024
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    execution_provider: str = "auto"
+    feature_repo: Path | None = None
+    feature_service: str | None = None
+    prediction_logger: Any = None
+    warmup: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _has_bool(values: Any) -> bool:
+    if isinstance(values, bool):
+        return True
+    if isinstance(values, list):
+        return any(_has_bool(v) for v in values)
+    return False
+
+
+def _finite_matrix(values: Any, where: str, *, maybe_bool: bool = True) -> np.ndarray:
+    """Convert JSON-decoded numbers to float32; reject strings, booleans, ragged rows, NaN/inf.
+
+    ``maybe_bool=False`` skips the per-value boolean scan; the HTTP path passes it when
+    the raw body contains neither ``true`` nor ``false``.
+    """
+    if maybe_bool and _has_bool(values):
+        raise InvalidInput(f"{where}: values must be numbers (booleans are not accepted)")
+    try:
+        arr = np.asarray(values)
+    except ValueError:
+        raise InvalidInput(f"{where}: rows must all have the same length") from None
+    if arr.dtype == object:
+        raise InvalidInput(f"{where}: rows must all have the same length and hold numbers only")
+    if arr.dtype.kind not in "iuf":
+        raise InvalidInput(
+            f"{where}: values must be numbers, got {arr.dtype.kind!r}-typed data"
+            " (strings and booleans are not accepted)"
+        )
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32, copy=False)
+    if not np.isfinite(out).all():
+        raise InvalidInput(f"{where}: NaN, infinity or values beyond float32 range are not allowed")
+    return out
+
+
+class OnnxModel(kserve.Model):
+    """A signed ONNX model behind KServe's V1/V2 and gRPC protocols."""
+
+    def __init__(self, name: str, model_dir: Path, options: ServingOptions) -> None:
+        super().__init__(name)
+        self.model_dir = Path(model_dir)
+        self.options = options
+        self.card: dict[str, Any] = {}
+        self.features: list[str] = []
+        self.version = ""
+        self.input_name = "features"
+        self.output_name = "probabilities"
+        self.n_outputs = 2
+        self.entity_key: str | None = None
+        self._categorical: list[tuple[int, str, np.ndarray]] = []
+        self._session: Any = None
+        self._store: Any = None
+        self.providers: list[str] = []
+
+    # Pickling (KServe's multi-worker path): ORT sessions and Feast stores do not
+    # pickle, so they are dropped and rebuilt, re-verifying the signature.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_session"] = None
+        state["_store"] = None
+        state["options"] = ServingOptions(**{**self.options.__dict__, "prediction_logger": None})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if state.get("ready"):
+            self.ready = False
+            self.load()
+
+    # ---- loading -------------------------------------------------------------------
+    def load(self) -> bool:
+        """Verify, read the card, build the session; raise :class:`ModelLoadError`."""
+        import onnxruntime as ort
+
+        if not self.model_dir.is_dir():
+            raise ModelLoadError(f"{self.model_dir}: model directory not found")
+        try:
+            public_key = load_public_key(self.options.public_key)
+            signed = verify_artifacts(self.model_dir, public_key, required=[MODEL_FILE, CARD_FILE])
+        except (SigningKeyError, ArtifactVerificationError) as exc:
+            raise ModelLoadError(str(exc)) from None
+        model_bytes = (self.model_dir / MODEL_FILE).read_bytes()
+        import hashlib
+
+        if hashlib.sha256(model_bytes).hexdigest() != signed["artifacts"][MODEL_FILE]["sha256"]:
+            raise ModelLoadError(f"{self.model_dir / MODEL_FILE}: changed while loading; refusing")
+        card_path = self.model_dir / CARD_FILE
+        if sha256_file(card_path) != signed["artifacts"][CARD_FILE]["sha256"]:
+            raise ModelLoadError(f"{card_path}: changed while loading; refusing")
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            self.features = [f["name"] for f in card["features"]]
+            self.input_name = card["inputs"][0]["name"]
+            self.output_name = card["outputs"][0]["name"]
+            self.n_outputs = int(card["outputs"][0]["shape"][-1])
+            self.version = str(card["model_version"])
+            self._categorical = [
+                (i, f["name"], np.asarray(f["categories"], dtype=np.float32))
+                for i, f in enumerate(card["features"])
+                if f.get("kind") == "categorical"
+            ]
+            self.entity_key = card.get("data", {}).get("entity_key")
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{card_path}: malformed model card ({exc!r})") from None
+        self.card = card
+
+        so = tuned_session_options(self.options.intra_op_threads, self.options.inter_op_threads)
+        self.providers = select_providers(self.options.execution_provider)
+        try:
+            self._session = ort.InferenceSession(
+                model_bytes, sess_options=so, providers=self.providers
+            )
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
+            raise ModelLoadError(
+                f"{self.model_dir / MODEL_FILE}: ONNX Runtime refused it ({exc})"
+            ) from None
+        inputs = self._session.get_inputs()
+        if (
+            len(inputs) != 1
+            or inputs[0].name != self.input_name
+            or inputs[0].shape[-1] != len(self.features)
+        ):
+            raise ModelLoadError(
+                f"{self.model_dir / MODEL_FILE}: graph input does not match the model card"
+                f" (want {self.input_name} [*, {len(self.features)}])"
+            )
+        if self.options.feature_repo is not None:
+            self._load_feature_store()
+        if self.options.warmup:
+            for rows in (1, min(self.options.max_batch_rows, 256)):
+                self._run(np.zeros((rows, len(self.features)), dtype=np.float32))
+        self.ready = True
+        return self.ready
+
+    def _load_feature_store(self) -> None:
+        from feast import FeatureStore
+
+        repo = self.options.feature_repo
+        if repo is None or not (repo / "feature_store.yaml").is_file():
+            raise ModelLoadError(f"{repo}: not a Feast repo (no feature_store.yaml)")
+        service_name = self.options.feature_service or self.card["data"].get("feature_service")
+        store = FeatureStore(repo_path=str(repo))
+        try:
+            service = store.get_feature_service(service_name)
+        except Exception as exc:  # registry backends raise different not-found types
+            raise ModelLoadError(f"feature service {service_name!r}: {exc}") from None
+        names = [f.name for p in service.feature_view_projections for f in p.features]
+        if names != self.features:
+            raise ModelLoadError(
+                f"feature service {service_name!r} features {names} differ from the model's"
+                f" {self.features}"
+            )
+        if not self.entity_key:
+            raise ModelLoadError(f"{CARD_FILE}: data.entity_key missing; enrichment impossible")
+        self._store = store
+        self._service = service
+
+    # ---- metadata --------------------------------------------------------------------
+    def get_input_types(self) -> list[dict[str, Any]]:
+        """V2 metadata of the inputs (feature matrix, and entity ids with enrichment)."""
+        inputs = [{"name": self.input_name, "datatype": "FP32", "shape": [-1, len(self.features)]}]
+        if self._store is not None and self.entity_key:
+            inputs.append({"name": self.entity_key, "datatype": "INT64", "shape": [-1]})
+        return inputs
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        """V2 metadata of the output."""
+        return [{"name": self.output_name, "datatype": "FP32", "shape": [-1, self.n_outputs]}]
+
+    @property
+    def enrichment(self) -> bool:
+        """Whether requests may carry entity ids instead of features."""
+        return self._store is not None
+
+    # ---- validation ------------------------------------------------------------------
+    def _check_rows(self, rows: int, where: str) -> None:
+        if rows < 1:
+            raise InvalidInput(f"{where}: at least one row is required")
+        if rows > self.options.max_batch_rows:
+            raise InvalidInput(
+                f"{where}: {rows} rows exceed the limit of {self.options.max_batch_rows}"
+                " (--max_batch_rows)"
+            )
+
+    def validate_matrix(self, matrix: np.ndarray, where: str) -> np.ndarray:
+        """Check a float32 feature matrix: shape, row limit, categorical codes."""
+        n = len(self.features)
+        if matrix.ndim != 2 or matrix.shape[1] != n:
+            raise InvalidInput(f"{where}: shape must be [rows, {n}], got {list(matrix.shape)}")
+        self._check_rows(matrix.shape[0], where)
+        for col, name, allowed in self._categorical:
+            bad = ~np.isin(matrix[:, col], allowed)
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise InvalidInput(
+                    f"{where}: feature {name} (column {col}) row {row} is {matrix[row, col]:g};"
+                    f" allowed codes {[int(a) for a in allowed]}"
+                )
+        return matrix
+
+    def matrix_from_v2(self, inputs: Any, *, maybe_bool: bool = True) -> np.ndarray | list[int]:
+        """Validate a V2 JSON ``inputs`` list; return a feature matrix or entity ids."""
+        if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+            raise InvalidInput("inputs: must be a list with exactly one tensor object")
+        tensor = inputs[0]
+        name = tensor.get("name")
+        datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise InvalidInput(
+                f"inputs[0].shape: must be a list of non-negative integers, got {shape!r}"
+            )
+        if not isinstance(data, list):
+            raise InvalidInput("inputs[0].data: must be a JSON array of numbers")
+        if name == self.input_name:
+            if datatype != "FP32":
+                raise InvalidInput(f"inputs[0].datatype: must be FP32 for {name}, got {datatype!r}")
+            if len(shape) != 2 or shape[1] != len(self.features):
+                raise InvalidInput(
+                    f"inputs[0].shape: must be [rows, {len(self.features)}], got {shape}"
+                )
+            self._check_rows(shape[0], "inputs[0].shape")
+            arr = _finite_matrix(data, "inputs[0].data", maybe_bool=maybe_bool)
+            if arr.size != shape[0] * shape[1]:
+                raise InvalidInput(f"inputs[0].data: {arr.size} values do not fill shape {shape}")
+            return self.validate_matrix(arr.reshape(shape), "inputs[0]")
+        if self.enrichment and name == self.entity_key:
+            if datatype != "INT64":
+                raise InvalidInput(
+                    f"inputs[0].datatype: must be INT64 for {name}, got {datatype!r}"
+                )
+            if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+                raise InvalidInput(f"inputs[0].shape: must be [rows] or [rows, 1], got {shape}")
+            return self._entity_ids(data, shape[0], "inputs[0]")
+        allowed = [self.input_name] + ([self.entity_key] if self.enrichment else [])
+        raise InvalidInput(f"inputs[0].name: must be one of {allowed}, got {name!r}")
+
+    def _entity_ids(self, data: Any, rows: int, where: str) -> list[int]:
+        flat = np.asarray(data, dtype=object).ravel() if isinstance(data, list) else None
+        if flat is None or any(isinstance(v, bool) or not isinstance(v, int) for v in flat):
+            raise InvalidInput(f"{where}: entity ids must be integers")
+        self._check_rows(len(flat), where)
+        if len(flat) != rows:
+            raise InvalidInput(f"{where}: {len(flat)} ids do not match shape rows {rows}")
+        return [int(v) for v in flat]
+
+    def matrix_from_v1(self, body: Any, *, maybe_bool: bool = True) -> np.ndarray | list[int]:
+        """Validate a V1 body ``{"instances": [...]}``; return a matrix or entity ids."""
+        if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
+            raise InvalidInput('body: must be {"instances": [...]} (KServe V1)')
+        instances = body["instances"]
+        self._check_rows(len(instances), "instances")
+        if all(isinstance(r, dict) for r in instances):
+            keys = set().union(*(r.keys() for r in instances))
+            if self.enrichment and keys == {self.entity_key}:
+                return self._entity_ids(
+                    [r[self.entity_key] for r in instances], len(instances), "instances"
+                )
+            missing = [f for f in self.features if f not in keys]
+            extra = sorted(keys - set(self.features))
+            if missing or extra or any(len(r) != len(self.features) for r in instances):
+                hint = f" or only {self.entity_key!r}" if self.enrichment else ""
+                raise InvalidInput(
+                    f"instances: objects must have exactly the keys {self.features}{hint};"
+                    f" missing {missing}, unexpected {extra}"
+                )
+            values = [[r[f] for f in self.features] for r in instances]
+            matrix = _finite_matrix(values, "instances", maybe_bool=maybe_bool)
+            return self.validate_matrix(matrix, "instances")
+        if all(isinstance(r, list) for r in instances):
+            matrix = _finite_matrix(instances, "instances", maybe_bool=maybe_bool)
+            return self.validate_matrix(matrix, "instances")
+        raise InvalidInput("instances: each instance must be a list of numbers or an object")
+
+    # ---- inference -------------------------------------------------------------------
+    def enrich(self, ids: list[int]) -> np.ndarray:
+        """Online features for entity ids, in model order; unknown ids are rejected."""
+        result = self._store.get_online_features(
+            features=self._service, entity_rows=[{self.entity_key: i} for i in ids]
+        ).to_dict()
+        columns = []
+        for name in self.features:
+            column = result[name]
+            missing = [ids[k] for k, v in enumerate(column) if v is None]
+            if missing:
+                raise InvalidInput(
+                    f"{self.entity_key} {missing[:5]}: no online features (unknown or not"
+                    " materialised)"
+                )
+            columns.append(column)
+        matrix = _finite_matrix(np.asarray(columns, dtype=np.float64).T, "online features")
+        return self.validate_matrix(matrix, "online features")
+
+    def _run(self, matrix: np.ndarray) -> np.ndarray:
+        return self._session.run([self.output_name], {self.input_name: matrix})[0]
+
+    def infer(self, matrix: np.ndarray) -> np.ndarray:
+        """Run a validated matrix; record the score distribution and the prediction log."""
+        out = self._run(matrix)
+        PREDICTIONS.observe(self.name, out[:, -1])
+        logger = self.options.prediction_logger
+        if logger is not None:
+            logger.submit(matrix, out)
+        return out
+
+    def resolve(self, parsed: np.ndarray | list[int]) -> np.ndarray:
+        """A parsed request (matrix or ids) to a validated feature matrix (sync)."""
+        return self.enrich(parsed) if isinstance(parsed, list) else parsed
+
+    async def resolve_async(self, parsed: np.ndarray | list[int]) -> np.ndarray:
+        """Like :meth:`resolve`, with the online-store read off the event loop."""
+        if isinstance(parsed, list):
+            return await asyncio.to_thread(self.enrich, parsed)
+        return parsed
+
+    def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        """KServe entry point: V2 ``InferRequest`` (REST or gRPC) or V1 dict."""
+        if isinstance(payload, InferRequest):
+            if len(payload.inputs) != 1:
+                raise InvalidInput("inputs: must hold exactly one tensor")
+            tensor = payload.inputs[0]
+            if tensor.name == self.input_name:
+                if tensor.datatype != "FP32":
+                    raise InvalidInput(f"inputs[0].datatype: must be FP32, got {tensor.datatype!r}")
+                try:
+                    arr = tensor.as_numpy()
+                except (ValueError, TypeError) as exc:
+                    raise InvalidInput(f"inputs[0]: data does not fit shape ({exc})") from None
+                matrix = self.validate_matrix(_finite_matrix(arr, "inputs[0].data"), "inputs[0]")
+            elif self.enrichment and tensor.name == self.entity_key:
+                try:
+                    ids = tensor.as_numpy().astype(np.int64).ravel().tolist()
+                except (ValueError, TypeError) as exc:
+                    raise InvalidInput(f"inputs[0]: bad entity ids ({exc})") from None
+                self._check_rows(len(ids), "inputs[0]")
+                matrix = self.enrich(ids)
+            else:
+                raise InvalidInput(
+                    f"inputs[0].name: must be {self.input_name!r}, got {tensor.name!r}"
+                )
+            out = self.infer(matrix)
+            output = InferOutput(name=self.output_name, shape=list(out.shape), datatype="FP32")
+            output.set_data_from_numpy(out, binary_data=False)
+            return InferResponse(
+                response_id=payload.id or "",
+                model_name=self.name,
+                model_version=self.version,
+                infer_outputs=[output],
+                from_grpc=payload.from_grpc,
+            )
+        matrix = self.resolve(self.matrix_from_v1(payload))
+        return {"predictions": self.infer(matrix).tolist()}
+
+
+def tuned_session_options(intra_op_threads: int = 1, inter_op_threads: int = 1) -> Any:
+    """ORT session options for low-latency serving of small models (see module docstring)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = intra_op_threads
+    so.inter_op_num_threads = inter_op_threads
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    return so
+
+
+def select_providers(choice: str) -> list[str]:
+    """ORT providers for ``auto``/``cpu``/``cuda``; CUDA first when present."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if choice == "cpu":
+        return ["CPUExecutionProvider"]
+    if choice == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ModelLoadError(
+                "--execution_provider cuda: CUDAExecutionProvider is not available"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if choice != "auto":
+        raise ModelLoadError(f"--execution_provider must be auto, cpu or cuda, got {choice!r}")
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]

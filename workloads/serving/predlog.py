@@ -1,0 +1,141 @@
+"""Prediction logging for drift detection, off the request path.
+
+A request hands its input and output arrays to :meth:`PredictionLogger.submit`, which
+only does a non-blocking put on a bounded queue; when the queue is full the record is
+dropped and counted (``mlplatform_prediction_log_dropped_total``), so a slow disk can
+never slow or fail a request. A daemon thread serialises records as JSON Lines::
+
+    {"ts": 1764151200.12, "model": "churn", "model_version": "sha-...",
+     "features": ["age", ...], "inputs": [[...], ...], "outputs": [[...], ...]}
+
+Files are ``predictions-<UTC hour>-<pid>.jsonl`` in the log folder, so several worker
+processes never interleave writes and a monitor can read closed hours while the
+current one grows. Lines are flushed whenever the queue runs empty and at least every
+``flush_interval`` seconds under sustained load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import orjson
+
+from workloads.serving.metrics import PREDICTION_LOG_DROPPED, PREDICTION_LOG_WRITTEN
+
+_STOP = object()
+
+
+class PredictionLogger:
+    """Bounded, asynchronous JSON Lines writer of requests and responses."""
+
+    def __init__(
+        self,
+        directory: Path,
+        model: str,
+        model_version: str,
+        features: list[str],
+        *,
+        queue_size: int = 10_000,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.directory = directory
+        self.model = model
+        self.model_version = model_version
+        self.features = list(features)
+        self.flush_interval = flush_interval
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._dropped = PREDICTION_LOG_DROPPED.labels(model=model)
+        self._written = PREDICTION_LOG_WRITTEN.labels(model=model)
+        self._thread: threading.Thread | None = None
+        self._handle: IO[bytes] | None = None
+        self._hour = ""
+        self.write_errors = 0
+
+    def start(self) -> None:
+        """Create the folder and start the writer thread."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def submit(self, inputs: np.ndarray, outputs: np.ndarray) -> bool:
+        """Queue one request's arrays; never blocks. Return False when dropped."""
+        try:
+            self._queue.put_nowait((time.time(), inputs, outputs))
+        except queue.Full:
+            self._dropped.inc()
+            return False
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush what is queued and stop the writer (bounded by ``timeout``)."""
+        if self._thread is None:
+            return
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=timeout)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _file(self, ts: float) -> IO[bytes]:
+        hour = time.strftime("%Y%m%dT%H", time.gmtime(ts))
+        if self._handle is None or hour != self._hour:
+            if self._handle is not None:
+                self._handle.close()
+            path = self.directory / f"predictions-{hour}-{os.getpid()}.jsonl"
+            self._handle = path.open("ab")
+            self._hour = hour
+        return self._handle
+
+    def _write(self, item: tuple[float, np.ndarray, np.ndarray]) -> None:
+        ts, inputs, outputs = item
+        record = {
+            "ts": ts,
+            "model": self.model,
+            "model_version": self.model_version,
+            "features": self.features,
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+        line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
+        self._file(ts).write(line)
+        self._written.inc()
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            try:
+                item = self._queue.get(timeout=self.flush_interval)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            if item is not None:
+                try:
+                    self._write(item)
+                except (OSError, TypeError, orjson.JSONEncodeError):
+                    # A full disk must not kill the thread; the count shows it in tests/logs.
+                    self.write_errors += 1
+            now = time.monotonic()
+            # Flush when idle (the queue is drained) or at least every flush_interval.
+            idle = item is None or self._queue.empty()
+            if self._handle is not None and (idle or now - last_flush >= self.flush_interval):
+                self._flush()
+                last_flush = now
+        # Drain what arrived before the stop marker was queued.
+        self._flush()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _flush(self) -> None:
+        if self._handle is not None:
+            try:
+                self._handle.flush()
+            except OSError:
+                self.write_errors += 1
