@@ -157,7 +157,12 @@ class Platform(pulumi.ComponentResource):
         for tenant in settings.tenants:
             self.tenants[tenant.name] = Tenant(
                 f"{name}-{tenant.name}",
-                self._tenant_args(tenant, https_cidrs=[], extra_egress=[], aws_identity=None),
+                self._tenant_args(
+                    tenant,
+                    https_cidrs=list(hybrid.object_store_cidrs),
+                    extra_egress=[],
+                    aws_identity=None,
+                ),
                 pulumi.ResourceOptions(parent=self, providers=[self.k8s_provider]),
             )
 

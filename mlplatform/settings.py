@@ -188,7 +188,22 @@ class HybridSettings(Strict):
     object_store_endpoint: str = Field(
         description="HTTPS endpoint of the in-country S3-compatible object store."
     )
+    object_store_cidrs: list[str] = Field(
+        min_length=1,
+        description="Address ranges of the object store: the only HTTPS egress tenant pods get.",
+    )
     storage_class: str = Field(default="standard", description="StorageClass for volumes.")
+
+    @field_validator("object_store_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})", c)
+            if not m or any(int(x) > 255 for x in m.groups()[:4]) or int(m[5]) > 32:
+                raise ValueError(f"'{c}' is not an IPv4 CIDR block")
+            if int(m[5]) == 0:
+                raise ValueError("0.0.0.0/0 would open egress to the world; list the store's ranges")
+        return v
 
     @field_validator("object_store_endpoint")
     @classmethod

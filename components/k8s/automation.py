@@ -6,9 +6,10 @@ API, and audits every call. What it may touch is exactly its tenant's:
 
 - AWS: the IRSA role passed in, which :class:`components.k8s.queues.TenantQueues`
   grants this tenant's queue ARNs and key only;
-- Kubernetes: a Role in the tenant namespace allowing get/list/watch/patch on
-  InferenceServices and InferenceGraphs there (the canary actuator's needs), nothing
-  cluster-wide; the receiver itself refuses namespaces other than its own;
+- Kubernetes: a Role in the tenant namespace allowing get/list/watch/patch on its
+  InferenceServices (promotion) and get/patch on its canary routers' ConfigMaps and
+  Deployments, by name (traffic moves, rollback); nothing cluster-wide. The receiver
+  itself refuses namespaces other than its own;
 - network: a NetworkPolicy admitting only the shared Alertmanager on the webhook port.
 
 Alertmanager authenticates with a bearer token held in a Secret both sides read.
@@ -16,12 +17,13 @@ Alertmanager authenticates with a bearer token held in a Secret both sides read.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from collections.abc import Sequence
+from typing import NotRequired
 
 import pulumi
 
 from components.k8s._resources import register
-from components.k8s.catalog import Registry
+from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.invariants import API_ACCESS_ANNOTATION
 from components.k8s.monitoring import WEBHOOK_PORT, webhook_secret_name
 from components.k8s.podspec import (
@@ -50,6 +52,7 @@ def automation_manifests(
     *,
     queue_url: str,
     role_arn: str | None,
+    canary_models: Sequence[str] = (),
     monitoring_namespace: str = "monitoring",
 ) -> list[Manifest]:
     """ServiceAccount, Role, RoleBinding, Deployment, Service and NetworkPolicy (pure).
@@ -65,8 +68,8 @@ def automation_manifests(
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": object_meta(sa_name, namespace, obj_labels, annotations=annotations),
-        # The actuator patches KServe objects through the API: it needs its token.
-        "automountServiceAccountToken": True,
+        # Off on the account; the receiver's pods opt in (the actuator calls the API).
+        "automountServiceAccountToken": False,
     }
     role: Manifest = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -75,11 +78,19 @@ def automation_manifests(
         "rules": [
             {
                 "apiGroups": ["serving.kserve.io"],
-                "resources": ["inferenceservices", "inferencegraphs"],
+                "resources": ["inferenceservices"],
                 "verbs": ["get", "list", "watch", "patch"],
             }
         ],
     }
+    routers = sorted(f"{model}-router" for model in canary_models)
+    if routers:
+        role["rules"] += [
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": routers,
+             "verbs": ["get", "patch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": routers,
+             "verbs": ["get", "patch"]},
+        ]  # fmt: skip
     binding: Manifest = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
@@ -126,7 +137,7 @@ def automation_manifests(
     )
     dep = deployment(name, namespace, obj_labels, spec, replicas=1)
     dep["spec"]["template"]["metadata"]["annotations"] = {
-        API_ACCESS_ANNOTATION: "canary actuator patches InferenceServices/InferenceGraphs"
+        API_ACCESS_ANNOTATION: "canary actuator patches InferenceServices and canary routers"
     }
     # One writer of the audit log and of rollbacks: replace, never run two side by side.
     dep["spec"]["strategy"] = {"type": "Recreate"}
@@ -164,15 +175,13 @@ def automation_manifests(
     return [sa, role, binding, dep, svc, netpol]
 
 
-class TenantAutomationArgs(TypedDict):
+class TenantAutomationArgs(RegistryArgs):
     """Inputs of :class:`TenantAutomation`."""
 
     tenant: str
     """Tenant name."""
     namespace: str
     """Tenant namespace."""
-    registry_host: str
-    """In-region registry."""
     image_tag: str
     """Tag of the workloads image (the one built from ``workloads/serving``)."""
     retraining_queue_url: pulumi.Input[str]
@@ -181,6 +190,8 @@ class TenantAutomationArgs(TypedDict):
     """Bearer token Alertmanager presents (a config secret, 16+ characters)."""
     role_arn: NotRequired[pulumi.Input[str] | None]
     """The automation's IRSA role (the one ``TenantQueues`` attaches its policy to)."""
+    canary_models: NotRequired[Sequence[str]]
+    """Models with a challenger: the actuator may patch their routers, by name."""
     monitoring_namespace: NotRequired[str]
     """Namespace of the shared Alertmanager (default ``monitoring``)."""
 
@@ -213,10 +224,11 @@ class TenantAutomation(pulumi.ComponentResource):
         manifests = automation_manifests(
             tenant,
             ns,
-            Registry(args["registry_host"]),
+            registry_of(args),
             args["image_tag"],
             queue_url=placeholder,
             role_arn=None,
+            canary_models=args.get("canary_models", ()),
             monitoring_namespace=args.get("monitoring_namespace", "monitoring"),
         )
         queue_url = pulumi.Output.from_input(args["retraining_queue_url"])

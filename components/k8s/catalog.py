@@ -8,10 +8,12 @@ OCI artifact and every image a repository in one in-region registry (an ECR mirr
 Mirror layout (what ``mlplatform mirror`` prints and what the manifests reference):
 
 - image ``quay.io/prometheus/prometheus:v3.10.0`` ->
-  ``<registry>/quay.io/prometheus/prometheus:v3.10.0`` (the upstream host becomes the first
-  path segment, so two upstreams can never collide; ECR repository names allow dots);
-- chart ``kube-prometheus-stack`` 82.12.0 -> ``oci://<registry>/charts/kube-prometheus-stack``
-  version ``82.12.0``.
+  ``<registry>/[<image prefix>/]quay.io/prometheus/prometheus:v3.10.0`` (the upstream host
+  becomes a path segment, so two upstreams can never collide; ECR repository names
+  allow dots);
+- chart ``kube-prometheus-stack`` 82.12.0 ->
+  ``oci://<registry>/<chart prefix>/kube-prometheus-stack`` version ``82.12.0``;
+- the platform's own model-server image: ``<registry>/mlplatform/onnx-serving:<tag>``.
 
 Images are pinned by exact tag, not digest: no digest below was read from the registry
 that serves it, and an invented digest would be worse than none. Pin digests when the
@@ -21,9 +23,9 @@ mirror is populated (``crane digest <mirror ref>``) by setting ``ImagePin.digest
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict
 
 DEFAULT_REGION = "me-central-1"
 """The UAE region: the default home of the registry mirror."""
@@ -124,7 +126,6 @@ IMAGES: dict[str, ImagePin] = {
     # kube-prometheus-stack 82.12.0
     "prometheus": ImagePin("quay.io/prometheus/prometheus", "v3.10.0", "kps 82.12.0"),
     "alertmanager": ImagePin("quay.io/prometheus/alertmanager", "v0.31.1", "kps 82.12.0"),
-    "node-exporter": ImagePin("quay.io/prometheus/node-exporter", "v1.10.2", "kps 82.12.0"),
     "kube-state-metrics": ImagePin(
         "registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.18.0", "kps 82.12.0"
     ),
@@ -172,6 +173,10 @@ IMAGES: dict[str, ImagePin] = {
     "kube-rbac-proxy": ImagePin(
         "quay.io/brancz/kube-rbac-proxy", "v0.18.0", "kserve chart rbacProxyImage"
     ),
+    # Canary router (weighted_clusters): distroless build runs as the nonroot user.
+    "envoy": ImagePin(
+        "docker.io/envoyproxy/envoy", "distroless-v1.37.2", "envoyproxy/envoy release v1.37.2"
+    ),
     # Feast feature server: same version as the feast SDK the feature repo is tested with.
     "feast-feature-server": ImagePin(
         "quay.io/feastdev/feature-server", "0.67.0", "feast 0.67.0 (pyproject pin)"
@@ -182,12 +187,19 @@ SERVING_IMAGE_REPOSITORY = "mlplatform/onnx-serving"
 """Repository, in the mirror, of the model-server image built from ``workloads/serving``."""
 
 
+_PREFIX = re.compile(r"^([a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)?$")
+
+
 @dataclass(frozen=True)
 class Registry:
     """The in-region registry every chart and image is pulled from."""
 
     host: str
     """Registry host, e.g. ``123456789012.dkr.ecr.me-central-1.amazonaws.com``."""
+    image_prefix: str = ""
+    """Repository prefix of mirrored images (``mirror`` puts them under ``<host>/mirror/``)."""
+    chart_prefix: str = CHART_PREFIX
+    """Repository prefix of the OCI charts."""
 
     def __post_init__(self) -> None:
         if not _HOST.match(self.host):
@@ -195,6 +207,14 @@ class Registry:
                 f"registry host {self.host!r} is not a host name (no scheme, no path), "
                 "e.g. 123456789012.dkr.ecr.me-central-1.amazonaws.com"
             )
+        for field_name in ("image_prefix", "chart_prefix"):
+            value = getattr(self, field_name)
+            if not _PREFIX.match(value):
+                raise ValueError(
+                    f"registry {field_name} {value!r}: lowercase path segments separated by '/'"
+                )
+        if not self.chart_prefix:
+            raise ValueError("registry chart_prefix must not be empty")
 
     @classmethod
     def ecr(cls, account_id: str, region: str = DEFAULT_REGION) -> Registry:
@@ -205,7 +225,11 @@ class Registry:
 
     def repository(self, pin: ImagePin) -> str:
         """Mirror repository (without tag) of an upstream image."""
-        return f"{self.host}/{pin.upstream}"
+        return f"{self.host}/{self.repository_path(pin)}"
+
+    def repository_path(self, pin: ImagePin) -> str:
+        """Repository path inside the registry (what ``registry``-split chart values take)."""
+        return f"{self.image_prefix}/{pin.upstream}" if self.image_prefix else pin.upstream
 
     def image(self, pin: ImagePin) -> str:
         """Full mirror reference: by digest when known, else by exact tag."""
@@ -215,14 +239,14 @@ class Registry:
 
     def helm_image(self, pin: ImagePin) -> dict[str, str]:
         """``registry``/``repository``/``tag`` triple as most charts' ``image`` values take it."""
-        values = {"registry": self.host, "repository": pin.upstream, "tag": pin.tag}
+        values = {"registry": self.host, "repository": self.repository_path(pin), "tag": pin.tag}
         if pin.digest:
             values["digest"] = pin.digest
         return values
 
     def chart(self, pin: ChartPin) -> str:
         """OCI URL of a chart in the mirror (``helm.v3.Release`` ``chart`` input)."""
-        return f"oci://{self.host}/{CHART_PREFIX}/{pin.name}"
+        return f"oci://{self.host}/{self.chart_prefix}/{pin.name}"
 
     def serving_image(self, tag: str) -> str:
         """The platform's own ONNX Runtime model server image."""
@@ -273,7 +297,7 @@ class PlatformFeatures:
     serving_image_tag: str
     """Tag of the model-server image built from ``workloads/serving``."""
     canary: bool = False
-    """Any tenant with a champion/challenger rollout (needs the KServe router image)."""
+    """Any tenant with a champion/challenger rollout (needs the Envoy router image)."""
 
 
 def charts_for(features: PlatformFeatures) -> list[str]:
@@ -289,7 +313,6 @@ def images_for(features: PlatformFeatures) -> list[str]:
     names = [
         "prometheus",
         "alertmanager",
-        "node-exporter",
         "kube-state-metrics",
         "prometheus-operator",
         "prometheus-config-reloader",
@@ -303,12 +326,13 @@ def images_for(features: PlatformFeatures) -> list[str]:
         "cert-manager-acmesolver",
         "kserve-controller",
         "kserve-agent",
+        "kserve-router",
         "kserve-storage-initializer",
         "kube-rbac-proxy",
         "feast-feature-server",
     ]
     if features.canary:
-        names.append("kserve-router")
+        names.append("envoy")
     if features.gpu:
         names += ["nvidia-device-plugin", "dcgm-exporter"]
     return names
@@ -356,3 +380,38 @@ def merge_features(features: Iterable[PlatformFeatures]) -> PlatformFeatures:
         serving_image_tag=items[0].serving_image_tag,
         canary=any(f.canary for f in items),
     )
+
+
+class RegistryArgs(TypedDict):
+    """Registry inputs every component of this layer takes (from ``RegistrySettings``)."""
+
+    registry_host: str
+    """In-region registry host every chart and image comes from."""
+    image_prefix: NotRequired[str]
+    """Repository prefix of mirrored images (default: none)."""
+    chart_prefix: NotRequired[str]
+    """Repository prefix of the OCI charts (default ``charts``)."""
+
+
+def registry_of(args: RegistryArgs) -> Registry:
+    """The :class:`Registry` a component's args describe."""
+    return Registry(
+        args["registry_host"],
+        image_prefix=args.get("image_prefix", ""),
+        chart_prefix=args.get("chart_prefix", CHART_PREFIX),
+    )
+
+
+DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+"""Allowed values of the ``data-classification`` tag (the residency pack checks them)."""
+
+
+def data_tags(
+    tenant: str, classification: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Tags every data-bearing AWS resource of a tenant carries (owner and classification)."""
+    if classification not in DATA_CLASSIFICATIONS:
+        raise ValueError(
+            f"data_classification {classification!r}: allowed {', '.join(DATA_CLASSIFICATIONS)}"
+        )
+    return {"tenant": tenant, "data-classification": classification, **dict(extra or {})}

@@ -21,14 +21,14 @@ system of record, for rotation) and in a Kubernetes Secret the feature server re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
 
 import pulumi
 import pulumi_aws as aws
 import yaml
 
 from components.k8s._resources import register
-from components.k8s.catalog import IMAGES, Registry
+from components.k8s.catalog import IMAGES, Registry, RegistryArgs, data_tags, registry_of
 from components.k8s.podspec import (
     TMP_PATH,
     Manifest,
@@ -63,7 +63,7 @@ REPO_DIR = "/feature_repo"
 COMPONENT = "feature-server"
 
 
-class FeatureStoreArgs(TypedDict):
+class FeatureStoreArgs(RegistryArgs):
     """Inputs of :class:`FeatureStore`."""
 
     tenant: str
@@ -72,8 +72,6 @@ class FeatureStoreArgs(TypedDict):
     """Tenant namespace (created by the tenant component)."""
     tier: Tier
     """``smb`` (DynamoDB) or ``enterprise`` (Redis)."""
-    registry_host: str
-    """In-region image registry."""
     bucket_name: pulumi.Input[str]
     """Tenant's encrypted S3 bucket (registry + offline parquet)."""
     kms_key_arn: pulumi.Input[str]
@@ -105,6 +103,8 @@ class FeatureStoreArgs(TypedDict):
     """Protect the stateful resources (prod)."""
     tags: NotRequired[Mapping[str, str]]
     """Extra AWS tags."""
+    data_classification: NotRequired[str]
+    """Data classification tag (``public|internal|confidential|restricted``; default ``confidential``)."""
 
 
 def project_name(tenant: str) -> str:
@@ -278,7 +278,7 @@ def feature_server_manifests(
     return manifests
 
 
-def redis_security_group_rules(node_security_group_id: str) -> dict[str, list[dict[str, Any]]]:
+def redis_security_group_rules(node_security_group_id: pulumi.Input[str]) -> dict[str, list[Any]]:
     """Ingress 6379 from the node security group only; no egress (Redis initiates nothing)."""
     return {
         "ingress": [
@@ -317,12 +317,12 @@ class FeatureStore(pulumi.ComponentResource):
             raise ValueError(
                 f"feature store {tenant}: tier must be smb or enterprise, got {tier!r}"
             )
-        registry = Registry(args["registry_host"])
+        registry = registry_of(args)
         project = args.get("project", project_name(tenant))
         region = args.get("region", "me-central-1")
         protect = args.get("protect", False)
         replicas = args.get("replicas", 2 if tier == "enterprise" else 1)
-        tags = {"mlplatform.io/tenant": tenant, **dict(args.get("tags", {}))}
+        tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=protect)
 
@@ -375,7 +375,7 @@ class FeatureStore(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            rules = redis_security_group_rules(args["node_security_group_id"])  # type: ignore[arg-type]
+            rules = redis_security_group_rules(args["node_security_group_id"])
             sg = aws.ec2.SecurityGroup(
                 f"{name}-redis-sg",
                 name=f"{tenant}-feast-redis",

@@ -2,20 +2,23 @@
 
 Both are pinned Helm releases from the in-region mirror. They run only where GPUs are
 (GPU pool node selector + the ``nvidia.com/gpu`` taint toleration), never on CPU nodes.
-Their namespace is Pod Security ``privileged``: the device plugin registers with the
-kubelet through a hostPath socket and DCGM reads the GPUs through the host, which no
-``restricted`` pod can do; nothing else runs there.
+They run in ``kube-system`` by default, beside the cluster's other node agents (VPC
+CNI, kube-proxy): the device plugin registers with the kubelet through a hostPath
+socket and DCGM reads the GPUs through the host, which no ``restricted`` pod can do, and
+``kube-system`` is the one namespace that is privileged by construction. No tenant or
+platform workload runs there. A custom namespace is created ``privileged`` with the
+reason annotated (the Zero Trust pack will report it: that is the point).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s.catalog import CHARTS, IMAGES, Registry
+from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.podspec import (
     DEFAULT_GPU_NODE_SELECTOR,
     GpuScheduling,
@@ -24,13 +27,11 @@ from components.k8s.podspec import (
 )
 
 
-class GpuEnablementArgs(TypedDict):
+class GpuEnablementArgs(RegistryArgs):
     """Inputs of :class:`GpuEnablement` (plain data: the lead maps settings onto them)."""
 
-    registry_host: str
-    """In-region registry every chart and image comes from."""
     namespace: NotRequired[str]
-    """Namespace of the two DaemonSets (default ``gpu-system``)."""
+    """Namespace of the two DaemonSets (default ``kube-system``, which is not created)."""
     gpu_node_selector: NotRequired[Mapping[str, str]]
     """Labels of GPU pool nodes (default ``nvidia.com/gpu.present=true``)."""
     dcgm_exporter: NotRequired[bool]
@@ -110,21 +111,23 @@ class GpuEnablement(pulumi.ComponentResource):
         self, name: str, args: GpuEnablementArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:k8s:GpuEnablement", name, None, opts)
-        registry = Registry(args["registry_host"])
-        ns_name = args.get("namespace", "gpu-system")
+        registry = registry_of(args)
+        ns_name = args.get("namespace", "kube-system")
         gpu = GpuScheduling(dict(args.get("gpu_node_selector", DEFAULT_GPU_NODE_SELECTOR)))
         sm_labels = dict(args.get("service_monitor_labels", {"release": "kps"}))
         child = pulumi.ResourceOptions(parent=self)
 
-        ns_manifest = namespace(
-            ns_name,
-            "privileged",
-            {"app.kubernetes.io/part-of": "mlplatform"},
-            "device plugin needs the kubelet's device-plugin socket (hostPath); "
-            "DCGM exporter needs host GPU device access",
-        )
-        ns = k8s.core.v1.Namespace(f"{name}-ns", metadata=ns_manifest["metadata"], opts=child)
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        after_ns = child
+        if ns_name != "kube-system":
+            ns_manifest = namespace(
+                ns_name,
+                "privileged",
+                {"app.kubernetes.io/part-of": "mlplatform"},
+                "device plugin needs the kubelet's device-plugin socket (hostPath); "
+                "DCGM exporter needs host GPU device access",
+            )
+            ns = k8s.core.v1.Namespace(f"{name}-ns", metadata=ns_manifest["metadata"], opts=child)
+            after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
 
         plugin_pin = CHARTS["nvidia-device-plugin"]
         plugin = k8s.helm.v3.Release(
@@ -153,7 +156,7 @@ class GpuEnablement(pulumi.ComponentResource):
             )
 
         self.namespace = pulumi.Output.from_input(ns_name)
-        self.device_plugin_release = plugin.name
+        self.device_plugin_release = plugin.name.apply(lambda n: n or "nvidia-device-plugin")
         self.register_outputs(
             {"namespace": self.namespace, "devicePluginRelease": self.device_plugin_release}
         )

@@ -120,7 +120,10 @@ def restricted_findings(manifest: Manifest) -> list[str]:
             cname = f"{where}[{c.get('name')}]"
             ctx = c.get("securityContext") or {}
             uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
-            if not isinstance(uid, int) or uid == 0:
+            # A plan carries numbers as doubles (protobuf Struct): 65532.0 is UID 65532.
+            if isinstance(uid, float) and uid.is_integer():
+                uid = int(uid)
+            if not isinstance(uid, int) or isinstance(uid, bool) or uid == 0:
                 findings.append(f"{cname}: runAsUser is not a non-zero integer")
             if ctx.get("allowPrivilegeEscalation") is not False:
                 findings.append(f"{cname}: allowPrivilegeEscalation is not false")

@@ -26,8 +26,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s._resources import register
-from components.k8s.catalog import CHARTS, IMAGES, Registry
+from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.featurestore import COMPONENT as FEATURE_SERVER_COMPONENT
+from components.k8s.netpol import monitoring_policies
 from components.k8s.podspec import (
     Manifest,
     Resources,
@@ -151,18 +152,16 @@ def kube_prometheus_values(
             },
         },
         "kube-state-metrics": {"image": img(IMAGES["kube-state-metrics"])},
-        "prometheus-node-exporter": {
-            "image": img(IMAGES["node-exporter"]),
-            "service": {"type": "ClusterIP"},
-        },
+        # node-exporter needs the host's network, PID namespace and /proc: it cannot run
+        # under Pod Security ``restricted``. Container and pod metrics still come from
+        # the kubelets (cAdvisor), node capacity from kube-state-metrics.
+        "nodeExporter": {"enabled": False},
     }
 
 
-class MonitoringStackArgs(TypedDict):
+class MonitoringStackArgs(RegistryArgs):
     """Inputs of :class:`MonitoringStack`."""
 
-    registry_host: str
-    """In-region registry."""
     retention_days: int
     """Shared Prometheus retention (platform setting; SMB tenants share it)."""
     grafana_admin_password: pulumi.Input[str]
@@ -173,6 +172,8 @@ class MonitoringStackArgs(TypedDict):
     """Prometheus volume size (default ``100Gi``)."""
     storage_class: NotRequired[str]
     """StorageClass of the Prometheus volume (default ``gp3``, encrypted by the cluster)."""
+    cluster_cidrs: Sequence[str]
+    """API server and node ranges (EKS: the VPC CIDR) for the namespace's NetworkPolicies."""
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -187,17 +188,20 @@ class MonitoringStack(pulumi.ComponentResource):
         self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:k8s:MonitoringStack", name, None, opts)
-        registry = Registry(args["registry_host"])
+        registry = registry_of(args)
         ns_name = args.get("namespace", "monitoring")
         child = pulumi.ResourceOptions(parent=self)
         part_of = {"app.kubernetes.io/part-of": "mlplatform"}
         ns = register(
             f"{name}-ns",
             namespace(
-                ns_name, "privileged", part_of, "node-exporter needs host network, PID and /proc"
+                ns_name, "restricted", part_of, "every pod restricted (node-exporter disabled)"
             ),
             child,
         )
+        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        for policy in monitoring_policies(ns_name, part_of, args["cluster_cidrs"]):
+            register(f"{name}-netpol-{policy['metadata']['name']}", policy, after_ns)
         secret_name = "grafana-admin"  # noqa: S105 (the Secret object name)
         secret = register(
             f"{name}-grafana-admin",
@@ -601,8 +605,9 @@ def dedicated_prometheus(
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": object_meta(name, ns, meta_labels),
-        # Prometheus discovers targets through the Kubernetes API: it needs its token.
-        "automountServiceAccountToken": True,
+        # Off on the account; the Prometheus pods opt in (spec below): they discover
+        # targets through the Kubernetes API.
+        "automountServiceAccountToken": False,
     }
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -639,6 +644,7 @@ def dedicated_prometheus(
             "replicas": 2,
             "retention": f"{retention_days}d",
             "serviceAccountName": name,
+            "automountServiceAccountToken": True,
             "securityContext": pod_security_context(),
             "resources": Resources("250m", "1Gi", cpu_limit="1", memory_limit="4Gi").to_manifest(),
             "serviceMonitorSelector": own,
@@ -699,7 +705,7 @@ def dedicated_prometheus(
     return [sa, role, binding, prometheus, to_alertmanager]
 
 
-class TenantMonitoringArgs(TypedDict):
+class TenantMonitoringArgs(RegistryArgs):
     """Inputs of :class:`TenantMonitoring`."""
 
     tenant: str
@@ -708,14 +714,15 @@ class TenantMonitoringArgs(TypedDict):
     """Tenant namespace."""
     tier: Tier
     """``smb`` (shared Prometheus) or ``enterprise`` (dedicated Prometheus)."""
-    registry_host: str
-    """In-region registry."""
     models: Sequence[str]
     """Model names (dashboard description)."""
     canary: NotRequired[bool]
     """Any champion/challenger model (adds the ``CanaryDegraded`` rules; default: enterprise)."""
     webhook_url: NotRequired[str]
     """Alert receiver URL (default: the ``TenantAutomation`` service of the tenant)."""
+    automation: NotRequired[bool]
+    """Route alerts to the tenant's automation (default true; false when the tenant has
+    no ``TenantAutomation``, e.g. ``drift_automation: false``: the alerts still fire)."""
     thresholds: NotRequired[AlertThresholds]
     """Alert thresholds (default :data:`DEFAULT_THRESHOLDS`)."""
     retention_days: NotRequired[int]
@@ -740,7 +747,7 @@ def tenant_monitoring_manifests(args: TenantMonitoringArgs) -> list[Manifest]:
         manifests += dedicated_prometheus(
             tenant,
             ns,
-            Registry(args["registry_host"]),
+            registry_of(args),
             retention_days=args.get("retention_days", 90),
             storage_size=args.get("storage_size", "50Gi"),
             storage_class=args.get("storage_class", "gp3"),
@@ -757,14 +764,17 @@ def tenant_monitoring_manifests(args: TenantMonitoringArgs) -> list[Manifest]:
             canary=args.get("canary", dedicated),
             thresholds=args.get("thresholds", DEFAULT_THRESHOLDS),
         ),
-        alertmanager_config(
-            tenant,
-            ns,
-            args.get("webhook_url", webhook_url(tenant, ns)),
-            webhook_secret_name(tenant),
-        ),
         dashboard_config_map(tenant, mon_ns, ns, args["models"]),
     ]
+    if args.get("automation", True):
+        manifests.append(
+            alertmanager_config(
+                tenant,
+                ns,
+                args.get("webhook_url", webhook_url(tenant, ns)),
+                webhook_secret_name(tenant),
+            )
+        )
     return manifests
 
 

@@ -16,6 +16,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.k8s.catalog import data_tags
+
 QUEUE_PURPOSES = ("retraining", "prediction-log")
 """The two queues every tenant gets (keys of :attr:`TenantQueues.queue_urls`)."""
 
@@ -105,6 +107,8 @@ class TenantQueuesArgs(TypedDict):
     """Source queue retention (default 4 days); DLQs keep messages 14 days."""
     tags: NotRequired[Mapping[str, str]]
     """Extra tags."""
+    data_classification: NotRequired[str]
+    """Data classification tag (``public|internal|confidential|restricted``; default ``confidential``)."""
 
 
 class TenantQueues(pulumi.ComponentResource):
@@ -127,7 +131,7 @@ class TenantQueues(pulumi.ComponentResource):
         region = args.get("region", "me-central-1")
         key = args["kms_key_arn"]
         max_receive = args.get("max_receive_count", 5)
-        tags = {"mlplatform.io/tenant": tenant, **dict(args.get("tags", {}))}
+        tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
         child = pulumi.ResourceOptions(parent=self)
 
         urls: dict[str, pulumi.Output[str]] = {}

@@ -10,29 +10,43 @@ server image built from ``workloads/serving`` (CPU; a GPU runtime for enterprise
 ``InferenceService`` per model with the tier's autoscaling bounds, and for enterprise
 min 2 replicas, PodDisruptionBudgets and a champion/challenger canary.
 
-Canary decision (checked against the pinned KServe 0.16): ``canaryTrafficPercent`` is
-honoured only in Serverless (Knative) mode; in RawDeployment it is silently ignored
-(kserve/kserve#4074, #5335; RawDeployment canaries arrived in v0.20 as a new
-``spec.canary`` field, kserve/kserve#5672, which 0.16 does not have). So we never set
-it. Instead each enterprise model is two InferenceServices, ``<model>-champion`` and
-``<model>-challenger``, behind a KServe ``InferenceGraph`` whose root node is a
-``Splitter`` with weights ``100 - p`` and ``p``. The graph router (part of KServe 0.16,
-supported in RawDeployment) picks a step per request by weight, so the split is real
-and needs no service mesh. The graph's Service ``<model>`` is the stable endpoint; the
-canary actuator (``workloads/rollout``) moves the weights, the rollback automation sets
-the challenger's weight back to the champion.
+Canary decision (checked against the pinned KServe 0.16):
+
+- ``canaryTrafficPercent`` is honoured only in Serverless (Knative) mode; in
+  RawDeployment it is silently ignored (kserve/kserve#4074, #5335). RawDeployment
+  canaries arrived in v0.20 as a new ``spec.canary`` field (kserve/kserve#5672), which
+  0.16 and its SDK do not have. So we never set it.
+- KServe's own weighted router (an ``InferenceGraph`` with a ``Splitter`` node) does
+  split traffic in RawDeployment, but its router pod gets no seccomp profile (the
+  controller builds the pod spec; kserve/kserve#3917 added the other restricted fields,
+  not ``seccompProfile``), so Pod Security ``restricted`` admission rejects it in a
+  tenant namespace; the controller also ignores the graph's service account.
+
+So each enterprise model is two InferenceServices, ``<model>-champion`` and
+``<model>-challenger``, behind our own router: an Envoy Deployment (restricted, pinned,
+mirrored) whose single route uses ``weighted_clusters`` with weights ``100 - p`` and
+``p`` over the two predictors' Services. Envoy picks a cluster per request by weight, so
+the split is real and needs no mesh. The router's Service ``<model>`` is the stable
+endpoint. Both versions serve under the model's name (the runtime passes
+``--model_name={{.Labels.modelName}}``), so a request path is valid for either. The
+canary actuator (``workloads/rollout``) moves traffic with :func:`router_traffic_patch`
+(the weights in the router's ConfigMap plus a pod-template annotation that rolls the
+router pods, under a PodDisruptionBudget); rollback sends 100 % to the champion.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.k8s._resources import register
-from components.k8s.catalog import CHARTS, IMAGES, Registry
+from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
+from components.k8s.netpol import baseline_policies, scrape_ingress, webhook_ingress
 from components.k8s.podspec import (
     DEFAULT_GPU_NODE_SELECTOR,
     TMP_PATH,
@@ -40,12 +54,18 @@ from components.k8s.podspec import (
     GpuScheduling,
     Manifest,
     Resources,
+    cluster_ip_service,
+    config_map,
+    container,
     container_security_context,
+    deployment,
     labels,
     namespace,
     object_meta,
     pod_disruption_budget,
     pod_security_context,
+    pod_spec,
+    selector_labels,
     service_account,
 )
 
@@ -61,6 +81,7 @@ ROUTER_COMPONENT = "model-router"
 BIND_ARG = "--bind_address=0.0.0.0"
 """The workloads server binds loopback by default; in a pod it must listen on all addresses."""
 DEPLOYMENT_MODE = "RawDeployment"
+_MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
 # --- platform ------------------------------------------------------------------------
@@ -89,8 +110,40 @@ def cert_manager_values(
     }
 
 
+BUILTIN_RUNTIMES = (
+    "huggingfaceserver",
+    "lgbserver",
+    "mlserver",
+    "paddleserver",
+    "pmmlserver",
+    "sklearnserver",
+    "tensorflow",
+    "torchserve",
+    "tritonserver",
+    "xgbserver",
+)
+"""ClusterServingRuntimes the chart renders (charts/kserve-resources/templates/
+clusterservingruntimes.yaml: ``disabled: {{ .Values.kserve.servingruntime.<name>.disabled }}``)."""
+
+
+def _controller_container_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def kserve_values(registry: Registry) -> dict[str, Any]:
-    """Values for the ``kserve`` chart v0.16.0 (keys from charts/kserve-resources)."""
+    """Values for the ``kserve`` chart v0.16.0 (keys from charts/kserve-resources).
+
+    The chart's built-in ClusterServingRuntimes point at upstream images we do not
+    mirror (and Triton's also claims the ``onnx`` format); they are all disabled, so the
+    only runtimes that can be selected are the tenants' own, mirrored ones.
+    """
 
     def split(key: str) -> dict[str, str]:
         pin = IMAGES[key]
@@ -99,11 +152,23 @@ def kserve_values(registry: Registry) -> dict[str, Any]:
     controller = split("kserve-controller")
     return {
         "kserve": {
+            "servingruntime": {name: {"disabled": True} for name in BUILTIN_RUNTIMES},
             "agent": split("kserve-agent"),
+            # Only InferenceGraphs use it (we do not, see the module docstring); pinned to
+            # the mirror anyway so nothing in the chart's config points upstream.
             "router": split("kserve-router"),
             "storage": split("kserve-storage-initializer"),
             "controller": {
                 **controller,
+                # Pod Security ``restricted`` for the controller pod and both containers;
+                # keys from charts/kserve-resources values (controller.securityContext,
+                # controller.containerSecurityContext, controller.rbacProxy.securityContext).
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containerSecurityContext": _controller_container_context(),
+                "rbacProxy": {"securityContext": _controller_container_context()},
                 "deploymentMode": DEPLOYMENT_MODE,
                 "rbacProxyImage": registry.image(IMAGES["kube-rbac-proxy"]),
                 "gateway": {
@@ -116,17 +181,44 @@ def kserve_values(registry: Registry) -> dict[str, Any]:
     }
 
 
-class KServeInstallArgs(TypedDict):
+class KServeInstallArgs(RegistryArgs):
     """Inputs of :class:`KServeInstall`."""
 
-    registry_host: str
-    """In-region registry every chart and image comes from."""
     namespace: NotRequired[str]
     """KServe controller namespace (default ``kserve``)."""
     cert_manager_namespace: NotRequired[str]
     """cert-manager namespace (default ``cert-manager``)."""
     service_monitor_labels: NotRequired[Mapping[str, str]]
     """Labels the platform Prometheus selects ServiceMonitors by (default ``release: kps``)."""
+    cluster_cidrs: Sequence[str]
+    """API server and node ranges (EKS: the VPC CIDR): webhook callers, API server egress."""
+    monitoring_namespace: NotRequired[str]
+    """Namespace whose Prometheus scrapes the controllers (default ``monitoring``)."""
+
+
+CERT_MANAGER_WEBHOOK_PORT = 10250
+"""cert-manager webhook's secure port (chart default ``webhook.securePort``)."""
+KSERVE_WEBHOOK_PORT = 9443
+
+
+def kserve_install_policies(
+    ns: str, cm_ns: str, labels_: Mapping[str, str], cidrs: Sequence[str], monitoring_ns: str
+) -> list[Manifest]:
+    """Default-deny plus the allows the KServe and cert-manager namespaces need."""
+    return [
+        *baseline_policies(ns, labels_, cidrs),
+        webhook_ingress(
+            ns, labels_, cidrs, {"control-plane": "kserve-controller-manager"},
+            KSERVE_WEBHOOK_PORT, "allow-api-server-to-webhook",
+        ),
+        scrape_ingress(ns, labels_, monitoring_ns, [8080, 8443]),
+        *baseline_policies(cm_ns, labels_, cidrs),
+        webhook_ingress(
+            cm_ns, labels_, cidrs, {"app.kubernetes.io/component": "webhook"},
+            CERT_MANAGER_WEBHOOK_PORT, "allow-api-server-to-webhook",
+        ),
+        scrape_ingress(cm_ns, labels_, monitoring_ns, [9402]),
+    ]  # fmt: skip
 
 
 class KServeInstall(pulumi.ComponentResource):
@@ -141,7 +233,7 @@ class KServeInstall(pulumi.ComponentResource):
         self, name: str, args: KServeInstallArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:k8s:KServeInstall", name, None, opts)
-        registry = Registry(args["registry_host"])
+        registry = registry_of(args)
         ns_name = args.get("namespace", "kserve")
         cm_ns = args.get("cert_manager_namespace", "cert-manager")
         sm_labels = dict(args.get("service_monitor_labels", {"release": "kps"}))
@@ -153,15 +245,29 @@ class KServeInstall(pulumi.ComponentResource):
             namespace(cm_ns, "restricted", part_of, "cert-manager pods run restricted"),
             child,
         )
-        # The 0.16 chart's controller security context could not be verified offline
-        # against ``restricted``; ``baseline`` still forbids host access and privilege.
         ks_ns_res = register(
             f"{name}-ns",
             namespace(
-                ns_name, "baseline", part_of, "KServe 0.16 chart pods not verified restricted"
+                ns_name,
+                "restricted",
+                part_of,
+                "controller runs restricted (security contexts set in the release values)",
             ),
             child,
         )
+        for policy in kserve_install_policies(
+            ns_name,
+            cm_ns,
+            part_of,
+            args["cluster_cidrs"],
+            args.get("monitoring_namespace", "monitoring"),
+        ):
+            meta = policy["metadata"]
+            register(
+                f"{name}-netpol-{meta['namespace']}-{meta['name']}",
+                policy,
+                pulumi.ResourceOptions(parent=self, depends_on=[cm_ns_res, ks_ns_res]),
+            )
         cm_pin = CHARTS["cert-manager"]
         cert_manager = k8s.helm.v3.Release(
             f"{name}-cert-manager",
@@ -237,7 +343,7 @@ def serving_runtime(
                 "image": registry.serving_image(image_tag),
                 "imagePullPolicy": "IfNotPresent",
                 "args": [
-                    "--model_name={{.Name}}",
+                    "--model_name={{.Labels.modelName}}",
                     "--model_dir=/mnt/models",
                     f"--http_port={SERVER_PORT}",
                     BIND_ARG,
@@ -325,7 +431,8 @@ def inference_service(
         "metadata": object_meta(
             isvc,
             namespace_name,
-            labels(tenant, MODEL_SERVER_COMPONENT, name=model),
+            # ``modelName`` feeds the runtime's ``--model_name={{.Labels.modelName}}``.
+            {**labels(tenant, MODEL_SERVER_COMPONENT, name=model), "modelName": model},
             annotations={
                 "serving.kserve.io/deploymentMode": DEPLOYMENT_MODE,
                 "serving.kserve.io/autoscalerClass": "hpa",
@@ -342,56 +449,203 @@ def canary_weights(canary_percent: int) -> tuple[int, int]:
     return 100 - canary_percent, canary_percent
 
 
-def inference_graph(
-    tenant: str,
-    namespace_name: str,
-    model: str,
-    champion: str,
-    challenger: str | None,
-    canary_percent: int,
-    *,
-    min_replicas: int,
-    max_replicas: int,
-    service_account_name: str,
-) -> Manifest:
-    """The model's stable endpoint: a Splitter over champion (and challenger)."""
-    nodes = graph_traffic_patch(champion, challenger, canary_percent)["spec"]["nodes"]
+ROUTER_PORT = 8080
+"""Envoy listener port (the router Service maps 80 to it)."""
+ROUTER_CONFIG_KEY = "envoy.yaml"
+WEIGHTS_ANNOTATION = "mlplatform.io/traffic-weights"
+"""Pod-template annotation of the router: changing it rolls the pods onto new weights."""
+
+
+def _cluster(name: str, host: str) -> dict[str, Any]:
     return {
-        "apiVersion": f"{KSERVE_GROUP}/v1alpha1",
-        "kind": "InferenceGraph",
-        "metadata": object_meta(
-            model,
-            namespace_name,
-            labels(tenant, ROUTER_COMPONENT, name=model),
-            annotations={"serving.kserve.io/deploymentMode": DEPLOYMENT_MODE},
-        ),
-        "spec": {
-            "nodes": nodes,
-            "minReplicas": min_replicas,
-            "maxReplicas": max_replicas,
-            "serviceAccountName": service_account_name,
-            "resources": Resources(
-                "100m", "128Mi", cpu_limit="500m", memory_limit="256Mi"
-            ).to_manifest(),
+        "name": name,
+        "type": "STRICT_DNS",
+        "connect_timeout": "2s",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": 80}}
+                            }
+                        }
+                    ]
+                }
+            ],
         },
     }
 
 
-def graph_traffic_patch(champion: str, challenger: str | None, canary_percent: int) -> Manifest:
-    """JSON merge patch moving an InferenceGraph's traffic (what the canary actuator sends).
+def router_config(
+    namespace_name: str, champion: str, challenger: str | None, canary_percent: int
+) -> dict[str, Any]:
+    """Envoy v3 bootstrap: one listener, one route, weighted over the predictors' Services.
 
-    ``challenger=None`` is a rollback (or the state after promotion): every request to
-    the champion. A merge patch replaces lists whole, so the steps are always complete.
+    No admin listener (nothing to expose); KServe names a RawDeployment predictor's
+    Service ``<isvc>-predictor`` on port 80.
     """
+
+    def host(isvc: str) -> str:
+        return f"{isvc}-predictor.{namespace_name}.svc.cluster.local"
+
     if challenger is None:
-        steps = [{"name": "champion", "serviceName": champion, "weight": 100}]
+        weighted = [{"name": "champion", "weight": 100}]
+        clusters = [_cluster("champion", host(champion))]
     else:
         champion_w, challenger_w = canary_weights(canary_percent)
-        steps = [
-            {"name": "champion", "serviceName": champion, "weight": champion_w},
-            {"name": "challenger", "serviceName": challenger, "weight": challenger_w},
+        weighted = [
+            {"name": "champion", "weight": champion_w},
+            {"name": "challenger", "weight": challenger_w},
         ]
-    return {"spec": {"nodes": {"root": {"routerType": "Splitter", "steps": steps}}}}
+        clusters = [_cluster("champion", host(champion)), _cluster("challenger", host(challenger))]
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+        "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "model",
+        "route_config": {
+            "name": "model",
+            "virtual_hosts": [
+                {
+                    "name": "model",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {"prefix": "/"},
+                            "route": {
+                                "timeout": "60s",
+                                "weighted_clusters": {"clusters": weighted},
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            }
+        ],
+    }
+    return {
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "http",
+                    "address": {
+                        "socket_address": {"address": "0.0.0.0", "port_value": ROUTER_PORT}
+                    },
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": hcm,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": clusters,
+        }
+    }
+
+
+def _weights_label(challenger: str | None, canary_percent: int) -> str:
+    if challenger is None:
+        return "champion=100"
+    champion_w, challenger_w = canary_weights(canary_percent)
+    return f"champion={champion_w},challenger={challenger_w}"
+
+
+def router_traffic_patch(
+    namespace_name: str, champion: str, challenger: str | None, canary_percent: int
+) -> dict[str, Manifest]:
+    """Merge patches that move a model's traffic (what the canary actuator applies).
+
+    ``challenger=None`` is a rollback (or the state after promotion): every request to
+    the champion. Apply ``configmap`` to ``<model>-router`` first, then ``deployment``
+    (its annotation change rolls the router pods onto the new file, one at a time).
+    """
+    text = yaml.safe_dump(
+        router_config(namespace_name, champion, challenger, canary_percent), sort_keys=False
+    )
+    return {
+        "configmap": {"data": {ROUTER_CONFIG_KEY: text}},
+        "deployment": {
+            "spec": {
+                "template": {
+                    "metadata": {
+                        "annotations": {
+                            WEIGHTS_ANNOTATION: _weights_label(challenger, canary_percent)
+                        }
+                    }
+                }
+            }
+        },
+    }
+
+
+def router_manifests(
+    tenant: str,
+    namespace_name: str,
+    model: str,
+    registry: Registry,
+    champion: str,
+    challenger: str | None,
+    canary_percent: int,
+    *,
+    replicas: int,
+) -> list[Manifest]:
+    """ConfigMap, Deployment, Service (the stable endpoint) and PDB of a model's router."""
+    name = f"{model}-router"
+    obj_labels = labels(tenant, ROUTER_COMPONENT, name=name)
+    patch = router_traffic_patch(namespace_name, champion, challenger, canary_percent)
+    cfg = config_map(name, namespace_name, obj_labels, patch["configmap"]["data"])
+    envoy = container(
+        "envoy",
+        registry.image(IMAGES["envoy"]),
+        Resources("100m", "128Mi", cpu_limit="1", memory_limit="256Mi"),
+        # No hot restart: it needs shared memory in /dev/shm and a writable base path.
+        args=[
+            "-c",
+            f"/etc/envoy/{ROUTER_CONFIG_KEY}",
+            "--disable-hot-restart",
+            "--log-level",
+            "warn",
+        ],
+        ports=[{"name": "http", "containerPort": ROUTER_PORT, "protocol": "TCP"}],
+        volume_mounts=[{"name": "config", "mountPath": "/etc/envoy", "readOnly": True}],
+        probes={
+            "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+            "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 20},
+        },
+    )
+    spec = pod_spec([envoy], volumes=[{"name": "config", "configMap": {"name": name}}])
+    dep = deployment(name, namespace_name, obj_labels, spec, replicas=replicas)
+    dep["spec"]["template"]["metadata"]["annotations"] = patch["deployment"]["spec"]["template"][
+        "metadata"
+    ]["annotations"]
+    # Keep full capacity while pods roll onto new weights.
+    dep["spec"]["strategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    svc = cluster_ip_service(
+        model,
+        namespace_name,
+        obj_labels,
+        selector_labels(obj_labels),
+        [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+    )
+    pdb = pod_disruption_budget(name, namespace_name, obj_labels, selector_labels(obj_labels))
+    return [cfg, dep, svc, pdb]
 
 
 class ModelSpec(TypedDict):
@@ -409,7 +663,7 @@ class ModelSpec(TypedDict):
     """Serve on the GPU runtime (enterprise with GPU pools only)."""
 
 
-class ModelServingArgs(TypedDict):
+class ModelServingArgs(RegistryArgs):
     """Inputs of :class:`ModelServing`."""
 
     tenant: str
@@ -418,8 +672,6 @@ class ModelServingArgs(TypedDict):
     """Tenant namespace."""
     tier: Tier
     """``smb`` or ``enterprise``."""
-    registry_host: str
-    """In-region registry."""
     image_tag: str
     """Tag of the model-server image built from ``workloads/serving``."""
     models: list[ModelSpec]
@@ -445,7 +697,7 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
     tenant, ns, tier = args["tenant"], args["namespace"], args["tier"]
     if tier not in ("smb", "enterprise"):
         raise ValueError(f"serving {tenant}: tier must be smb or enterprise, got {tier!r}")
-    registry = Registry(args["registry_host"])
+    registry = registry_of(args)
     lo, hi = args["min_replicas"], args["max_replicas"]
     if tier == "enterprise" and lo < 2:
         raise ValueError(f"serving {tenant}: enterprise needs min_replicas >= 2, got {lo}")
@@ -473,6 +725,13 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
             )
         )
     names = [m["name"] for m in args["models"]]
+    for model_name in names:
+        # "<name>-challenger-predictor" must still be a DNS label (63 characters).
+        if not _MODEL_NAME.match(model_name):
+            raise ValueError(
+                f"serving {tenant}: model name {model_name!r} must be a DNS-1123 label of at "
+                "most 40 characters (lowercase letters, digits, '-')"
+            )
     if len(set(names)) != len(names):
         raise ValueError(f"serving {tenant}: duplicate model names in {names}")
     for model in args["models"]:
@@ -517,26 +776,15 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
                     },
                 )
             )
-        manifests.append(
-            inference_graph(
-                tenant, ns, name, champion, challenger, model.get("canary_percent", 10),
-                min_replicas=lo, max_replicas=hi, service_account_name=sa,
-            )
+        manifests += router_manifests(
+            tenant, ns, name, registry, champion, challenger, model.get("canary_percent", 10),
+            replicas=lo,
         )  # fmt: skip
-        # The router's pods carry ``serving.kserve.io/inferencegraph: <name>``.
-        manifests.append(
-            pod_disruption_budget(
-                f"{name}-router",
-                ns,
-                labels(tenant, ROUTER_COMPONENT, name=name),
-                {"serving.kserve.io/inferencegraph": name},
-            )
-        )
     return manifests
 
 
 class ModelServing(pulumi.ComponentResource):
-    """A tenant's ServingRuntime(s), InferenceServices, canary graph and PDBs."""
+    """A tenant's ServingRuntime(s), InferenceServices, canary routers and PDBs."""
 
     endpoints: pulumi.Output[dict[str, str]]
     """Model name -> in-cluster URL of its stable endpoint."""

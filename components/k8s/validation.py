@@ -68,6 +68,9 @@ def _strict_walk(data: Any, type_name: str, path: str, findings: list[str]) -> N
         return
     if type_name in _PRIMITIVES:
         allowed = _PRIMITIVES[type_name]
+        if type_name == "int" and isinstance(data, float) and data.is_integer():
+            # Plans carry numbers as doubles (protobuf Struct); the provider sends 2.0 as 2.
+            return
         wrong_bool = isinstance(data, bool) and bool not in allowed and object not in allowed
         if not isinstance(data, allowed) or wrong_bool:
             findings.append(f"{path}: expected {type_name}, got {type(data).__name__}")
@@ -136,6 +139,8 @@ def _build(data: Any, type_name: str) -> Any:
     its objects (it looks ``V1ObjectMeta`` up in ``kserve.models``), so the models are
     built here, type by type, from the same ``openapi_types`` tables.
     """
+    if type_name == "int" and isinstance(data, float) and data.is_integer():
+        return int(data)  # a plan's double, as the provider would send it
     if data is None or type_name in _PRIMITIVES:
         return data
     if match := _LIST.match(type_name):

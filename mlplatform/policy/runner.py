@@ -33,7 +33,7 @@ from typing import Any
 import grpc
 import jsonschema
 import yaml
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -227,8 +227,6 @@ def _reconcile(
     given: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Defaults from each policy's schema, then initial config, then ``all``, then given."""
-    from google.protobuf import json_format
-
     result: dict[str, tuple[str, dict[str, Any]]] = {}
     schemas: dict[str, dict[str, Any]] = {}
     for policy in info.policies:
@@ -464,6 +462,7 @@ class _Requests:
     analyze: list[analyzer_pb2.AnalyzeRequest]
     stack: analyzer_pb2.AnalyzeStackRequest
     by_urn: dict[str, Mapping[str, Any]]
+    root_urn: str
 
 
 def _build_requests(plan: Mapping[str, Any]) -> _Requests:
@@ -521,7 +520,10 @@ def _build_requests(plan: Mapping[str, Any]) -> _Requests:
                 },
             )
         )
-    return _Requests(analyze, analyzer_pb2.AnalyzeStackRequest(resources=stack_resources), by_urn)
+    root_urn = next((u for u, r in by_urn.items() if r.get("type") == "pulumi:pulumi:Stack"), "")
+    return _Requests(
+        analyze, analyzer_pb2.AnalyzeStackRequest(resources=stack_resources), by_urn, root_urn
+    )
 
 
 # --- running one pack --------------------------------------------------------------------
@@ -665,7 +667,7 @@ def _run_one(
             raise _rpc_error(pack, call, err) from None
         if pack.process.poll() is not None:
             raise pack.error(f"exited with code {pack.process.returncode} while running")
-        root = next(iter(requests.by_urn), "")
+        root = requests.root_urn
         version = manifest_version or info.version
         violations = [
             _violation(urn or root, d, policies, requests.by_urn, version) for urn, d in diagnostics
@@ -752,10 +754,7 @@ def run_packs(
     given = _normalize_config(config or {}, "policy config")
     started = time.monotonic()
     requests = _build_requests(plan)
-    root_urn = next(
-        (u for u, r in requests.by_urn.items() if r.get("type") == "pulumi:pulumi:Stack"), ""
-    )
-    engine = _Engine(root_urn)
+    engine = _Engine(requests.root_urn)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=_GRPC_OPTIONS)
     engine_pb2_grpc.add_EngineServicer_to_server(engine, server)
     engine_port = server.add_insecure_port("127.0.0.1:0")

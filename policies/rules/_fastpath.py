@@ -20,6 +20,7 @@ nothing, which is slower but still correct.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from inspect import isawaitable
 from typing import Any
 
@@ -76,25 +77,47 @@ def install() -> bool:
             self._configure_runtime_settings()
             self._fastpath_configured = True
 
+    def plan_for(self: Any, resource_type: str) -> list[tuple[Any, Any, bool]]:
+        """(policy, level, has_validation) for the policies that look at this type.
+
+        Cached per type; the cache is dropped whenever Configure installs new levels
+        (it replaces the levels dict, which the cache holds and compares by identity).
+        """
+        levels = private(self, "policy_pack_config_enforcement_level")
+        cache = getattr(self, "_fastpath_cache", None)
+        if cache is None or cache[0] is not levels:
+            cache = (levels, {})
+            self._fastpath_cache = cache
+        steps = cache[1].get(resource_type)
+        if steps is None:
+            steps = []
+            for policy in private(self, "policies"):
+                level = self._get_enforcement_level(policy)
+                if level == pp.EnforcementLevel.DISABLED or not isinstance(
+                    policy, pp.ResourceValidationPolicy
+                ):
+                    continue
+                if not policy.has_validation():
+                    steps.append((policy, level, False))
+                    continue
+                applies_to = getattr(policy, "applies_to", None)
+                if applies_to is not None and not applies_to(resource_type):
+                    continue
+                steps.append((policy, level, True))
+            cache[1][resource_type] = steps
+        return steps
+
     def analyze(self: Any, request: Any, _context: Any) -> Any:
         configure_once(self)
         response = proto.AnalyzeResponse()
         decoded: tuple[Any, Any, Any] | None = None
-        for policy in private(self, "policies"):
-            enforcement_level = self._get_enforcement_level(policy)
-            if enforcement_level == pp.EnforcementLevel.DISABLED or not isinstance(
-                policy, pp.ResourceValidationPolicy
-            ):
-                continue
-            if not policy.has_validation():
+        for policy, enforcement_level, validates in plan_for(self, request.type):
+            if not validates:
                 response.not_applicable.append(
                     proto.PolicyNotApplicable(
                         policy_name=policy.name, reason="Policy does not implement validate"
                     )
                 )
-                continue
-            applies_to = getattr(policy, "applies_to", None)
-            if applies_to is not None and not applies_to(request.type):
                 continue
             if enforcement_level == pp.EnforcementLevel.REMEDIATE:
                 enforcement_level = pp.EnforcementLevel.MANDATORY
@@ -161,19 +184,53 @@ def install() -> bool:
                 )
         return response
 
+    class _LazyProps(Mapping):  # type: ignore[type-arg]
+        """A resource's decoded properties, decoded on first use.
+
+        AnalyzeStack hands every policy every resource; most stack rules look at a few
+        types only, so decoding the rest (the bulk of the time) is skipped.
+        """
+
+        __slots__ = ("_decoded", "_struct")
+
+        def __init__(self, struct: Any) -> None:
+            self._struct = struct
+            self._decoded: Any = None
+
+        def _target(self) -> Any:
+            if self._decoded is None:
+                self._decoded = unknown_checking_proxy(
+                    deserialize_properties(json_format.MessageToDict(self._struct))
+                )
+            return self._decoded
+
+        def __getitem__(self, key: str) -> Any:
+            if key == "__target":
+                return self._target()["__target"]
+            return self._target()[key]
+
+        def __iter__(self) -> Any:
+            return iter(self._target())
+
+        def __len__(self) -> int:
+            return len(self._target())
+
     def _stack_resources(self: Any, request: Any, pp: Any) -> list[Any]:
         intermediates = []
+        providers: dict[str, Any] = {}
         for r in request.resources:
-            props = unknown_checking_proxy(
-                deserialize_properties(json_format.MessageToDict(r.properties))
-            )
+            provider = None
+            if r.HasField("provider"):
+                provider = providers.get(r.provider.urn)
+                if provider is None:
+                    provider = providers[r.provider.urn] = self._get_provider_resource(r)
             resource = pp.PolicyResource(
                 r.type,
-                props,
+                _LazyProps(r.properties),
                 r.urn,
                 r.name,
                 self._get_resource_options(r),
-                self._get_provider_resource(r),
+                provider,
                 None,
                 [],
                 {},

@@ -75,7 +75,7 @@ def is_unknown(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """Plain dicts/lists from pulumi-policy's unknown-checking proxies (no exceptions)."""
     if isinstance(value, Mapping):
-        if type(value).__name__ in ("_DictProxy", "_DictSecretsProxy"):
+        if type(value).__name__ in ("_DictProxy", "_DictSecretsProxy", "_LazyProps"):
             value = value["__target"]
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple) or type(value).__name__ in (
@@ -299,11 +299,17 @@ class StackCheck:
         """Report one violation, against a resource when ``urn`` is given."""
         self.report(message, urn)
 
+    _by_type: dict[str, list[StackResource]] | None = field(default=None, init=False, repr=False)
+
     def of_type(self, *types: str) -> Iterator[StackResource]:
-        """Resources whose type token is one of ``types``."""
-        for resource in self.resources:
-            if resource.resource_type in types:
-                yield resource
+        """Resources whose type token is one of ``types`` (in stack order per type)."""
+        if self._by_type is None:
+            index: dict[str, list[StackResource]] = {}
+            for resource in self.resources:
+                index.setdefault(resource.resource_type, []).append(resource)
+            self._by_type = index
+        for resource_type in dict.fromkeys(types):
+            yield from self._by_type.get(resource_type, ())
 
 
 ResourceValidator = Callable[[ResourceCheck], None]
@@ -323,8 +329,11 @@ def _config_schema(defaults: Mapping[str, Any], schema: Mapping[str, Mapping[str
 
 
 def _merged_config(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = {k: json.loads(json.dumps(v)) for k, v in defaults.items()}
-    for key, value in (given or {}).items():
+    # Validators only read their config, so the defaults are shared, not copied.
+    if not given:
+        return dict(defaults)
+    merged = dict(defaults)
+    for key, value in given.items():
         merged[key] = plain(value)
     return merged
 

@@ -13,6 +13,7 @@ content at edge locations outside the UAE.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -586,8 +587,6 @@ def validate_images(check: ResourceCheck) -> None:
 
 
 def _ecs_images(definitions: Any) -> Iterator[tuple[str, Any]]:
-    import json
-
     if is_unknown(definitions):
         yield "containerDefinitions", UNKNOWN
         return

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.k8s import (
     automation,
@@ -84,7 +85,7 @@ def test_every_builtin_manifest_is_schema_valid_for_1_31(tier: str) -> None:
         if manifest["apiVersion"] in BUILTIN_GROUPS:
             assert validation.kubernetes_findings(manifest) == [], manifest["metadata"]["name"]
             checked += 1
-    assert checked == (13 if tier == "smb" else 23)
+    assert checked == (13 if tier == "smb" else 29)
 
 
 @pytest.mark.parametrize("tier", samples.TIERS)
@@ -98,8 +99,8 @@ def test_every_kserve_manifest_is_valid_for_the_sdk(tier: str) -> None:
         assert sorted(kinds) == ["InferenceService", "InferenceService", "ServingRuntime"]
     else:
         assert kinds.count("InferenceService") == 3  # churn champion+challenger, fraud
-        assert kinds.count("InferenceGraph") == 2
         assert kinds.count("ServingRuntime") == 2  # CPU and GPU
+        assert len(kinds) == 5
 
 
 @pytest.mark.parametrize("tier", samples.TIERS)
@@ -141,6 +142,14 @@ def test_validation_rejects_unknown_and_mistyped_fields() -> None:
     assert validation.kserve_findings(runtime) == [
         "ServingRuntime.spec.containers[0].name: expected str, got int"
     ]
+    # Plans carry numbers as doubles: 8080.0 is a port, 8080.5 is not.
+    runtime["spec"]["containers"][0]["name"] = "kserve-container"
+    runtime["spec"]["containers"][0]["ports"][0]["containerPort"] = 8080.0
+    assert validation.kserve_findings(runtime) == []
+    runtime["spec"]["containers"][0]["ports"][0]["containerPort"] = 8080.5
+    assert validation.kserve_findings(runtime) == [
+        "ServingRuntime.spec.containers[0].ports[0].containerPort: expected int, got float"
+    ]
     assert validation.kubernetes_findings({"apiVersion": "x.io/v1", "kind": "Thing"}) == [
         "x.io/v1/Thing: no schema in 1.31.0"
     ]
@@ -150,6 +159,8 @@ def test_validation_rejects_unknown_and_mistyped_fields() -> None:
     ("mutate", "expected"),
     [
         (lambda c, s: c["securityContext"].update(runAsUser=0), "runAsUser is not a non-zero"),
+        (lambda c, s: c["securityContext"].update(runAsUser=0.0), "runAsUser is not a non-zero"),
+        (lambda c, s: c["securityContext"].update(runAsUser="1000"), "runAsUser is not a non-zero"),
         (
             lambda c, s: c["securityContext"].update(allowPrivilegeEscalation=True),
             "allowPrivilegeEscalation is not false",
@@ -285,25 +296,85 @@ def test_builders_reject_bad_input_with_clear_errors() -> None:
 # --- serving ---------------------------------------------------------------------------
 
 
-def test_canary_is_a_weighted_splitter_not_canary_traffic_percent() -> None:
+def _router(manifests: list[dict[str, Any]], model: str) -> dict[str, dict[str, Any]]:
+    return {
+        m["kind"]: m
+        for m in manifests
+        if m["metadata"]["name"] in {f"{model}-router", model} and m["kind"] != "InferenceService"
+    }
+
+
+def test_canary_is_a_weighted_envoy_route_not_canary_traffic_percent() -> None:
     manifests = serving.serving_manifests(samples.serving_args("enterprise"))
     for m in manifests:
         assert "canaryTrafficPercent" not in json.dumps(m)
-    graph = next(
-        m for m in manifests if m["kind"] == "InferenceGraph" and m["metadata"]["name"] == "churn"
-    )
-    root = graph["spec"]["nodes"]["root"]
-    assert root["routerType"] == "Splitter"
-    assert root["steps"] == [
-        {"name": "champion", "serviceName": "churn-champion", "weight": 90},
-        {"name": "challenger", "serviceName": "churn-challenger", "weight": 10},
+        assert m["kind"] != "InferenceGraph"
+    router = _router(manifests, "churn")
+    assert set(router) == {"ConfigMap", "Deployment", "Service", "PodDisruptionBudget"}
+    config = yaml.safe_load(router["ConfigMap"]["data"]["envoy.yaml"])
+    (listener,) = config["static_resources"]["listeners"]
+    assert listener["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 8080}
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    assert route["route"]["weighted_clusters"]["clusters"] == [
+        {"name": "champion", "weight": 90},
+        {"name": "challenger", "weight": 10},
     ]
-    assert graph["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
-    fraud = next(m for m in manifests if m["metadata"]["name"] == "fraud")
-    assert fraud["spec"]["nodes"]["root"]["steps"] == [
-        {"name": "champion", "serviceName": "fraud-champion", "weight": 100}
+    hosts = {
+        c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
+            "socket_address"
+        ]
+        for c in config["static_resources"]["clusters"]
+    }
+    # KServe names a RawDeployment predictor's Service <isvc>-predictor, port 80.
+    assert hosts == {
+        "champion": {
+            "address": "churn-champion-predictor.big-bank.svc.cluster.local",
+            "port_value": 80,
+        },
+        "challenger": {
+            "address": "churn-challenger-predictor.big-bank.svc.cluster.local",
+            "port_value": 80,
+        },
+    }
+    assert "admin" not in config  # no admin interface to expose
+    dep = router["Deployment"]
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"mlplatform.io/traffic-weights": "champion=90,challenger=10"}
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    envoy = dep["spec"]["template"]["spec"]["containers"][0]
+    assert envoy["image"] == f"{REG}/docker.io/envoyproxy/envoy:distroless-v1.37.2"
+    assert "--disable-hot-restart" in envoy["args"]
+    svc = router["Service"]
+    assert svc["metadata"]["name"] == "churn" and svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    # Both versions serve under the model's name, so one request path fits either.
+    for isvc in (m for m in manifests if m["kind"] == "InferenceService"):
+        assert isvc["metadata"]["labels"]["modelName"] in {"churn", "fraud"}
+    fraud = yaml.safe_load(_router(manifests, "fraud")["ConfigMap"]["data"]["envoy.yaml"])
+    assert [c["name"] for c in fraud["static_resources"]["clusters"]] == ["champion"]
+
+
+def test_router_traffic_patch_moves_and_rolls_back_weights() -> None:
+    patch = serving.router_traffic_patch("ns", "m-champion", "m-challenger", 25)
+    config = yaml.safe_load(patch["configmap"]["data"]["envoy.yaml"])
+    route = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"
+    ]["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
+    assert route["weighted_clusters"]["clusters"] == [
+        {"name": "champion", "weight": 75},
+        {"name": "challenger", "weight": 25},
     ]
-    assert sum(s["weight"] for s in root["steps"]) == 100
+    assert patch["deployment"]["spec"]["template"]["metadata"]["annotations"] == {
+        "mlplatform.io/traffic-weights": "champion=75,challenger=25"
+    }
+    rollback = serving.router_traffic_patch("ns", "m-champion", None, 0)
+    config = yaml.safe_load(rollback["configmap"]["data"]["envoy.yaml"])
+    assert [c["name"] for c in config["static_resources"]["clusters"]] == ["champion"]
+    assert rollback["deployment"]["spec"]["template"]["metadata"]["annotations"] == {
+        "mlplatform.io/traffic-weights": "champion=100"
+    }
 
 
 def test_enterprise_serving_is_highly_available() -> None:
@@ -343,6 +414,7 @@ def test_gpu_runtime_only_where_asked() -> None:
     assert "nodeSelector" not in cpu_rt and "tolerations" not in cpu_rt
     assert cpu_rt["containers"][0]["image"] == f"{REG}/mlplatform/onnx-serving:0.1.0"
     assert "--bind_address=0.0.0.0" in cpu_rt["containers"][0]["args"]
+    assert "--model_name={{.Labels.modelName}}" in cpu_rt["containers"][0]["args"]
     fraud = next(m for m in manifests if m["metadata"]["name"] == "fraud-champion")
     assert fraud["spec"]["predictor"]["model"]["runtime"] == "big-bank-onnx-cpu"
     smb = serving.serving_manifests(samples.serving_args("smb"))
@@ -367,6 +439,10 @@ def test_serving_rejects_what_the_tier_does_not_offer() -> None:
     ent = samples.serving_args("enterprise")
     ent["models"][0]["canary_percent"] = 100
     with pytest.raises(ValueError, match="canary_percent must be between 1 and 99, got 100"):
+        serving.serving_manifests(ent)
+    ent = samples.serving_args("enterprise")
+    ent["models"][1]["name"] = "Fraud_Model"
+    with pytest.raises(ValueError, match="model name 'Fraud_Model' must be a DNS-1123 label"):
         serving.serving_manifests(ent)
     ent = samples.serving_args("enterprise")
     ent["models"][1]["storage_uri"] = "https://example.com/model"
@@ -457,12 +533,18 @@ def test_alertmanager_routes_to_the_receiver_with_a_bearer_token() -> None:
     }
     with pytest.raises(ValueError, match="must be an in-cluster service URL"):
         monitoring.alertmanager_config("t", "t", "https://hooks.example.com/x", "s")
+    # A tenant without automation keeps its alerts but routes them nowhere.
+    quiet = monitoring.tenant_monitoring_manifests(
+        samples.monitoring_args("smb") | {"automation": False}
+    )
+    assert [m["kind"] for m in quiet if m["kind"] == "AlertmanagerConfig"] == []
+    assert [m["kind"] for m in quiet if m["kind"] == "PrometheusRule"] == ["PrometheusRule"]
 
 
 def test_alert_receiver_deployment_matches_the_webhook_cli() -> None:
     manifests = automation.automation_manifests(
         "big-bank", "big-bank", Registry(REG), "0.1.0", queue_url=samples.QUEUE_URL,
-        role_arn=samples.ROLE_ARN,
+        role_arn=samples.ROLE_ARN, canary_models=["churn"],
     )  # fmt: skip
     kinds = [m["kind"] for m in manifests]
     assert kinds == [
@@ -473,9 +555,21 @@ def test_alert_receiver_deployment_matches_the_webhook_cli() -> None:
     assert role["rules"] == [
         {
             "apiGroups": ["serving.kserve.io"],
-            "resources": ["inferenceservices", "inferencegraphs"],
+            "resources": ["inferenceservices"],
             "verbs": ["get", "list", "watch", "patch"],
-        }
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["churn-router"],
+            "verbs": ["get", "patch"],
+        },
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": ["churn-router"],
+            "verbs": ["get", "patch"],
+        },
     ]
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["python", "-m", "workloads.alerts.webhook"]
@@ -519,26 +613,6 @@ def _parse_webhook_args(module: Any, args: list[str]) -> Any:
     return captured["ns"]
 
 
-def test_graph_traffic_patch_moves_and_rolls_back_weights() -> None:
-    assert serving.graph_traffic_patch("m-champion", "m-challenger", 25) == {
-        "spec": {
-            "nodes": {
-                "root": {
-                    "routerType": "Splitter",
-                    "steps": [
-                        {"name": "champion", "serviceName": "m-champion", "weight": 75},
-                        {"name": "challenger", "serviceName": "m-challenger", "weight": 25},
-                    ],
-                }
-            }
-        }
-    }
-    rollback = serving.graph_traffic_patch("m-champion", None, 0)
-    assert rollback["spec"]["nodes"]["root"]["steps"] == [
-        {"name": "champion", "serviceName": "m-champion", "weight": 100}
-    ]
-
-
 def test_shared_and_dedicated_prometheus_split_the_work() -> None:
     smb = monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
     assert not [m for m in smb if m["kind"] == "Prometheus"]
@@ -580,3 +654,59 @@ def test_dashboard_is_grafana_json_in_a_labelled_config_map() -> None:
     ]
     assert all('namespace="big-bank"' in p["targets"][0]["expr"] for p in board["panels"])
     assert validation.kubernetes_findings(cm) == []
+
+
+# --- platform namespaces ---------------------------------------------------------------
+
+
+def test_platform_namespaces_deny_by_default_and_allow_named_flows() -> None:
+    from components.k8s import netpol
+
+    policies = netpol.monitoring_policies("monitoring", {}, samples.CLUSTER_CIDRS)
+    by_name = {p["metadata"]["name"]: p["spec"] for p in policies}
+    assert by_name["default-deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert by_name["allow-https-to-cluster"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.40.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    ]
+    alert_in = by_name["allow-alerts-from-tenant-prometheus"]["ingress"][0]
+    assert alert_in["ports"] == [{"protocol": "TCP", "port": 9093}]
+    kserve = serving.kserve_install_policies(
+        "kserve", "cert-manager", {}, samples.CLUSTER_CIDRS, "monitoring"
+    )
+    hooks = [p for p in kserve if p["metadata"]["name"] == "allow-api-server-to-webhook"]
+    assert [
+        (h["metadata"]["namespace"], h["spec"]["ingress"][0]["ports"][0]["port"]) for h in hooks
+    ] == [
+        ("kserve", 9443),
+        ("cert-manager", 10250),
+    ]
+    for policy in [*policies, *kserve]:
+        assert validation.kubernetes_findings(policy) == []
+    with pytest.raises(ValueError, match="must be a bounded range, not the world"):
+        netpol.baseline_policies("ns", {}, ["0.0.0.0/0"])
+    with pytest.raises(ValueError, match="at least one CIDR"):
+        netpol.baseline_policies("ns", {}, [])
+
+
+def test_data_tags_name_owner_and_classification() -> None:
+    from components.k8s.catalog import data_tags
+
+    assert data_tags("acme", "restricted", {"cost-centre": "ml"}) == {
+        "tenant": "acme",
+        "data-classification": "restricted",
+        "cost-centre": "ml",
+    }
+    with pytest.raises(ValueError, match="data_classification 'secret': allowed public"):
+        data_tags("acme", "secret")
+
+
+def test_kserve_controller_runs_restricted() -> None:
+    controller = serving.kserve_values(Registry(REG))["kserve"]["controller"]
+    assert controller["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    for ctx in (controller["containerSecurityContext"], controller["rbacProxy"]["securityContext"]):
+        assert ctx["allowPrivilegeEscalation"] is False
+        assert ctx["capabilities"] == {"drop": ["ALL"]}
+        assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}

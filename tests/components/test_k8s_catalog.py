@@ -85,13 +85,13 @@ def test_mirror_list_covers_every_image_the_stack_references() -> None:
 def test_mirror_list_follows_the_features() -> None:
     full = required_artifacts(REG, FULL)
     names = {(a.kind, a.name) for a in full}
-    assert ("chart", "nvidia-device-plugin") in names and ("image", "kserve-router") in names
+    assert ("chart", "nvidia-device-plugin") in names and ("image", "envoy") in names
     assert ("image", "onnx-serving") in names
     lean = required_artifacts(REG, PlatformFeatures(gpu=False, serving_image_tag="0.1.0"))
     lean_names = {(a.kind, a.name) for a in lean}
     assert ("chart", "nvidia-device-plugin") not in lean_names
     assert ("image", "dcgm-exporter") not in lean_names
-    assert ("image", "kserve-router") not in lean_names
+    assert ("image", "envoy") not in lean_names
     assert len(full) == len(lean) + 5
     for artifact in full:
         assert artifact.mirror.startswith(("oci://" + REG.host + "/charts/", REG.host + "/"))
@@ -186,7 +186,9 @@ def test_gpu_daemonsets_run_only_on_gpu_pools() -> None:
     assert plugin["nfd"] == {"enabled": False} and plugin["gfd"] == {"enabled": False}
 
 
-def test_kserve_runs_raw_deployment_without_ingress() -> None:
+def test_kserve_runs_raw_deployment_without_ingress_or_builtin_runtimes() -> None:
+    runtimes = all_values()["kserve"]["kserve"]["servingruntime"]
+    assert len(runtimes) == 10 and all(v == {"disabled": True} for v in runtimes.values())
     controller = all_values()["kserve"]["kserve"]["controller"]
     assert controller["deploymentMode"] == "RawDeployment"
     assert controller["gateway"]["disableIngressCreation"] is True
@@ -196,8 +198,10 @@ def test_kserve_runs_raw_deployment_without_ingress() -> None:
 def test_kube_prometheus_stack_is_locked_down() -> None:
     values = all_values()["kube-prometheus-stack"]
     assert values["prometheus"]["prometheusSpec"]["retention"] == "30d"
-    for part in ("prometheus", "alertmanager", "grafana", "prometheus-node-exporter"):
+    for part in ("prometheus", "alertmanager", "grafana"):
         assert values[part]["service"]["type"] == "ClusterIP"
+    # node-exporter needs host namespaces: off, so the namespace can enforce restricted.
+    assert values["nodeExporter"] == {"enabled": False}
     grafana = values["grafana"]
     assert grafana["admin"] == {
         "existingSecret": "grafana-admin",
@@ -222,3 +226,29 @@ def test_cert_manager_installs_its_crds_and_is_scraped() -> None:
     values = all_values()["cert-manager"]
     assert values["crds"] == {"enabled": True, "keep": True}
     assert values["prometheus"]["servicemonitor"]["labels"] == {"release": "kps"}
+
+
+def test_registry_prefixes_follow_the_settings() -> None:
+    reg = Registry(REG.host, image_prefix="mirror", chart_prefix="helm/charts")
+    pin = IMAGES["prometheus"]
+    assert reg.image(pin) == f"{REG.host}/mirror/quay.io/prometheus/prometheus:v3.10.0"
+    assert reg.helm_image(pin) == {
+        "registry": REG.host,
+        "repository": "mirror/quay.io/prometheus/prometheus",
+        "tag": "v3.10.0",
+    }
+    assert reg.chart(CHARTS["kserve"]) == f"oci://{REG.host}/helm/charts/kserve"
+    # Our own image is built, not mirrored: no mirror prefix.
+    assert reg.serving_image("0.1.0") == f"{REG.host}/mlplatform/onnx-serving:0.1.0"
+    args = samples.serving_args("smb") | {"image_prefix": "mirror"}
+    runtime = serving.serving_manifests(args)[0]
+    assert runtime["spec"]["containers"][0]["image"] == f"{REG.host}/mlplatform/onnx-serving:0.1.0"
+    values = serving.kserve_values(reg)
+    assert values["kserve"]["controller"]["image"] == (
+        f"{REG.host}/mirror/docker.io/kserve/kserve-controller"
+    )
+    mirror = {a.mirror for a in required_artifacts(reg, FULL)}
+    assert set(invariants.helm_value_images(values)) <= mirror
+    for bad in ("Mirror", "/mirror", "mirror/", "a//b"):
+        with pytest.raises(ValueError, match="lowercase path segments"):
+            Registry(REG.host, image_prefix=bad)

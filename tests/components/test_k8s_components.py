@@ -45,10 +45,15 @@ REG = samples.REGISTRY
 
 def _program(tier: str) -> None:
     GpuEnablement("gpu", {"registry_host": REG})
-    KServeInstall("kserve", {"registry_host": REG})
+    KServeInstall("kserve", {"registry_host": REG, "cluster_cidrs": samples.CLUSTER_CIDRS})
     MonitoringStack(
         "monitoring",
-        {"registry_host": REG, "retention_days": 15, "grafana_admin_password": "pw-from-config"},
+        {
+            "registry_host": REG,
+            "retention_days": 15,
+            "grafana_admin_password": "pw-from-config",
+            "cluster_cidrs": samples.CLUSTER_CIDRS,
+        },
     )
     t = samples.tenant(tier)
     FeatureStore(f"{t}-features", samples.feature_store_args(tier))  # type: ignore[arg-type]
@@ -65,6 +70,7 @@ def _program(tier: str) -> None:
             "retraining_queue_url": queues.queue_urls.apply(lambda urls: urls["retraining"]),
             "webhook_token": "webhook-token-from-config-0123",
             "role_arn": f"arn:aws:iam::123456789012:role/{t}-automation",
+            "canary_models": ["churn"] if tier == "enterprise" else [],
         },
     )
 
@@ -143,15 +149,18 @@ EXPECTED_TENANT_COUNTS = {
     "smb": 41,
     # Enterprise (same inputs, one model with a GPU canary): Redis (Secrets Manager secret
     # + version, subnet group, security group, replication group, Kubernetes Secret)
-    # instead of tables; 6 PDBs (feature server, 3 InferenceServices, 2 graph routers);
-    # a GPU ServingRuntime; challenger InferenceService; 2 InferenceGraphs; the dedicated
-    # Prometheus (SA, Role, RoleBinding, Prometheus, egress NetworkPolicy).
-    "enterprise": 60,
+    # instead of tables; 6 PDBs (feature server, 3 InferenceServices, 2 routers); a GPU
+    # ServingRuntime; challenger InferenceService; 2 Envoy routers (ConfigMap,
+    # Deployment, Service); the dedicated Prometheus (SA, Role, RoleBinding, Prometheus,
+    # egress NetworkPolicy).
+    "enterprise": 64,
 }
-PLATFORM_COUNT = 14
-"""Once per cluster with GPU pools: 3 components, 4 namespaces, the Grafana admin Secret,
-6 Helm releases (cert-manager, kserve-crd, kserve, kube-prometheus-stack, device plugin,
-DCGM exporter). Without GPU pools: 10 (no GpuEnablement, namespace, 2 releases)."""
+PLATFORM_COUNT = 31
+"""Once per cluster with GPU pools: 3 components, 3 namespaces (cert-manager, kserve,
+monitoring; the GPU agents go to the existing kube-system), 18 NetworkPolicies (default
+deny + DNS + same-namespace + API-server HTTPS in each, plus webhook, scrape and alert
+allows), the Grafana admin Secret, 6 Helm releases (cert-manager, kserve-crd, kserve,
+kube-prometheus-stack, device plugin, DCGM exporter). Without GPU pools: 28."""
 
 
 @pytest.mark.parametrize("tier", samples.TIERS)
@@ -188,7 +197,7 @@ def test_every_registered_object_is_schema_valid(tier: str) -> None:
         elif is_builtin(manifest["apiVersion"]):
             assert validation.kubernetes_findings(manifest) == [], manifest["metadata"]["name"]
             builtin += 1
-    assert kserve == (3 if tier == "smb" else 7)
+    assert kserve == (3 if tier == "smb" else 5)
     assert builtin >= 10
 
 
@@ -304,3 +313,42 @@ def test_feature_store_yaml_reaches_the_config_map() -> None:
     assert "online_store:" in text and "type: redis" in text
     assert "password=${FEAST_REDIS_PASSWORD}" in text
     assert "ssl=true" in text
+
+
+@pytest.mark.parametrize("tier", samples.TIERS)
+def test_every_namespace_is_restricted_and_denies_by_default(tier: str) -> None:
+    objects = k8s_objects(tier)
+    namespaces = [m for m in objects if m["kind"] == "Namespace"]
+    assert {n["metadata"]["name"] for n in namespaces} == {"cert-manager", "kserve", "monitoring"}
+    for ns in namespaces:
+        labels = ns["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        deny = [
+            m
+            for m in objects
+            if m["kind"] == "NetworkPolicy"
+            and m["metadata"]["namespace"] == ns["metadata"]["name"]
+            and m["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        ]
+        assert len(deny) == 1, ns["metadata"]["name"]
+
+
+def test_a_custom_gpu_namespace_is_created_privileged_and_says_why() -> None:
+    mocks = PlatformMocks()
+    monitor = RecordingMonitor(mocks, {"aws": {"region": "me-central-1"}, "kubernetes": {}})
+    pulumi.runtime.set_mocks(
+        mocks, project="mlplatform", stack="dev", preview=False, monitor=monitor
+    )
+
+    @pulumi.runtime.test
+    def body() -> None:
+        GpuEnablement("gpu", {"registry_host": REG, "namespace": "gpu-system"})
+
+    body()
+    (ns,) = [r for r in monitor.records if r["type"] == "kubernetes:core/v1:Namespace"]
+    meta = ns["inputs"]["metadata"]
+    assert meta["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert "hostPath" in meta["annotations"]["mlplatform.io/pod-security-reason"]
+    releases = [r for r in monitor.records if r["type"] == "kubernetes:helm.sh/v3:Release"]
+    assert {r["inputs"]["namespace"] for r in releases} == {"gpu-system"}
+    assert ns["urn"] in releases[0]["options"]["dependsOn"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf import json_format, struct_pb2
+from policy_helpers import plan, resource, secure_bucket
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
-from test_policy_runner import plan, resource, secure_bucket
 
 from mlplatform.policy import runner
 from policies.rules import _fastpath, residency, zero_trust
@@ -85,7 +85,7 @@ def _configure(servicer) -> None:
                 fields={
                     "approvedRegistries": struct_pb2.Value(
                         list_value=struct_pb2.ListValue(
-                            values=[struct_pb2.Value(string_value="docker.io")]
+                            values=[struct_pb2.Value(string_value="quay.io")]
                         )
                     )
                 }
@@ -126,7 +126,12 @@ def test_fast_path_is_equivalent_to_the_original(original_servicer) -> None:
         "can't run policy 'reads-unknown'",
         "not for Kubernetes",
         "stack-not-applicable",
-        "ADVISORY",
+        "container-image-registry-approved",
     ):
         assert needle in flat
     assert "aws-security-group-no-world-ingress" not in flat
+    diagnostics = [d for answer in expected for d in answer.get("diagnostics", [])]
+    image = next(d for d in diagnostics if d["policyName"] == "container-image-registry-approved")
+    assert "enforcementLevel" not in image  # ADVISORY is the proto default (0)
+    region = next(d for d in diagnostics if d["policyName"] == "aws-resource-region-allowed")
+    assert region["enforcementLevel"] == "MANDATORY"  # remediate is reported as mandatory

@@ -7,7 +7,7 @@ import pathlib
 
 import jsonschema
 import pytest
-from test_policy_runner import PACKS, plan, resource, secure_bucket
+from policy_helpers import PACKS, plan, resource, secure_bucket
 
 from mlplatform.policy import report as render
 from mlplatform.policy import runner

@@ -8,122 +8,9 @@ import pathlib
 import textwrap
 
 import pytest
+from policy_helpers import PACKS, REPO, P, plan, resource, secure_bucket
 
 from mlplatform.policy import runner
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-PACKS = runner.discover_packs(REPO)
-P = "urn:pulumi:test::proj::"
-AWS = f"{P}pulumi:providers:aws::default_7_51_1"
-K8S = f"{P}pulumi:providers:kubernetes::default_4_34_2"
-
-
-def resource(rtype: str, name: str, inputs: dict, **extra) -> dict:
-    provider = AWS if rtype.startswith("aws:") else K8S if rtype.startswith("kubernetes:") else None
-    return {
-        "urn": f"{P}{rtype}::{name}",
-        "id": f"{name}-id",
-        "type": rtype,
-        "name": name,
-        "parent": f"{P}pulumi:pulumi:Stack::proj-test",
-        "provider": f"{provider}::pid" if provider else None,
-        "custom": True,
-        "inputs": inputs,
-        "options": {"protect": False, "dependsOn": [], "ignoreChanges": [], "aliases": []},
-        **extra,
-    }
-
-
-def plan(*resources: dict) -> dict:
-    base = [
-        {
-            "urn": f"{P}pulumi:pulumi:Stack::proj-test",
-            "type": "pulumi:pulumi:Stack",
-            "name": "proj-test",
-            "custom": False,
-            "inputs": {},
-            "options": {},
-        },
-        {
-            "urn": AWS,
-            "id": "pid",
-            "type": "pulumi:providers:aws",
-            "name": "default_7_51_1",
-            "custom": True,
-            "inputs": {"region": "me-central-1"},
-            "options": {},
-        },
-        {
-            "urn": K8S,
-            "id": "pid",
-            "type": "pulumi:providers:kubernetes",
-            "name": "default_4_34_2",
-            "custom": True,
-            "inputs": {},
-            "options": {},
-        },
-    ]
-    return {
-        "project": "proj",
-        "stack": "test",
-        "config": {"aws:region": "me-central-1"},
-        "resources": base + list(resources),
-    }
-
-
-TLS_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": "*",
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-)
-
-
-def secure_bucket(name: str, region: str | None = None) -> list[dict]:
-    tags = {"tenant": "acme", "data-classification": "confidential"}
-    inputs = {"bucket": name, "tags": tags} | ({"region": region} if region else {})
-    return [
-        resource("aws:s3/bucket:Bucket", name, inputs),
-        resource(
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            f"{name}-sse",
-            {
-                "bucket": name,
-                "rules": [
-                    {
-                        "applyServerSideEncryptionByDefault": {
-                            "sseAlgorithm": "aws:kms",
-                            "kmsMasterKeyId": "arn:aws:kms:me-central-1:123456789012:key/k",
-                        }
-                    }
-                ],
-            },
-        ),
-        resource(
-            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            f"{name}-pab",
-            {
-                "bucket": name,
-                "blockPublicAcls": True,
-                "blockPublicPolicy": True,
-                "ignorePublicAcls": True,
-                "restrictPublicBuckets": True,
-            },
-        ),
-        resource(
-            "aws:s3/bucketPolicy:BucketPolicy",
-            f"{name}-policy",
-            {"bucket": name, "policy": TLS_POLICY},
-        ),
-    ]
 
 
 def test_discover_finds_both_packs() -> None:
@@ -400,3 +287,54 @@ def test_pack_started_the_way_the_cli_starts_it(tmp_path: pathlib.Path) -> None:
         "true",
         "me-central-1",
     )
+
+
+@pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.name)
+def test_pack_loads_without_the_project_installed(
+    pack: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """As under the Pulumi CLI with the pack's own virtualenv: only its requirements.
+
+    ``python -S`` skips site processing, so the project's editable install is invisible;
+    the pack must find its rules from its own folder, print its port and serve them.
+    """
+    import subprocess
+    import sys
+    import sysconfig
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": sysconfig.get_paths()["purelib"]}
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", "import policies"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert probe.returncode != 0, "the project must not be importable in this environment"
+    process = subprocess.Popen(
+        [sys.executable, "-S", "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
+        cwd=pack,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().strip() or 0)
+        assert port > 0, process.stderr.read().decode() if process.stderr else ""
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(
+                empty_pb2.Empty(), timeout=30
+            )
+        assert info.name == pack.name
+        assert len(info.policies) >= 10
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

@@ -81,8 +81,9 @@ def trained_model(
 
     out = tmp_path_factory.mktemp("model")
     card = train(
-        TrainConfig(repo=feature_repo, out=out, signing_key=signing_keys.private,
-                    epochs=TRAIN_EPOCHS)
+        TrainConfig(
+            repo=feature_repo, out=out, signing_key=signing_keys.private, epochs=TRAIN_EPOCHS
+        )
     )
     card.pop("_notes", None)
     return TrainedModel(out=out, card=card, keys=signing_keys, repo=feature_repo)
@@ -97,11 +98,20 @@ class Server:
     grpc_port: int
     log: Path
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """Send one request; return (status, parsed JSON or raw text)."""
-        req = urllib.request.Request(self.base + path, data=body, method=method,
-                                     headers=headers or {"content-type": "application/json"})
+        req = urllib.request.Request(  # noqa: S310 - loopback http only
+            self.base + path,
+            data=body,
+            method=method,
+            headers=headers or {"content-type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
                 status, raw = resp.status, resp.read()
@@ -128,21 +138,46 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., contextlib.AbstractContextManager[Server]]]:
+def start_server(
+    tmp_path: Path,
+) -> Iterator[Callable[..., contextlib.AbstractContextManager[Server]]]:
     """Factory: ``with start_server(model_dir, public_key, *extra_args) as server:``."""
     started: list[subprocess.Popen[bytes]] = []
 
     @contextlib.contextmanager
-    def start(model_dir: Path, public_key: Path, *extra: str, name: str = "churn",
-              ready_timeout: float = 90.0) -> Iterator[Server]:
+    def start(
+        model_dir: Path,
+        public_key: Path,
+        *extra: str,
+        name: str = "churn",
+        ready_timeout: float = 90.0,
+    ) -> Iterator[Server]:
         port, grpc_port = free_port(), free_port()
         log = tmp_path / f"server-{port}.log"
-        cmd = [sys.executable, "-m", "workloads.serving", "--model_name", name,
-               "--model_dir", str(model_dir), "--http_port", str(port),
-               "--grpc_port", str(grpc_port), "--public_key", str(public_key), *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "workloads.serving",
+            "--model_name",
+            name,
+            "--model_dir",
+            str(model_dir),
+            "--http_port",
+            str(port),
+            "--grpc_port",
+            str(grpc_port),
+            "--public_key",
+            str(public_key),
+            *extra,
+        ]
         with log.open("wb") as handle:
-            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            proc = subprocess.Popen(
+                cmd,
+                cwd=REPO_ROOT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         started.append(proc)
         server = Server(proc, f"http://127.0.0.1:{port}", grpc_port, log)
         deadline = time.monotonic() + ready_timeout

@@ -125,9 +125,14 @@ def write_key_pair(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def ensure_dev_key_pair(base: Path | None = None) -> tuple[Path, Path, bool]:
-    """Return (private, public, created) of the local dev pair, creating it if missing."""
-    folder = (base or Path.cwd()) / DEV_KEY_DIR
+def ensure_dev_key_pair(
+    base: Path | None = None, *, key_dir: Path | None = None
+) -> tuple[Path, Path, bool]:
+    """Return (private, public, created) of the local dev pair, creating it if missing.
+
+    The pair lives in ``key_dir`` if given, else ``<base or cwd>/.mlplatform/local/keys``.
+    """
+    folder = key_dir or (base or Path.cwd()) / DEV_KEY_DIR
     private_path, public_path = folder / DEV_PRIVATE_KEY, folder / DEV_PUBLIC_KEY
     if private_path.exists() and public_path.exists():
         return private_path, public_path, False

@@ -35,6 +35,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -94,10 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30, help="champion training epochs")
     p.add_argument(
         "--challenger-hidden",
-        default="512,512,512",
+        default="1024,1024,1024",
         help="hidden layers of the (slower) challenger network",
     )
-    p.add_argument("--canary-requests", type=int, default=600, help="requests per canary arm")
+    p.add_argument("--canary-requests", type=int, default=300, help="requests per canary arm")
+    p.add_argument(
+        "--canary-batch",
+        type=int,
+        default=128,
+        help="rows per canary request (large enough that model compute shows in latency)",
+    )
     return p
 
 
@@ -357,19 +364,19 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
         )
         wait_ready(c_port, MODEL, challenger, timeout=90)
         c_client = V2Client(c_port, MODEL)
-        rows, labels = traffic(features, args.canary_requests * args.batch, args.seed + 300, 0.0)
+        batch = args.canary_batch
+        rows, labels = traffic(features, args.canary_requests * batch, args.seed + 300, 0.0)
         arms = {"champion": ArmStats(), "challenger": ArmStats()}
         for i in range(args.canary_requests * 2):  # 50/50 split, interleaved
             arm, target = ("champion", client) if i % 2 == 0 else ("challenger", c_client)
-            j = (i // 2) * args.batch
-            send(
-                target, rows[j : j + args.batch], labels[j : j + args.batch], args.batch, arms[arm]
-            )
+            j = (i // 2) * batch
+            send(target, rows[j : j + batch], labels[j : j + batch], batch, arms[arm])
         c_client.close()
         Processes.stop(challenger)
         for name, s in arms.items():
             n.append(
-                f"{name}: {s.requests} requests, errors {s.errors}, p99 "
+                f"{name}: {s.requests} requests x {batch} rows, errors {s.errors}, latency "
+                f"p50 {np.percentile(s.latency_ms, 50):.1f} ms / p99 "
                 f"{np.percentile(s.latency_ms, 99):.1f} ms, accuracy "
                 f"{s.correct / max(s.labelled, 1):.3f} on {s.labelled} labelled rows"
             )
@@ -400,7 +407,9 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
                 )
             )
             router = AlertRouter(
-                config=WebhookConfig(canary_policy=CanaryPolicy(min_requests=300)),
+                config=WebhookConfig(
+                    canary_policy=CanaryPolicy(min_requests=min(300, args.canary_requests))
+                ),
                 audit=audit,
                 queue=FileQueue(mon_dir / "queue"),
                 actuator=CanaryActuator.from_configuration(
@@ -449,7 +458,7 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
                 f"{predictor['model']['storageUri']}"
             )
         check = verify_audit_log(audit.path)
-        n.append(f"audit log {audit.path}: {check.message}")
+        n.append(f"audit log: {check.message}")
         if outcome["action"] != "rollback" or predictor.get("canaryTrafficPercent") != 0:
             raise StageError(f"the bad challenger was not rolled back: {outcome}")
         n.append(f"challenger rolled back in {NAMESPACE}/{MODEL}")
@@ -479,7 +488,7 @@ def _post(url: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the lifecycle; stop every started process whatever happens."""
     args = _parser().parse_args(argv)
-    for name in ("customers", "traffic_rows", "batch", "epochs", "canary_requests"):
+    for name in ("customers", "traffic_rows", "batch", "epochs", "canary_requests", "canary_batch"):
         if getattr(args, name) < 1:
             print(f"error: --{name.replace('_', '-')}: must be >= 1", file=sys.stderr)
             return 2
@@ -497,6 +506,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: stopping every started process", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: keep the traceback in the log, one line here
+        log = args.workdir / "logs" / "lifecycle-error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        print(f"error: {type(exc).__name__}: {exc} (traceback: {log})", file=sys.stderr)
+        return 1
     finally:
         procs.stop_all()
         signal.signal(signal.SIGTERM, previous)

@@ -156,19 +156,24 @@ class V2Client:
                 ]
             }
         )
-        try:
-            self.conn.request(
-                "POST",
-                f"/v2/models/{self.model}/infer",
-                body=body,
-                headers={"Content-Type": "application/json"},
-            )
-            response = self.conn.getresponse()
-            payload = response.read()
-        except OSError:
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            return None
+        for attempt in (1, 2):
+            try:
+                self.conn.request(
+                    "POST",
+                    f"/v2/models/{self.model}/infer",
+                    body=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                response = self.conn.getresponse()
+                payload = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                # The server closes idle keep-alive connections; reconnect once, as
+                # HTTP clients do. A second failure is a real error.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt == 2:
+                    return None
         if response.status != 200:
             return None
         out = json.loads(payload)["outputs"][0]

@@ -445,14 +445,3 @@ def _categorical_drift(plan: _CategoricalPlan, values: Any, ctx: _Context) -> Fe
         p,
         ctx.drifted(value_psi, p),
     )
-
-
-def columns_from_rows(feature_names: Sequence[str], rows: Any) -> dict[str, np.ndarray]:
-    """Split a row-major window (list of rows or 2-D array) into named columns."""
-    arr = np.asarray(rows) if not isinstance(rows, np.ndarray) else rows
-    if arr.ndim != 2 or arr.shape[1] != len(feature_names):
-        raise DriftError(
-            f"window rows must have {len(feature_names)} values each "
-            f"({', '.join(feature_names)}), got shape {arr.shape}"
-        )
-    return {name: arr[:, i] for i, name in enumerate(feature_names)}

@@ -8,12 +8,14 @@ back with probability at most ``alpha`` overall):
   Agresti-Caffo interval (add one error and one success to each arm; well-behaved at
   zero errors, unlike the plain Wald interval). Worse when the lower bound is above 0;
   non-inferior when the upper bound is below ``error_rate_margin``.
-- **p99 latency**: a distribution-free confidence bound for each arm's 99th
+- **p99 latency**: distribution-free confidence bounds for each arm's 99th
   percentile from order statistics (the binomial count of samples below the true
   quantile). Worse when the challenger's lower bound exceeds the champion's upper
-  bound by more than ``latency_tolerance``; non-inferior when the challenger's upper
-  bound is within ``latency_tolerance`` of the champion's upper bound. With too few
-  samples the upper bound does not exist and the check cannot pass.
+  bound times ``1 + latency_tolerance``, or (more power on small canaries) when a
+  one-sided Mann-Whitney test finds the challenger's latencies higher *and* its p99
+  exceeds the champion's by more than the tolerance. Non-inferior when the
+  challenger's upper bound is within the tolerance of the champion's lower bound,
+  which needs a few thousand samples per arm; before that the check holds.
 - **Quality** on labelled feedback (accuracy), when either arm has labels: same
   interval as the error rate, with ``quality_margin``. Without labels it is skipped.
 
@@ -183,26 +185,47 @@ def decide(
             f"error rate not shown within +{policy.error_rate_margin} (upper bound +{err_hi:.4f})"
         )
 
-    # The latency check's share of alpha is split over its two one-sided bounds.
-    c_lo, c_hi = quantile_bounds(challenger.latency_ms, 0.99, a / 2)
-    h_lo, h_hi = quantile_bounds(champion.latency_ms, 0.99, a / 2)
+    # The latency check's share of alpha is split in two: the order-statistic bounds of
+    # the p99 (each one-sided at a/4) and the rank test (a/2).
+    c_lo, c_hi = quantile_bounds(challenger.latency_ms, 0.99, a / 4)
+    h_lo, h_hi = quantile_bounds(champion.latency_ms, 0.99, a / 4)
+    c_p99, h_p99 = _p99(challenger.latency_ms), _p99(champion.latency_ms)
+    rank_p = (
+        float(
+            stats.mannwhitneyu(
+                challenger.latency_ms,
+                champion.latency_ms,
+                alternative="greater",
+                method="asymptotic",
+            ).pvalue
+        )
+        if challenger.latency_ms and champion.latency_ms
+        else 1.0
+    )
     metrics |= {
-        "champion_p99_ms": _p99(champion.latency_ms),
-        "challenger_p99_ms": _p99(challenger.latency_ms),
+        "champion_p99_ms": h_p99,
+        "challenger_p99_ms": c_p99,
         "champion_p99_bounds_ms": [h_lo, h_hi],
         "challenger_p99_bounds_ms": [c_lo, c_hi],
+        "latency_slower_p_value": rank_p,
     }
-    limit = h_hi * (1 + policy.latency_tolerance)
-    if math.isfinite(limit) and c_lo > limit:
+    tolerance = 1 + policy.latency_tolerance
+    if math.isfinite(h_hi) and c_lo > h_hi * tolerance:
         worse.append(
-            f"p99 latency {metrics['challenger_p99_ms']:.1f} ms vs "
-            f"{metrics['champion_p99_ms']:.1f} ms (lower bound {c_lo:.1f} ms > "
-            f"{limit:.1f} ms allowed)"
+            f"p99 latency {c_p99:.1f} ms vs {h_p99:.1f} ms (challenger's lower bound "
+            f"{c_lo:.1f} ms > champion's upper bound x {tolerance:.2f})"
         )
-    elif not (math.isfinite(c_hi) and math.isfinite(limit) and c_hi <= limit):
+    elif rank_p < a / 2 and c_p99 > h_p99 * tolerance:
+        worse.append(
+            f"p99 latency {c_p99:.1f} ms vs {h_p99:.1f} ms (> x {tolerance:.2f}), and "
+            f"latencies are higher overall (rank test p = {rank_p:.2g})"
+        )
+    elif not (math.isfinite(c_hi) and math.isfinite(h_lo) and c_hi <= h_lo * tolerance):
+        # Non-inferior only when the challenger's upper bound is within tolerance of the
+        # champion's lower bound: then Q99(challenger) <= tolerance * Q99(champion).
         not_shown.append(
-            "p99 latency not shown within "
-            f"+{policy.latency_tolerance:.0%} (too few samples or slower)"
+            f"p99 latency not shown within +{policy.latency_tolerance:.0%} "
+            "(too few samples or slower)"
         )
 
     if use_quality:

@@ -196,7 +196,9 @@ class InferenceApp:
                     if isinstance(request.get("id"), str):
                         payload["id"] = request["id"]
                 else:
-                    matrix = await model.resolve_async(model.matrix_from_v1(request, maybe_bool=maybe_bool))
+                    matrix = await model.resolve_async(
+                        model.matrix_from_v1(request, maybe_bool=maybe_bool)
+                    )
                     payload = {"predictions": model.infer(matrix)}
         except InvalidInput as exc:
             status = 400

@@ -8,7 +8,8 @@
 
 Flags follow KServe's model server (``--model_name``, ``--model_dir``, ``--http_port``,
 ``--grpc_port``, ``--workers``, ``--max_threads``, ``--enable_grpc``); unlike KServe it
-binds ``--bind_address`` (default loopback; the container image passes ``0.0.0.0``).
+binds ``--bind_address`` (default ``$MLPLATFORM_BIND_ADDRESS``, else loopback; the
+container image sets ``0.0.0.0``).
 
 The model directory must hold ``model.onnx``, ``model_card.json`` and
 ``signature.json``; the signature is verified with the Ed25519 public key from
@@ -37,6 +38,7 @@ from typing import Any
 from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY, VERIFY_KEY_ENV
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+BIND_ADDRESS_ENV = "MLPLATFORM_BIND_ADDRESS"
 
 
 def _bool(text: str) -> bool:
@@ -76,8 +78,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--enable_grpc", type=_bool, default=True, help="serve V2 gRPC too")
     p.add_argument(
         "--bind_address",
-        default="127.0.0.1",
-        help="address to listen on (0.0.0.0 inside a container)",
+        default=os.environ.get(BIND_ADDRESS_ENV, "127.0.0.1"),
+        help=f"address to listen on (default ${BIND_ADDRESS_ENV} or 127.0.0.1;"
+        " the container image sets 0.0.0.0)",
     )
     p.add_argument("--workers", type=_bounded(1, 64), default=1, help="server processes")
     p.add_argument("--max_threads", type=_bounded(1, 256), default=4, help="gRPC handler threads")

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from workloads.common.signing import SigningKeyError
-from workloads.training.data import TrainingDataError
+from workloads.training.data import LostRowsError, TrainingDataError
 from workloads.training.train import TrainConfig, TrainingFailedError, train
 
 
@@ -129,12 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(**vars(args))
     try:
         card = train(config)
-    except (TrainingDataError, SigningKeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, TrainingDataError) and "lost" in str(exc) else 2
-    except TrainingFailedError as exc:
+    except (LostRowsError, TrainingFailedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (TrainingDataError, SigningKeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for note in card.pop("_notes", []):
         print(note, file=sys.stderr)
     print(

@@ -24,6 +24,10 @@ class TrainingDataError(RuntimeError):
     """Training data is missing, malformed or too lossy; the message is one line."""
 
 
+class LostRowsError(TrainingDataError):
+    """The point-in-time join lost more label rows than allowed."""
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One model input column, in model input order."""
@@ -170,7 +174,7 @@ def load_training_frame(
         window_end=entity[timestamp_field].max(),
     )
     if data.lost_share > max_lost_share:
-        raise TrainingDataError(
+        raise LostRowsError(
             f"point-in-time join lost {data.n_dropped + data.n_null} of {n_requested} label rows"
             f" ({data.lost_share:.1%}: {data.n_dropped} dropped by Feast, {data.n_null} with"
             f" missing features) > allowed {max_lost_share:.1%} (--max-lost-share)"

@@ -11,6 +11,7 @@ REGISTRY = "123456789012.dkr.ecr.me-central-1.amazonaws.com"
 KEY_ARN = "arn:aws:kms:me-central-1:123456789012:key/1f0e2d3c-aaaa-bbbb-cccc-0123456789ab"
 ROLE_ARN = "arn:aws:iam::123456789012:role/acme-workloads"
 QUEUE_URL = "https://sqs.me-central-1.amazonaws.com/123456789012/big-bank-retraining"
+CLUSTER_CIDRS = ["10.40.0.0/16"]
 GPU_SELECTOR = {"nvidia.com/gpu.present": "true"}
 TIERS = ("smb", "enterprise")
 

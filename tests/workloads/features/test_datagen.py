@@ -30,11 +30,15 @@ def test_shift_moves_inputs_not_identity() -> None:
     base = generate(GeneratorConfig(n_customers=3000, n_snapshots=2, seed=1))
     shifted = generate(GeneratorConfig(n_customers=3000, n_snapshots=2, seed=1, shift=1.5))
     assert shifted.activity["balance_aed"].median() < 0.6 * base.activity["balance_aed"].median()
-    assert (shifted.activity["digital_logins_30d"].mean()
-            > 1.4 * base.activity["digital_logins_30d"].mean())
+    assert (
+        shifted.activity["digital_logins_30d"].mean()
+        > 1.4 * base.activity["digital_logins_30d"].mean()
+    )
     northern = [2, 3, 4, 5, 6]
-    assert (shifted.profile["emirate_code"].isin(northern).mean()
-            > base.profile["emirate_code"].isin(northern).mean() + 0.1)
+    assert (
+        shifted.profile["emirate_code"].isin(northern).mean()
+        > base.profile["emirate_code"].isin(northern).mean() + 0.1
+    )
     assert shifted.profile["customer_id"].equals(base.profile["customer_id"])
 
 
@@ -59,8 +63,9 @@ def test_labels_are_distinct_both_classes_and_orphans_precede_snapshots() -> Non
     ],
 )
 def test_bad_config_names_the_field(field: str, value: object, message: str) -> None:
-    with pytest.raises(DataGenError, match=message.replace("[", r"\[").replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        DataGenError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")
+    ):
         GeneratorConfig(**{**SMALL, field: value}).validate()
 
 
@@ -70,10 +75,12 @@ def test_churn_signal_is_learnable_from_the_current_snapshot() -> None:
 
     data = generate(GeneratorConfig(n_customers=2000, n_snapshots=4, seed=2))
     labels = data.labels.sort_values("event_timestamp")
-    current = pd.merge_asof(labels, data.activity.sort_values("event_timestamp"),
-                            on="event_timestamp", by="customer_id")
-    current = current.merge(data.profile.drop(columns=["event_timestamp", "created"]),
-                            on="customer_id")
+    current = pd.merge_asof(
+        labels, data.activity.sort_values("event_timestamp"), on="event_timestamp", by="customer_id"
+    )
+    current = current.merge(
+        data.profile.drop(columns=["event_timestamp", "created"]), on="customer_id"
+    )
     auc = roc_auc(current["churned"].to_numpy(), churn_logit(current, current))
     assert auc > 0.78
     assert 0.1 < float(np.mean(labels["churned"])) < 0.4

@@ -38,8 +38,15 @@ def _settings(**overrides: object) -> PlatformFeatureStoreSettings:
 # not to this environment. Feast's config models live in the same modules, so missing
 # drivers are stood in for while the modules import; the pydantic validation that runs
 # is Feast's own.
-_DRIVERS = ("aiobotocore", "aiobotocore.config", "aiobotocore.session", "redis",
-            "redis.asyncio", "redis.cluster", "redis.sentinel")
+_DRIVERS = (
+    "aiobotocore",
+    "aiobotocore.config",
+    "aiobotocore.session",
+    "redis",
+    "redis.asyncio",
+    "redis.cluster",
+    "redis.sentinel",
+)
 _STORE_MODULES = ("feast.infra.online_stores.dynamodb", "feast.infra.online_stores.redis")
 
 
@@ -68,7 +75,9 @@ def _load_with_feast(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return config
 
 
-def test_dynamodb_variant_validates_in_feast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dynamodb_variant_validates_in_feast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = render_platform_feature_store_yaml(_settings())
     config = _load_with_feast(text, tmp_path, monkeypatch)
     assert config.online_store.type == "dynamodb"  # type: ignore[attr-defined]
@@ -83,8 +92,11 @@ def test_dynamodb_variant_validates_in_feast(tmp_path: Path, monkeypatch: pytest
 def test_redis_variant_has_tls_and_password_only_by_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _settings(online=RedisOnlineStore(host="master.tenant-a.abc123.mec1.cache.amazonaws.com",
-                                                 cluster=True))
+    settings = _settings(
+        online=RedisOnlineStore(
+            host="master.tenant-a.abc123.mec1.cache.amazonaws.com", cluster=True
+        )
+    )
     text = render_platform_feature_store_yaml(settings)
     assert "s3cr3t-token" not in text
     assert "password=${FEAST_REDIS_PASSWORD}" in text
@@ -101,8 +113,11 @@ def test_redis_variant_has_tls_and_password_only_by_reference(
     [
         ({"registry_uri": "https://example.com/registry.db"}, "registry_uri", "s3://"),
         ({"project": "_hidden"}, "project", "letters, digits"),
-        ({"online": {"type": "redis", "host": "h", "password_env": "lower-case"}},
-         "password_env", "environment variable name"),
+        (
+            {"online": {"type": "redis", "host": "h", "password_env": "lower-case"}},
+            "password_env",
+            "environment variable name",
+        ),
         ({"online": {"type": "redis", "host": "h:6379"}}, "host", "bare host name"),
         ({"online": {"type": "memcached"}}, "online", "dynamodb"),
     ],
@@ -116,19 +131,45 @@ def test_bad_settings_name_the_field(overrides: dict[str, object], field: str, t
 
 
 def test_cli_render_and_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
-    code = features_main(["render", "--project", "p1", "--registry-uri", "s3://b/r.db",
-                          "--offline-uri", "s3://b/off", "--kms-key-id", KEY, "--dynamodb"])
+    code = features_main(
+        [
+            "render",
+            "--project",
+            "p1",
+            "--registry-uri",
+            "s3://b/r.db",
+            "--offline-uri",
+            "s3://b/off",
+            "--kms-key-id",
+            KEY,
+            "--dynamodb",
+        ]
+    )
     assert code == 0
     rendered = yaml.safe_load(capsys.readouterr().out)
     assert rendered["online_store"]["region"] == "me-central-1"
-    code = features_main(["render", "--project", "p1", "--registry-uri", "gs://b/r.db",
-                          "--offline-uri", "s3://b/off", "--kms-key-id", KEY, "--dynamodb"])
+    code = features_main(
+        [
+            "render",
+            "--project",
+            "p1",
+            "--registry-uri",
+            "gs://b/r.db",
+            "--offline-uri",
+            "s3://b/off",
+            "--kms-key-id",
+            KEY,
+            "--dynamodb",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: registry_uri: Value error, must be an s3:// URI, got 'gs://b/r.db'"]
 
 
-def test_feast_rejects_a_misspelt_store_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_feast_rejects_a_misspelt_store_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The validation used above is real: a typo in a store field fails in Feast."""
     from workloads.features.platform import render_platform_config
 

@@ -134,3 +134,18 @@ def test_bad_observations_are_rejected_with_the_field() -> None:
         ArmObservations(requests=3, errors=0, latency_ms=[float("nan")])
     with pytest.raises(ValidationError, match="min_labelled cannot exceed min_requests"):
         CanaryPolicy(min_requests=10, min_labelled=20)
+
+
+def test_small_canary_with_much_slower_challenger_rolls_back_on_the_rank_test() -> None:
+    rng = np.random.default_rng(5)
+    champion = _arm(rng, 600, 0.0)
+    # A few noisy-neighbour spikes on the champion make its p99 upper bound useless.
+    champion.latency_ms[:6] = [400.0] * 6
+    challenger = _arm(rng, 600, 0.0, latency_scale=2.5)
+    decision = decide(champion, challenger, POLICY)
+    assert decision.action is Action.ROLLBACK
+    assert "rank test" in decision.reasons[0]
+    # With 600 samples the p99 bounds alone are too wide to show it.
+    c_lo = decision.metrics["challenger_p99_bounds_ms"][0]
+    h_hi = decision.metrics["champion_p99_bounds_ms"][1]
+    assert c_lo <= h_hi * 1.2

@@ -18,15 +18,19 @@ ROW = [35, 24, 0, 1, 5200.0, -3.5, 22, 9, 1, 0, 2]
 
 @pytest.fixture(scope="module")
 def model(trained_model) -> OnnxModel:  # type: ignore[no-untyped-def]
-    m = OnnxModel("churn", trained_model.out,
-                  ServingOptions(public_key=trained_model.keys.public, max_batch_rows=8))
+    m = OnnxModel(
+        "churn",
+        trained_model.out,
+        ServingOptions(public_key=trained_model.keys.public, max_batch_rows=8),
+    )
     assert m.load() is True
     return m
 
 
 def _reference(trained_model, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-    session = ort.InferenceSession(str(trained_model.out / "model.onnx"),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(trained_model.out / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
     return session.run(None, {"features": x})[0]
 
 
@@ -35,12 +39,15 @@ def test_v1_and_v2_predict_match_plain_onnxruntime(model: OnnxModel, trained_mod
     got_v1 = model.predict({"instances": [ROW, ROW]})
     np.testing.assert_allclose(got_v1["predictions"], want, rtol=1e-6)
     named = dict(zip(model.features, ROW, strict=True))
-    np.testing.assert_allclose(model.predict({"instances": [named]})["predictions"], want[:1],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model.predict({"instances": [named]})["predictions"], want[:1], rtol=1e-6
+    )
     request = InferRequest.from_inference_request(
-        __import__("kserve.protocol.rest.v2_datamodels", fromlist=["InferenceRequest"])
-        .InferenceRequest(inputs=[{"name": "features", "datatype": "FP32", "shape": [2, 11],
-                                   "data": ROW + ROW}]),
+        __import__(
+            "kserve.protocol.rest.v2_datamodels", fromlist=["InferenceRequest"]
+        ).InferenceRequest(
+            inputs=[{"name": "features", "datatype": "FP32", "shape": [2, 11], "data": ROW + ROW}]
+        ),
         "churn",
     )
     response = model.predict(request)
@@ -50,38 +57,74 @@ def test_v1_and_v2_predict_match_plain_onnxruntime(model: OnnxModel, trained_mod
 
 def test_metadata_lists_inputs_and_outputs(model: OnnxModel) -> None:
     assert model.get_input_types() == [{"name": "features", "datatype": "FP32", "shape": [-1, 11]}]
-    assert model.get_output_types() == [{"name": "probabilities", "datatype": "FP32",
-                                         "shape": [-1, 2]}]
+    assert model.get_output_types() == [
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, 2]}
+    ]
 
 
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ([{"name": "features", "datatype": "FP32", "shape": [1, 10], "data": ROW[:10]}],
-         "shape: must be [rows, 11], got [1, 10]"),
-        ([{"name": "features", "datatype": "INT64", "shape": [1, 11], "data": ROW}],
-         "datatype: must be FP32 for features, got 'INT64'"),
-        ([{"name": "features", "datatype": "FP32", "shape": [1, 11], "data": ROW[:10] + ["NaN"]}],
-         "values must be numbers"),
-        ([{"name": "features", "datatype": "FP32", "shape": [1, 11], "data": ROW[:10] + [1e39]}],
-         "NaN, infinity or values beyond float32 range"),
-        ([{"name": "features", "datatype": "FP32", "shape": [1, 11], "data": ROW[:10] + [True]}],
-         "values must be numbers"),
-        ([{"name": "features", "datatype": "FP32", "shape": [9, 11], "data": ROW * 9}],
-         "9 rows exceed the limit of 8 (--max_batch_rows)"),
-        ([{"name": "features", "datatype": "FP32", "shape": [2, 11], "data": ROW}],
-         "11 values do not fill shape [2, 11]"),
-        ([{"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [1]}],
-         "name: must be one of ['features'], got 'customer_id'"),
-        ([{"name": "features", "datatype": "FP32", "shape": [1, 11],
-           "data": [35, 24, 7, 1, 5200.0, -3.5, 22, 9, 1, 0, 2]}],
-         "feature segment_code (column 2) row 0 is 7; allowed codes [0, 1, 2, 3]"),
+        (
+            [{"name": "features", "datatype": "FP32", "shape": [1, 10], "data": ROW[:10]}],
+            "shape: must be [rows, 11], got [1, 10]",
+        ),
+        (
+            [{"name": "features", "datatype": "INT64", "shape": [1, 11], "data": ROW}],
+            "datatype: must be FP32 for features, got 'INT64'",
+        ),
+        (
+            [
+                {
+                    "name": "features",
+                    "datatype": "FP32",
+                    "shape": [1, 11],
+                    "data": [*ROW[:10], "NaN"],
+                }
+            ],
+            "values must be numbers",
+        ),
+        (
+            [{"name": "features", "datatype": "FP32", "shape": [1, 11], "data": [*ROW[:10], 1e39]}],
+            "NaN, infinity or values beyond float32 range",
+        ),
+        (
+            [{"name": "features", "datatype": "FP32", "shape": [1, 11], "data": [*ROW[:10], True]}],
+            "values must be numbers",
+        ),
+        (
+            [{"name": "features", "datatype": "FP32", "shape": [9, 11], "data": ROW * 9}],
+            "9 rows exceed the limit of 8 (--max_batch_rows)",
+        ),
+        (
+            [{"name": "features", "datatype": "FP32", "shape": [2, 11], "data": ROW}],
+            "11 values do not fill shape [2, 11]",
+        ),
+        (
+            [{"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [1]}],
+            "name: must be one of ['features'], got 'customer_id'",
+        ),
+        (
+            [
+                {
+                    "name": "features",
+                    "datatype": "FP32",
+                    "shape": [1, 11],
+                    "data": [35, 24, 7, 1, 5200.0, -3.5, 22, 9, 1, 0, 2],
+                }
+            ],
+            "feature segment_code (column 2) row 0 is 7; allowed codes [0, 1, 2, 3]",
+        ),
         ([], "inputs: must be a list with exactly one tensor object"),
-        ([{"name": "features", "datatype": "FP32", "shape": [1, -11], "data": ROW}],
-         "shape: must be a list of non-negative integers"),
+        (
+            [{"name": "features", "datatype": "FP32", "shape": [1, -11], "data": ROW}],
+            "shape: must be a list of non-negative integers",
+        ),
     ],
 )
-def test_bad_v2_inputs_are_invalid_input(model: OnnxModel, inputs: list[object], message: str) -> None:
+def test_bad_v2_inputs_are_invalid_input(
+    model: OnnxModel, inputs: list[object], message: str
+) -> None:
     with pytest.raises(InvalidInput) as info:
         model.matrix_from_v2(inputs)
     assert message in str(info.value)
@@ -102,21 +145,25 @@ def test_tampered_or_unsigned_models_are_refused(trained_model, tmp_path: Path) 
     card = (tampered / "model_card.json").read_text().replace('"roc_auc": 0.', '"roc_auc": 1.')
     (tampered / "model_card.json").write_text(card)
     m = OnnxModel("churn", tampered, ServingOptions(public_key=trained_model.keys.public))
-    with pytest.raises(ModelLoadError, match="model_card.json: digest does not match"):
+    with pytest.raises(ModelLoadError, match=r"model_card\.json: digest does not match"):
         m.load()
     assert not m.ready
     with pytest.raises(ModelLoadError, match="model directory not found"):
-        OnnxModel("churn", tmp_path / "nope", ServingOptions(public_key=trained_model.keys.public)).load()
+        OnnxModel(
+            "churn", tmp_path / "nope", ServingOptions(public_key=trained_model.keys.public)
+        ).load()
     with pytest.raises(ModelLoadError, match="public key file not found"):
         OnnxModel("churn", trained_model.out, ServingOptions(public_key=tmp_path / "x.pem")).load()
 
 
 def test_pickle_round_trip_reloads_the_session(model: OnnxModel) -> None:
-    clone = pickle.loads(pickle.dumps(model))
+    clone = pickle.loads(pickle.dumps(model))  # noqa: S301 - our own object
     assert clone.ready
     assert clone is not model
-    np.testing.assert_allclose(clone.predict({"instances": [ROW]})["predictions"],
-                               model.predict({"instances": [ROW]})["predictions"])
+    np.testing.assert_allclose(
+        clone.predict({"instances": [ROW]})["predictions"],
+        model.predict({"instances": [ROW]})["predictions"],
+    )
 
 
 def test_tuned_session_options(model: OnnxModel) -> None:

@@ -17,27 +17,42 @@ ROW = [35, 24, 0, 1, 5200.0, -3.5, 22, 9, 1, 0, 2]
 pytestmark = pytest.mark.slow
 
 
-def _v2(data: list[object], shape: list[int], datatype: str = "FP32", name: str = "features"
-        ) -> dict[str, object]:
+def _v2(
+    data: list[object], shape: list[int], datatype: str = "FP32", name: str = "features"
+) -> dict[str, object]:
     return {"inputs": [{"name": name, "datatype": datatype, "shape": shape, "data": data}]}
 
 
 def _reference(model_dir: Path, rows: list[list[float]]) -> np.ndarray:
-    session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
     return session.run(None, {"features": np.asarray(rows, dtype=np.float32)})[0]
 
 
-def test_protocols_validation_metrics_and_logging(trained_model, start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_protocols_validation_metrics_and_logging(
+    trained_model, start_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     log_dir = tmp_path / "predictions"
-    with start_server(trained_model.out, trained_model.keys.public, "--prediction_log_dir",
-                      str(log_dir), "--max_batch_rows", "16", "--max_body_bytes", "65536") as srv:
+    with start_server(
+        trained_model.out,
+        trained_model.keys.public,
+        "--prediction_log_dir",
+        str(log_dir),
+        "--max_batch_rows",
+        "16",
+        "--max_body_bytes",
+        "65536",
+    ) as srv:
         status, meta = srv.request("GET", "/v2/models/churn")
         assert status == 200
         assert meta["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, 11]}]
         assert meta["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 2]}]
 
         want = _reference(trained_model.out, [ROW, ROW])
-        status, body = srv.post_json("/v2/models/churn/infer", {"id": "r-1", **_v2(ROW + ROW, [2, 11])})
+        status, body = srv.post_json(
+            "/v2/models/churn/infer", {"id": "r-1", **_v2(ROW + ROW, [2, 11])}
+        )
         assert status == 200, body
         assert body["id"] == "r-1"
         assert body["model_version"] == trained_model.card["model_version"]
@@ -49,14 +64,15 @@ def test_protocols_validation_metrics_and_logging(trained_model, start_server, t
         np.testing.assert_allclose(body["predictions"], want[:1], rtol=1e-6)
         status, _ = srv.post_json(
             f"/v2/models/churn/versions/{trained_model.card['model_version']}/infer",
-            _v2(ROW, [1, 11]))
+            _v2(ROW, [1, 11]),
+        )
         assert status == 200
 
         bad_cases = [
             (_v2(ROW[:10], [1, 10]), 400, "must be [rows, 11]"),
             (_v2(ROW, [1, 11], datatype="FP64"), 400, "must be FP32"),
-            (_v2(ROW[:10] + ["NaN"], [1, 11]), 400, "values must be numbers"),
-            (_v2(ROW[:10] + [1e39], [1, 11]), 400, "NaN, infinity"),
+            (_v2([*ROW[:10], "NaN"], [1, 11]), 400, "values must be numbers"),
+            (_v2([*ROW[:10], 1e39], [1, 11]), 400, "NaN, infinity"),
             (_v2(ROW * 17, [17, 11]), 400, "17 rows exceed the limit of 16"),
             (_v2([1], [1], datatype="INT64", name="customer_id"), 400, "name: must be one of"),
             ({"inputs": "x"}, 400, "exactly one tensor"),
@@ -95,10 +111,12 @@ def test_protocols_validation_metrics_and_logging(trained_model, start_server, t
         served = [ln for ln in lines if ln.startswith("mlplatform_inference_requests_total{")]
         assert any('status="400"' in ln and not ln.endswith(" 0.0") for ln in served)
         assert not any('status="5' in ln for ln in served)
-        assert any(ln.startswith('mlplatform_prediction_score_count{model="churn"} 4.0')
-                   for ln in lines), [ln for ln in lines if "score" in ln]
-        assert any(ln.startswith("mlplatform_inference_request_duration_seconds_bucket")
-                   for ln in lines)
+        assert any(
+            ln.startswith('mlplatform_prediction_score_count{model="churn"} 4.0') for ln in lines
+        ), [ln for ln in lines if "score" in ln]
+        assert any(
+            ln.startswith("mlplatform_inference_request_duration_seconds_bucket") for ln in lines
+        )
 
     files = list(log_dir.glob("predictions-*.jsonl"))
     assert len(files) == 1
@@ -113,35 +131,56 @@ def test_protocols_validation_metrics_and_logging(trained_model, start_server, t
 
 
 def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
     import grpc
 
-    from workloads.serving._kserve import kserve  # noqa: F401 - imports KServe with clean argv
-    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
-    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+    # KServe must be imported through our wrapper (clean sys.argv) before its modules.
+    from workloads.serving._kserve import kserve  # noqa: F401
 
-    with start_server(trained_model.out, trained_model.keys.public) as srv:
-        with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
-            stub = pb_grpc.GRPCInferenceServiceStub(channel)
-            request = pb.ModelInferRequest(
-                model_name="churn",
-                inputs=[pb.ModelInferRequest.InferInputTensor(
-                    name="features", datatype="FP32", shape=[1, 11],
-                    contents=pb.InferTensorContents(fp32_contents=ROW))],
-            )
-            response = stub.ModelInfer(request, timeout=10)
-            got = np.frombuffer(response.raw_output_contents[0], dtype=np.float32) \
-                if response.raw_output_contents else np.asarray(response.outputs[0].contents.fp32_contents)
-            np.testing.assert_allclose(got.reshape(1, 2), _reference(trained_model.out, [ROW]), rtol=1e-6)
-            bad = pb.ModelInferRequest(
-                model_name="churn",
-                inputs=[pb.ModelInferRequest.InferInputTensor(
-                    name="features", datatype="FP32", shape=[1, 3],
-                    contents=pb.InferTensorContents(fp32_contents=ROW[:3]))],
-            )
-            with pytest.raises(grpc.RpcError) as info:
-                stub.ModelInfer(bad, timeout=10)
-            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert "must be [rows, 11]" in info.value.details()
+    pb = importlib.import_module("kserve.protocol.grpc.grpc_predict_v2_pb2")
+    pb_grpc = importlib.import_module("kserve.protocol.grpc.grpc_predict_v2_pb2_grpc")
+
+    with (
+        start_server(trained_model.out, trained_model.keys.public) as srv,
+        grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel,
+    ):
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        request = pb.ModelInferRequest(
+            model_name="churn",
+            inputs=[
+                pb.ModelInferRequest.InferInputTensor(
+                    name="features",
+                    datatype="FP32",
+                    shape=[1, 11],
+                    contents=pb.InferTensorContents(fp32_contents=ROW),
+                )
+            ],
+        )
+        response = stub.ModelInfer(request, timeout=10)
+        got = (
+            np.frombuffer(response.raw_output_contents[0], dtype=np.float32)
+            if response.raw_output_contents
+            else np.asarray(response.outputs[0].contents.fp32_contents)
+        )
+        np.testing.assert_allclose(
+            got.reshape(1, 2), _reference(trained_model.out, [ROW]), rtol=1e-6
+        )
+        bad = pb.ModelInferRequest(
+            model_name="churn",
+            inputs=[
+                pb.ModelInferRequest.InferInputTensor(
+                    name="features",
+                    datatype="FP32",
+                    shape=[1, 3],
+                    contents=pb.InferTensorContents(fp32_contents=ROW[:3]),
+                )
+            ],
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ModelInfer(bad, timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "must be [rows, 11]" in info.value.details()
 
 
 def test_feature_enrichment_from_the_online_store(trained_model, start_server) -> None:  # type: ignore[no-untyped-def]
@@ -149,23 +188,28 @@ def test_feature_enrichment_from_the_online_store(trained_model, start_server) -
 
     store = FeatureStore(repo_path=str(trained_model.repo))
     features = [f["name"] for f in trained_model.card["features"]]
-    online = store.get_online_features(features=store.get_feature_service("churn_model"),
-                                       entity_rows=[{"customer_id": 100001}]).to_dict()
+    online = store.get_online_features(
+        features=store.get_feature_service("churn_model"), entity_rows=[{"customer_id": 100001}]
+    ).to_dict()
     row = [float(online[name][0]) for name in features]
     want = _reference(trained_model.out, [row])
-    with start_server(trained_model.out, trained_model.keys.public, "--feature_repo",
-                      str(trained_model.repo)) as srv:
+    with start_server(
+        trained_model.out, trained_model.keys.public, "--feature_repo", str(trained_model.repo)
+    ) as srv:
         status, meta = srv.request("GET", "/v2/models/churn")
         assert {"name": "customer_id", "datatype": "INT64", "shape": [-1]} in meta["inputs"]
-        status, body = srv.post_json("/v2/models/churn/infer",
-                                     _v2([100001], [1], datatype="INT64", name="customer_id"))
+        status, body = srv.post_json(
+            "/v2/models/churn/infer", _v2([100001], [1], datatype="INT64", name="customer_id")
+        )
         assert status == 200, body
         np.testing.assert_allclose(np.reshape(body["outputs"][0]["data"], (1, 2)), want, rtol=1e-5)
-        status, body = srv.post_json("/v1/models/churn:predict",
-                                     {"instances": [{"customer_id": 100001}]})
+        status, body = srv.post_json(
+            "/v1/models/churn:predict", {"instances": [{"customer_id": 100001}]}
+        )
         assert status == 200
-        status, body = srv.post_json("/v2/models/churn/infer",
-                                     _v2([42], [1], datatype="INT64", name="customer_id"))
+        status, body = srv.post_json(
+            "/v2/models/churn/infer", _v2([42], [1], datatype="INT64", name="customer_id")
+        )
         assert status == 400
         assert "customer_id [42]: no online features" in body["error"]
 
@@ -178,9 +222,23 @@ def test_tampered_model_exits_with_one_line(trained_model, tmp_path: Path) -> No
     (tampered / "model.onnx").write_bytes(bytes(data))
     for model_dir in (tampered, tmp_path / "absent"):
         proc = subprocess.run(
-            [sys.executable, "-m", "workloads.serving", "--model_name", "churn", "--model_dir",
-             str(model_dir), "--http_port", "1", "--public_key", str(trained_model.keys.public)],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-m",
+                "workloads.serving",
+                "--model_name",
+                "churn",
+                "--model_dir",
+                str(model_dir),
+                "--http_port",
+                "1",
+                "--public_key",
+                str(trained_model.keys.public),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert proc.returncode == 1
         lines = proc.stderr.strip().splitlines()
@@ -190,8 +248,9 @@ def test_tampered_model_exits_with_one_line(trained_model, tmp_path: Path) -> No
 
 
 def test_two_workers_share_the_port(trained_model, start_server) -> None:  # type: ignore[no-untyped-def]
-    with start_server(trained_model.out, trained_model.keys.public, "--workers", "2",
-                      "--enable_grpc", "false") as srv:
+    with start_server(
+        trained_model.out, trained_model.keys.public, "--workers", "2", "--enable_grpc", "false"
+    ) as srv:
         for _ in range(20):
             status, body = srv.post_json("/v2/models/churn/infer", _v2(ROW, [1, 11]))
             assert status == 200, body

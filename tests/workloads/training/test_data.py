@@ -11,8 +11,14 @@ from workloads.training.data import TrainingDataError, load_training_frame
 
 
 def _load(repo: Path, labels: Path, max_lost: float = 0.05):  # type: ignore[no-untyped-def]
-    return load_training_frame(repo, labels, service_name="churn_model", entity_key="customer_id",
-                               label="churned", max_lost_share=max_lost)
+    return load_training_frame(
+        repo,
+        labels,
+        service_name="churn_model",
+        entity_key="customer_id",
+        label="churned",
+        max_lost_share=max_lost,
+    )
 
 
 def test_join_takes_the_snapshot_current_at_label_time(feature_repo: Path) -> None:
@@ -22,20 +28,27 @@ def test_join_takes_the_snapshot_current_at_label_time(feature_repo: Path) -> No
     activity = pd.read_parquet(feature_repo / "data" / "customer_activity.parquet")
     expected = pd.merge_asof(
         data.frame[["customer_id", "event_timestamp"]].sort_values("event_timestamp"),
-        activity.sort_values("event_timestamp")[["customer_id", "event_timestamp",
-                                                 "digital_logins_30d", "balance_aed"]],
-        on="event_timestamp", by="customer_id", direction="backward",
+        activity.sort_values("event_timestamp")[
+            ["customer_id", "event_timestamp", "digital_logins_30d", "balance_aed"]
+        ],
+        on="event_timestamp",
+        by="customer_id",
+        direction="backward",
     )
-    merged = data.frame.merge(expected, on=["customer_id", "event_timestamp"],
-                              suffixes=("", "_want"))
+    merged = data.frame.merge(
+        expected, on=["customer_id", "event_timestamp"], suffixes=("", "_want")
+    )
     assert len(merged) == len(data.frame)
     assert (merged["digital_logins_30d"] == merged["digital_logins_30d_want"]).all()
     # A leaky join (the next snapshot) would disagree on most rows.
     leaky = pd.merge_asof(
         data.frame[["customer_id", "event_timestamp"]].sort_values("event_timestamp"),
-        activity.sort_values("event_timestamp")[["customer_id", "event_timestamp",
-                                                 "digital_logins_30d"]],
-        on="event_timestamp", by="customer_id", direction="forward",
+        activity.sort_values("event_timestamp")[
+            ["customer_id", "event_timestamp", "digital_logins_30d"]
+        ],
+        on="event_timestamp",
+        by="customer_id",
+        direction="forward",
     ).dropna()
     check = data.frame.merge(leaky, on=["customer_id", "event_timestamp"], suffixes=("", "_next"))
     assert (check["digital_logins_30d"] != check["digital_logins_30d_next"]).mean() > 0.5
@@ -61,8 +74,9 @@ def test_lost_rows_over_the_limit_fail_loudly(feature_repo: Path, tmp_path: Path
 def test_bad_label_files_are_named(feature_repo: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainingDataError, match="labels file not found"):
         _load(feature_repo, tmp_path / "missing.parquet")
-    pd.DataFrame({"customer_id": [1], "event_timestamp": [pd.Timestamp("2026-01-10", tz="UTC")]}
-                 ).to_parquet(tmp_path / "nolabel.parquet")
+    pd.DataFrame(
+        {"customer_id": [1], "event_timestamp": [pd.Timestamp("2026-01-10", tz="UTC")]}
+    ).to_parquet(tmp_path / "nolabel.parquet")
     with pytest.raises(TrainingDataError, match=r"missing column\(s\) churned"):
         _load(feature_repo, tmp_path / "nolabel.parquet")
     with pytest.raises(TrainingDataError, match="not a Feast repo"):

@@ -17,8 +17,12 @@ REGION = "me-central-1"
 def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -37,13 +41,19 @@ def test_upload_sets_sse_kms_with_the_tenant_key(moto_endpoint: str, tmp_path: P
     kms = boto3.client("kms", region_name=REGION, endpoint_url=moto_endpoint)
     key_id = kms.create_key(Description="tenant-a artifacts")["KeyMetadata"]["Arn"]
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
-    s3.create_bucket(Bucket="tenant-a-models",
-                     CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(
+        Bucket="tenant-a-models", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
     for name in ("model.onnx", "model_card.json"):
         (tmp_path / name).write_bytes(name.encode() * 10)
-    keys = upload_artifacts(tmp_path, ["model.onnx", "model_card.json"],
-                            "s3://tenant-a-models/churn/v1/", key_id, endpoint_url=moto_endpoint,
-                            region=REGION)
+    keys = upload_artifacts(
+        tmp_path,
+        ["model.onnx", "model_card.json"],
+        "s3://tenant-a-models/churn/v1/",
+        key_id,
+        endpoint_url=moto_endpoint,
+        region=REGION,
+    )
     assert keys == ["churn/v1/model.onnx", "churn/v1/model_card.json"]
     for key in keys:
         head = s3.head_object(Bucket="tenant-a-models", Key=key)
@@ -60,5 +70,11 @@ def test_upload_failures_are_one_line(moto_endpoint: str, tmp_path: Path) -> Non
     with pytest.raises(S3UploadError, match="must be s3://bucket/prefix"):
         upload_artifacts(tmp_path, ["model.onnx"], "https://b/p", "k", endpoint_url=moto_endpoint)
     with pytest.raises(S3UploadError, match=r"s3://no-such-bucket/p/model.onnx: upload failed"):
-        upload_artifacts(tmp_path, ["model.onnx"], "s3://no-such-bucket/p", "k",
-                         endpoint_url=moto_endpoint, region=REGION)
+        upload_artifacts(
+            tmp_path,
+            ["model.onnx"],
+            "s3://no-such-bucket/p",
+            "k",
+            endpoint_url=moto_endpoint,
+            region=REGION,
+        )

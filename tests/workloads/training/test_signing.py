@@ -41,7 +41,7 @@ def test_flipped_byte_is_refused(signed_dir: tuple[Path, Path]) -> None:
     data = bytearray((folder / "model.onnx").read_bytes())
     data[10] ^= 0x01
     (folder / "model.onnx").write_bytes(bytes(data))
-    with pytest.raises(ArtifactVerificationError, match="model.onnx: digest does not match"):
+    with pytest.raises(ArtifactVerificationError, match=r"model\.onnx: digest does not match"):
         verify_artifacts(folder, load_public_key(public), ["model.onnx"])
 
 
@@ -62,7 +62,7 @@ def test_other_key_missing_signature_and_unsigned_required(
     write_key_pair(tmp_path / "other.pem", tmp_path / "other.pub.pem")
     with pytest.raises(ArtifactVerificationError, match="signature does not verify"):
         verify_artifacts(folder, load_public_key(tmp_path / "other.pub.pem"), ["model.onnx"])
-    with pytest.raises(ArtifactVerificationError, match="required artifact reference_stats.json"):
+    with pytest.raises(ArtifactVerificationError, match=r"required artifact reference_stats\.json"):
         verify_artifacts(folder, load_public_key(signed_dir[1]), ["reference_stats.json"])
     unsigned = tmp_path / "unsigned"
     shutil.copytree(folder, unsigned)

@@ -24,8 +24,11 @@ def test_gate_passes_and_every_artifact_is_written(trained_model) -> None:  # ty
     assert {"torch", "onnxruntime", "feast"} <= set(card["versions"])
     on_disk = json.loads((out / "model_card.json").read_text())
     assert on_disk["model_version"] == card["model_version"]
-    signed = verify_artifacts(out, load_public_key(trained_model.keys.public),
-                              required=["model.onnx", "model_card.json", "reference_stats.json"])
+    signed = verify_artifacts(
+        out,
+        load_public_key(trained_model.keys.public),
+        required=["model.onnx", "model_card.json", "reference_stats.json"],
+    )
     assert signed["artifacts"]["model.onnx"]["sha256"] == card["artifacts"]["model.onnx"]["sha256"]
 
 
@@ -45,8 +48,9 @@ def test_onnx_has_dynamic_batch_and_matches_torch(trained_model) -> None:  # typ
     parity = trained_model.card["onnx_parity"]
     assert parity["max_abs_diff"] <= 1e-4
     assert parity["rows"] == trained_model.card["data"]["n_validation"]
-    session = ort.InferenceSession(str(trained_model.out / "model.onnx"),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(trained_model.out / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
     assert isinstance(session.get_inputs()[0].shape[0], str)  # symbolic batch dimension
     rng = np.random.default_rng(0)
     for rows in (1, 37, 1000):
@@ -59,17 +63,37 @@ def test_onnx_has_dynamic_batch_and_matches_torch(trained_model) -> None:  # typ
 
 
 def test_same_seed_same_metrics(trained_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    card = train(TrainConfig(repo=trained_model.repo, out=tmp_path / "again",
-                             signing_key=trained_model.keys.private, epochs=30))
+    card = train(
+        TrainConfig(
+            repo=trained_model.repo,
+            out=tmp_path / "again",
+            signing_key=trained_model.keys.private,
+            epochs=30,
+        )
+    )
     assert card["metrics"] == trained_model.card["metrics"]
     assert card["artifacts"]["model.onnx"] == trained_model.card["artifacts"]["model.onnx"]
 
 
-def test_shuffled_labels_fail_the_gate_loudly(trained_model, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_shuffled_labels_fail_the_gate_loudly(
+    trained_model,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "shuffled"
-    code = train_main(["--repo", str(trained_model.repo), "--out", str(out), "--shuffle-labels",
-                       "--signing-key", str(trained_model.keys.private), "--epochs", "10"])
+    code = train_main(
+        [
+            "--repo",
+            str(trained_model.repo),
+            "--out",
+            str(out),
+            "--shuffle-labels",
+            "--signing-key",
+            str(trained_model.keys.private),
+            "--epochs",
+            "10",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
@@ -78,11 +102,22 @@ def test_shuffled_labels_fail_the_gate_loudly(trained_model, tmp_path: Path,  # 
     assert not out.exists() or not any(p.name in ARTIFACTS for p in out.rglob("*"))
 
 
-def test_bad_signing_key_is_a_usage_error(trained_model, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_signing_key_is_a_usage_error(
+    trained_model,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     (tmp_path / "bad.pem").write_text("not a key")
-    code = train_main(["--repo", str(trained_model.repo), "--out", str(tmp_path / "o"),
-                       "--signing-key", str(tmp_path / "bad.pem")])
+    code = train_main(
+        [
+            "--repo",
+            str(trained_model.repo),
+            "--out",
+            str(tmp_path / "o"),
+            "--signing-key",
+            str(tmp_path / "bad.pem"),
+        ]
+    )
     assert code == 2
     assert "bad.pem: not an unencrypted PEM private key" in capsys.readouterr().err
 
@@ -91,3 +126,25 @@ def test_roc_auc_known_values() -> None:
     assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
     assert roc_auc(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
     assert roc_auc(np.array([1, 1, 0, 0]), np.array([0.1, 0.2, 0.8, 0.9])) == 0.0
+
+
+def test_lossy_join_exits_1_and_missing_labels_exit_2(  # type: ignore[no-untyped-def]
+    trained_model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    labels = pd.read_parquet(trained_model.repo / "data" / "churn_labels.parquet")
+    labels["event_timestamp"] = labels["event_timestamp"] - pd.Timedelta(days=400)
+    labels.to_parquet(tmp_path / "old.parquet")
+    common = [
+        "--repo",
+        str(trained_model.repo),
+        "--out",
+        str(tmp_path / "o"),
+        "--signing-key",
+        str(trained_model.keys.private),
+    ]
+    assert train_main([*common, "--labels", str(tmp_path / "old.parquet")]) == 1
+    assert "point-in-time join lost 3000 of 3000 label rows" in capsys.readouterr().err
+    assert train_main([*common, "--labels", str(tmp_path / "none.parquet")]) == 2
+    assert "none.parquet: labels file not found" in capsys.readouterr().err
