@@ -1,10 +1,12 @@
 """Plan time and peak memory for 1, 10, 50 and 100 tenants, against bare Pulumi mocks.
 
 For each size, a stack with that many tenants (alternating SMB and enterprise) is
-planned by the offline engine in a fresh process; then a bare program that registers
-the same number of resources under the SDK's plain ``set_mocks`` runs in a fresh
-process too. Same machine, same run, so the ratio is meaningful even when the machine
-is noisy. The last line printed is one JSON object.
+planned by the offline engine in a fresh process, twice: the first (cold) run pays for
+importing pulumi-aws and pulumi-kubernetes modules (seconds, once per process), the
+second (warm) run is the steady-state cost. The baseline, in another fresh process,
+registers the very same resources (same types, names and inputs, read back from the
+plan) under the SDK's plain ``set_mocks`` with a trivial Mocks. Same machine, same run,
+so the ratio holds even when the machine is noisy. The last line is one JSON object.
 
     python bench/plan_scale.py [--sizes 1,10,50,100] [--repeat 1]
 """
@@ -44,19 +46,32 @@ def write_stack(folder: Path, tenants: int) -> Path:
     return folder
 
 
-def child_plan(program: Path) -> dict[str, float]:
+def child_plan(program: Path, replay: Path) -> dict[str, float]:
     from mlplatform.engine import plan_program
 
     t0 = time.perf_counter()
     plan = plan_program(program, "bench")
-    seconds = time.perf_counter() - t0
-    custom = sum(1 for r in plan["resources"] if r["custom"])
-    return {"seconds": seconds, "resources": len(plan["resources"]), "custom": custom}
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    plan = plan_program(program, "bench")
+    warm = time.perf_counter() - t0
+    replay.write_text(
+        json.dumps(
+            [
+                r
+                for r in plan["resources"]
+                if r["custom"] and not r["type"].startswith("pulumi:providers:")
+            ]
+        )
+    )
+    return {"seconds": cold, "warm_seconds": warm, "resources": len(plan["resources"])}
 
 
-def child_bare(count: int) -> dict[str, float]:
+def child_bare(replay: Path) -> dict[str, float]:
     import pulumi
     from pulumi.runtime import mocks
+
+    resources = json.loads(replay.read_text())
 
     class Bare(mocks.Mocks):
         def new_resource(self, args: mocks.MockResourceArgs):  # type: ignore[override]
@@ -68,15 +83,8 @@ def child_bare(count: int) -> dict[str, float]:
     t0 = time.perf_counter()
     mocks.set_mocks(Bare(), project="bare", stack="bench", preview=False)
     outs = [
-        pulumi.CustomResource(
-            "bench:index:Resource",
-            f"r{i}",
-            {
-                "tags": {"tenant": f"t{i % 100}", "n": str(i)},
-                "spec": {"replicas": 2, "labels": {"a": "b"}},
-            },
-        ).urn
-        for i in range(count)
+        pulumi.CustomResource(r["type"], f"{i}-{r['name']}", dict(r["inputs"])).urn
+        for i, r in enumerate(resources)
     ]
 
     @pulumi.runtime.test
@@ -84,7 +92,7 @@ def child_bare(count: int) -> dict[str, float]:
         return pulumi.Output.all(*outs)
 
     wait()
-    return {"seconds": time.perf_counter() - t0, "resources": count}
+    return {"seconds": time.perf_counter() - t0, "resources": len(resources)}
 
 
 def run_child(*args: str) -> dict[str, float]:
@@ -108,7 +116,12 @@ def main() -> None:
 
     if args.child:
         kind, value = args.child
-        result = child_plan(Path(value)) if kind == "plan" else child_bare(int(value))
+        folder = Path(value)
+        result = (
+            child_plan(folder, folder / "replay.json")
+            if kind == "plan"
+            else child_bare(folder / "replay.json")
+        )
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
@@ -118,20 +131,23 @@ def main() -> None:
         for n in (int(x) for x in args.sizes.split(",")):
             program = write_stack(Path(tmp) / f"n{n}", n)
             ours = run_child("plan", str(program))
-            bare = run_child("bare", str(int(ours["resources"])))
+            bare = run_child("bare", str(program))
             row = {
                 "tenants": n,
                 "resources": int(ours["resources"]),
-                "plan_s": round(ours["seconds"], 2),
+                "plan_cold_s": round(ours["seconds"], 2),
+                "plan_s": round(ours["warm_seconds"], 2),
                 "plan_peak_rss_mib": round(ours["peak_rss_mib"], 1),
                 "bare_mocks_s": round(bare["seconds"], 2),
                 "bare_peak_rss_mib": round(bare["peak_rss_mib"], 1),
-                "time_ratio": round(ours["seconds"] / bare["seconds"], 2),
-                "ms_per_resource": round(1000 * ours["seconds"] / ours["resources"], 2),
+                "time_ratio": round(ours["warm_seconds"] / bare["seconds"], 2),
+                "cold_ratio": round(ours["seconds"] / bare["seconds"], 2),
+                "ms_per_resource": round(1000 * ours["warm_seconds"] / ours["resources"], 2),
             }
             rows.append(row)
             print(
-                f"{n:>4} tenants: {row['resources']:>6} resources, plan {row['plan_s']:>6.2f}s "
+                f"{n:>4} tenants: {row['resources']:>6} resources, plan {row['plan_s']:>6.2f}s warm "
+                f"({row['plan_cold_s']:.2f}s cold) "
                 f"({row['plan_peak_rss_mib']:.0f} MiB) vs bare mocks {row['bare_mocks_s']:>6.2f}s "
                 f"({row['bare_peak_rss_mib']:.0f} MiB): x{row['time_ratio']}",
                 flush=True,
@@ -145,7 +161,7 @@ def main() -> None:
                 "target_100_tenants_under_s": 30,
                 "target_ratio_max": 1.3,
                 "largest": largest,
-                "meets_time_target": largest["plan_s"] < 30,
+                "meets_time_target": largest["plan_cold_s"] < 30,
                 "meets_ratio_target": largest["time_ratio"] <= 1.3,
             }
         )

@@ -39,8 +39,15 @@ def _image_from_values(node: dict[str, Any]) -> str | None:
 
 def _walk(node: Any, used_by: str, found: set[Artifact], in_values: bool) -> None:
     if isinstance(node, dict):
+        tag = node.get("tag")
+        if in_values and isinstance(node.get("image"), str) and isinstance(tag, (str, int, float)):
+            # Charts such as KServe's write {image: "<repo>", tag: "<version>"}.
+            found.add(Artifact("image", f"{node['image']}:{tag}", used_by))
+            node = {k: v for k, v in node.items() if k not in ("image", "tag")}
         for key, value in node.items():
             if key == "image" and isinstance(value, str) and value and value != "[secret]":
+                found.add(Artifact("image", value, used_by))
+            elif in_values and key.endswith("Image") and isinstance(value, str) and ":" in value:
                 found.add(Artifact("image", value, used_by))
             elif key == "image" and isinstance(value, dict) and in_values:
                 ref = _image_from_values(value)

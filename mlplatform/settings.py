@@ -202,7 +202,9 @@ class HybridSettings(Strict):
             if not m or any(int(x) > 255 for x in m.groups()[:4]) or int(m[5]) > 32:
                 raise ValueError(f"'{c}' is not an IPv4 CIDR block")
             if int(m[5]) == 0:
-                raise ValueError("0.0.0.0/0 would open egress to the world; list the store's ranges")
+                raise ValueError(
+                    "0.0.0.0/0 would open egress to the world; list the store's ranges"
+                )
         return v
 
     @field_validator("object_store_endpoint")

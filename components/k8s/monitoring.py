@@ -4,16 +4,19 @@ Platform part (:class:`MonitoringStack`): kube-prometheus-stack as a pinned Helm
 from the in-region mirror, every image overridden to the mirror, ClusterIP services
 only, Grafana's admin password from a Secret, anonymous access and sign-up off, no
 phone-home. The shared Prometheus (SMB tenants and the platform) keeps the platform's
-retention; it ignores monitors and rules labelled for a dedicated Prometheus.
+retention; it ignores monitors and rules labelled for a dedicated Prometheus. The
+namespace denies all traffic but the flows listed in :mod:`components.k8s.netpol`.
 
-Tenant part (:class:`TenantMonitoring`): a PodMonitor for the model servers (KServe
-generates their Services, so their port names are not ours to rely on; the pods' are),
-a ServiceMonitor for the Feast feature server, PrometheusRules for p99 latency, error
-rate and drift score, an AlertmanagerConfig routing ``action=rollback`` and
-``action=retrain`` alerts to the tenant's automation (``workloads/alerts``), and a
-Grafana dashboard as JSON in a ConfigMap. Enterprise tenants get their own
+Tenant part (:class:`TenantMonitoring`): PodMonitors for the model servers (KServe
+generates their Services, so their port names are not ours to rely on; the pods' are)
+and the drift monitor, a ServiceMonitor for the Feast feature server, PrometheusRules on
+the workloads' own metrics (p99 latency, error rate, PSI drift), an AlertmanagerConfig
+sending ``CanaryDegraded`` and ``ModelInputDrift`` to the tenant's alert receiver
+(``workloads/alerts``, deployed by :mod:`components.k8s.automation`) with a bearer
+token, and a Grafana dashboard as JSON in a ConfigMap. Enterprise tenants get their own
 ``Prometheus`` (operator-managed) with their own retention, alerting through the shared
-Alertmanager.
+Alertmanager. The monitoring namespace enforces Pod Security ``restricted``, which is
+why node-exporter (host network, PID and ``/proc``) is disabled.
 """
 
 from __future__ import annotations

@@ -291,6 +291,45 @@ def kubernetes_outputs(
     return rid, state
 
 
+def random_outputs(
+    type_: str, name: str, urn: str, inputs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """pulumi-random: deterministic offline values of the requested shape."""
+    state = dict(inputs)
+    length = int(inputs.get("length") or 16)
+    if type_ in (
+        "random:index/randomPassword:RandomPassword",
+        "random:index/randomString:RandomString",
+    ):
+        alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+        seed = hashlib.sha256(urn.encode()).digest()
+        while len(seed) < length:
+            seed += hashlib.sha256(seed).digest()
+        value = "".join(alphabet[b % len(alphabet)] for b in seed[:length])
+        state.update(result=value, bcryptHash=f"$2a$10${digest(value, n=53)}")
+        return f"offline-{digest(urn, n=8)}", state
+    if type_ == "random:index/randomId:RandomId":
+        raw = hashlib.sha256(urn.encode()).digest()[: int(inputs.get("byteLength") or 8)]
+        state.update(
+            hex=raw.hex(),
+            b64Url=base64.urlsafe_b64encode(raw).decode().rstrip("="),
+            dec=str(int.from_bytes(raw, "big")),
+        )
+        state["b64Std"] = base64.b64encode(raw).decode()
+        return state["b64Url"], state
+    if type_ == "random:index/randomUuid:RandomUuid":
+        h = digest(urn, n=32)
+        value = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+        state.update(result=value)
+        return value, state
+    if type_ == "random:index/randomInteger:RandomInteger":
+        lo, hi = int(inputs.get("min", 0)), int(inputs.get("max", 100))
+        value = lo + int(digest(urn), 16) % (hi - lo + 1)
+        state.update(result=value)
+        return str(value), state
+    return f"{name}-{digest(urn, n=8)}", state
+
+
 # --- invokes ----------------------------------------------------------------------------
 
 
@@ -482,4 +521,3 @@ INVOKES: dict[str, InvokeHandler] = {
     "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
     "kubernetes:yaml:decode": _yaml_decode,
 }
-

@@ -28,6 +28,7 @@ class PlatformMocks(Mocks):
         self.ctx = ctx or cloud.CloudContext()
         self.unanswered: list[tuple[str, str]] = []
         self._urns: dict[tuple[str, str], str] = {}
+        self._secret_outputs: dict[tuple[str, str], list[str]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = {k: rpc.unwrap_rpc_secret(v) for k, v in (args.inputs or {}).items()}
@@ -40,12 +41,18 @@ class PlatformMocks(Mocks):
             )
         elif args.typ.startswith("kubernetes:"):
             rid, state = cloud.kubernetes_outputs(args.typ, args.name, urn, inputs)
+        elif args.typ.startswith("random:"):
+            rid, state = cloud.random_outputs(args.typ, args.name, urn, inputs)
         else:
             rid, state = f"{args.name}-{cloud.digest(urn, n=8)}", dict(inputs)
-        # Keep secrets secret in the returned state.
+        # Keep secrets secret in the returned state, as the engine would: secret inputs
+        # and the outputs the resource declares secret (additionalSecretOutputs).
         for k, v in (args.inputs or {}).items():
             if rpc.is_rpc_secret(v):
                 state[k] = v
+        for k in self._secret_outputs.get((args.typ, args.name), []):
+            if k in state and not rpc.is_rpc_secret(state[k]):
+                state[k] = rpc.wrap_rpc_secret(state[k])
         return rid, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -124,6 +131,9 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         urn = self._urn(request.parent, request.type, request.name)
         self.platform_mocks._urns[(request.type, request.name)] = urn
+        self.platform_mocks._secret_outputs[(request.type, request.name)] = list(
+            request.additionalSecretOutputs
+        )
         provider = request.provider or None
         if request.custom and not provider and not request.type.startswith("pulumi:providers:"):
             provider = self._default_provider(request.type, request.version)
@@ -136,7 +146,7 @@ class RecordingMonitor(MockMonitor):
             else {}
         )
         secret_keys = sorted(k for k, v in raw.items() if rpc.is_rpc_secret(v))
-        inputs = {k: (SECRET_MARK if k in secret_keys else _plain(v)) for k, v in raw.items()}
+        inputs = {k: _plain(v) for k, v in raw.items()}
         record = {
             "urn": urn,
             "id": response.id or None,
@@ -187,10 +197,22 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+def _mask(value: Any) -> Any:
+    """A secret's shape without its content: keys stay (policies and schemas need them)."""
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return SECRET_MARK
+
+
 def _plain(value: Any) -> Any:
-    """Inputs as JSON data: secrets marked, resource references as URNs."""
+    """Inputs as JSON data: secrets masked, whole numbers as ints, references as URNs."""
     if rpc.is_rpc_secret(value):
-        return SECRET_MARK
+        return _mask(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, float) and value.is_integer():
+        # The wire format (protobuf Struct) has only doubles; providers read ints back.
+        return int(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -238,12 +238,13 @@ class ResourceCheck:
 class StackResource:
     """A resource as a stack validator sees it; inputs become plain data on first use."""
 
-    __slots__ = ("_plain", "_provider_plain", "_source")
+    __slots__ = ("_deps", "_plain", "_provider_plain", "_source")
 
     def __init__(self, source: Any) -> None:
         self._source = source
         self._plain: dict[str, Any] | None = None
         self._provider_plain: dict[str, Any] | None = None
+        self._deps: dict[str, tuple[str, ...]] | None = None
 
     @property
     def urn(self) -> str:
@@ -284,7 +285,11 @@ class StackResource:
     @property
     def property_dependencies(self) -> dict[str, tuple[str, ...]]:
         """Resources each top-level input was computed from, by URN."""
-        return {k: tuple(d.urn for d in v) for k, v in self._source.property_dependencies.items()}
+        if self._deps is None:
+            self._deps = {
+                k: tuple(d.urn for d in v) for k, v in self._source.property_dependencies.items()
+            }
+        return self._deps
 
 
 @dataclass

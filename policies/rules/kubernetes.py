@@ -547,22 +547,20 @@ def validate_default_deny(check: StackCheck) -> None:
         for p in check.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
         if _is_default_deny(p.props)
     ]
+    by_name = {
+        target for p in policies if isinstance(target := dig(p.props, "metadata.namespace"), str)
+    }
+    by_dependency = {u for p in policies for u in p.property_dependencies.get("metadata", ())}
     for namespace in namespaces:
         name = dig(namespace.props, "metadata.name")
-        covered = False
-        for policy in policies:
-            target = dig(policy.props, "metadata.namespace")
-            by_name = isinstance(name, str) and target == name
-            if by_name or namespace.urn in policy.property_dependencies.get("metadata", ()):
-                covered = True
-                break
-        if not covered:
-            shown = name if isinstance(name, str) else namespace.name
-            check.violation(
-                f"Namespace '{shown}' has no default-deny NetworkPolicy (empty podSelector, "
-                "policyTypes [Ingress, Egress], no rules).",
-                namespace.urn,
-            )
+        if (isinstance(name, str) and name in by_name) or namespace.urn in by_dependency:
+            continue
+        shown = name if isinstance(name, str) else namespace.name
+        check.violation(
+            f"Namespace '{shown}' has no default-deny NetworkPolicy (empty podSelector, "
+            "policyTypes [Ingress, Egress], no rules).",
+            namespace.urn,
+        )
 
 
 kubernetes_namespace_default_deny = StackRulePolicy(

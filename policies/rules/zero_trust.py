@@ -210,38 +210,23 @@ def _sse_problems(rules: Any, log_target: bool) -> list[str]:
 
 def validate_sse_kms(check: StackCheck) -> None:
     """Default encryption is SSE-KMS with a customer key (SSE-S3 only for log targets)."""
-    buckets = list(check.of_type(*BUCKET_TYPES))
-    log_targets: set[str] = set()
-    for logging in check.of_type(*LOGGING_TYPES):
-        target = logging.props.get("targetBucket")
-        for bucket in buckets:
-            if (isinstance(target, str) and target in _bucket_refs(bucket)) or (
-                bucket.urn in logging.property_dependencies.get("targetBucket", ())
-            ):
-                log_targets.add(bucket.urn)
-    for bucket in buckets:
+    log_targets = set(_children(check, LOGGING_TYPES, key="targetBucket"))
+    for bucket in check.of_type(*BUCKET_TYPES):
         inline = dig(bucket.props, "serverSideEncryptionConfiguration")
         if inline is MISSING:
             continue
         rules = dig(inline, "rules") if dig(inline, "rules") is not MISSING else dig(inline, "rule")
         for problem in _sse_problems(rules, bucket.urn in log_targets):
             check.violation(problem, bucket.urn)
+    owners: dict[str, list[str]] = {}
+    for bucket_urn, configs in _children(check, SSE_TYPES).items():
+        for config in configs:
+            owners.setdefault(config.urn, []).append(bucket_urn)
     for config in check.of_type(*SSE_TYPES):
-        owners = _owners(config, buckets)
-        log_target = bool(owners) and all(b.urn in log_targets for b in owners)
+        mine = owners.get(config.urn, [])
+        log_target = bool(mine) and all(urn in log_targets for urn in mine)
         for problem in _sse_problems(dig(config.props, "rules"), log_target):
             check.violation(problem, config.urn)
-
-
-def _owners(config: StackResource, buckets: list[StackResource]) -> list[StackResource]:
-    """The buckets an encryption configuration applies to."""
-    target = config.props.get("bucket")
-    return [
-        b
-        for b in buckets
-        if b.urn in config.property_dependencies.get("bucket", ())
-        or (isinstance(target, str) and target in _bucket_refs(b))
-    ]
 
 
 aws_s3_no_public_acl = _rule(
@@ -303,16 +288,32 @@ def _bucket_refs(resource: StackResource) -> set[str]:
     return refs
 
 
-def _attached(check: StackCheck, bucket: StackResource, types: tuple[str, ...]) -> list[Any]:
-    """Resources of ``types`` that configure ``bucket`` (by property dependency or name)."""
-    refs = _bucket_refs(bucket)
-    found = []
-    for resource in check.of_type(*types):
-        target = resource.props.get("bucket")
-        if bucket.urn in resource.property_dependencies.get("bucket", ()) or (
-            isinstance(target, str) and target in refs
-        ):
-            found.append(resource)
+def _buckets_by_ref(check: StackCheck) -> dict[str, StackResource]:
+    """Every way a child can name a bucket (URN, name, ARN) -> the bucket."""
+    index: dict[str, StackResource] = {}
+    for bucket in check.of_type(*BUCKET_TYPES):
+        for ref in _bucket_refs(bucket):
+            index.setdefault(ref, bucket)
+    return index
+
+
+def _children(
+    check: StackCheck, types: tuple[str, ...], key: str = "bucket"
+) -> dict[str, list[StackResource]]:
+    """Bucket URN -> resources of ``types`` whose ``key`` input names it.
+
+    A child names its bucket through a property dependency (the engine's record of
+    which resource an input came from) or by the bucket's name or ARN.
+    """
+    index = _buckets_by_ref(check)
+    found: dict[str, list[StackResource]] = {}
+    for child in check.of_type(*types):
+        owners = {index[u].urn for u in child.property_dependencies.get(key, ()) if u in index}
+        target = child.props.get(key)
+        if isinstance(target, str) and target in index:
+            owners.add(index[target].urn)
+        for owner in owners:
+            found.setdefault(owner, []).append(child)
     return found
 
 
@@ -323,9 +324,10 @@ def _bucket_label(bucket: StackResource) -> str:
 
 def validate_buckets_encrypted(check: StackCheck) -> None:
     """Every bucket has a default-encryption configuration."""
+    configured = _children(check, SSE_TYPES)
     for bucket in check.of_type(*BUCKET_TYPES):
         inline = dig(bucket.props, "serverSideEncryptionConfiguration")
-        if is_set(inline) or _attached(check, bucket, SSE_TYPES):
+        if is_set(inline) or configured.get(bucket.urn):
             continue
         check.violation(
             f"Bucket '{_bucket_label(bucket)}' has no BucketServerSideEncryptionConfiguration.",
@@ -335,8 +337,9 @@ def validate_buckets_encrypted(check: StackCheck) -> None:
 
 def validate_buckets_blocked(check: StackCheck) -> None:
     """Every bucket has a public access block."""
+    blocked = _children(check, (PAB_TYPE,))
     for bucket in check.of_type(*BUCKET_TYPES):
-        if not _attached(check, bucket, (PAB_TYPE,)):
+        if not blocked.get(bucket.urn):
             check.violation(
                 f"Bucket '{_bucket_label(bucket)}' has no BucketPublicAccessBlock.", bucket.urn
             )
@@ -344,11 +347,11 @@ def validate_buckets_blocked(check: StackCheck) -> None:
 
 def validate_buckets_tls_only(check: StackCheck) -> None:
     """Every bucket's policy denies requests made without TLS."""
+    policies = _children(check, (BUCKET_POLICY_TYPE,))
     for bucket in check.of_type(*BUCKET_TYPES):
         documents = [parse_json_document(dig(bucket.props, "policy"))]
         documents += [
-            parse_json_document(dig(p.props, "policy"))
-            for p in _attached(check, bucket, (BUCKET_POLICY_TYPE,))
+            parse_json_document(dig(p.props, "policy")) for p in policies.get(bucket.urn, [])
         ]
         if any(d is UNKNOWN for d in documents):
             continue  # a policy exists but is built from outputs; its resource rule reports it

@@ -17,7 +17,9 @@ from mlplatform.engine.output import manifests
 Plan = dict[str, Any]
 AWS_STACKS = ["dev", "staging", "prod"]
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (REPO / "stacks").glob("Pulumi.*.yaml"))
+SHIPPED_STACKS = sorted(
+    p.name[len("Pulumi.") : -len(".yaml")] for p in (REPO / "stacks").glob("Pulumi.*.yaml")
+)
 
 
 def of_type(plan: Plan, type_: str) -> list[dict[str, Any]]:
@@ -30,7 +32,16 @@ def test_plan_json_has_the_contract_shape(tmp_path: Path) -> None:
     assert set(plan) >= {"project", "stack", "resources"}
     assert plan["project"] == "sovereign-ml-platform" and plan["stack"] == "dev"
     for res in plan["resources"]:
-        assert set(res) >= {"urn", "type", "name", "parent", "provider", "custom", "inputs", "options"}
+        assert set(res) >= {
+            "urn",
+            "type",
+            "name",
+            "parent",
+            "provider",
+            "custom",
+            "inputs",
+            "options",
+        }
         assert res["urn"].startswith("urn:pulumi:dev::sovereign-ml-platform::")
         if res["custom"] and not res["type"].startswith("pulumi:providers:"):
             assert res["provider"], res["urn"]
@@ -38,7 +49,9 @@ def test_plan_json_has_the_contract_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
-def test_every_aws_provider_is_in_me_central_1(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+def test_every_aws_provider_is_in_me_central_1(
+    stack: str, stack_plan: Callable[[str], Plan]
+) -> None:
     plan = stack_plan(stack)
     providers = of_type(plan, "pulumi:providers:aws")
     assert providers
@@ -49,14 +62,22 @@ def test_every_aws_provider_is_in_me_central_1(stack: str, stack_plan: Callable[
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
-def test_eks_endpoint_is_private_with_secrets_encryption_and_all_logs(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+def test_eks_endpoint_is_private_with_secrets_encryption_and_all_logs(
+    stack: str, stack_plan: Callable[[str], Plan]
+) -> None:
     clusters = of_type(stack_plan(stack), "aws:eks/cluster:Cluster")
     assert len(clusters) == 1
     inputs = clusters[0]["inputs"]
     assert inputs["vpcConfig"]["endpointPublicAccess"] is False
     assert inputs["vpcConfig"]["endpointPrivateAccess"] is True
     assert inputs["encryptionConfig"]["resources"] == ["secrets"]
-    assert set(inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    assert set(inputs["enabledClusterLogTypes"]) == {
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    }
     assert float(inputs["version"]) >= 1.35
 
 
@@ -72,7 +93,9 @@ def test_prod_has_gpu_pools_tainted_and_tenant_tainted(stack_plan: Callable[[str
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
-def test_every_kms_key_rotates_with_a_30_day_window(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+def test_every_kms_key_rotates_with_a_30_day_window(
+    stack: str, stack_plan: Callable[[str], Plan]
+) -> None:
     keys = of_type(stack_plan(stack), "aws:kms/key:Key")
     assert keys
     for key in keys:
@@ -80,14 +103,19 @@ def test_every_kms_key_rotates_with_a_30_day_window(stack: str, stack_plan: Call
         assert key["inputs"]["deletionWindowInDays"] == 30, key["name"]
         policy = json.loads(key["inputs"]["policy"])
         for st in policy["Statement"]:
-            assert st.get("Principal") != "*" and "*" not in json.dumps(st.get("Principal", {})).split('"'), key["name"]
+            assert st.get("Principal") != "*" and "*" not in json.dumps(
+                st.get("Principal", {})
+            ).split('"'), key["name"]
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_every_tenant_namespace_is_restricted_with_default_deny(stack: str, stack_plan: Callable[[str], Plan]) -> None:
+def test_every_tenant_namespace_is_restricted_with_default_deny(
+    stack: str, stack_plan: Callable[[str], Plan]
+) -> None:
     plan = stack_plan(stack)
     namespaces = [
-        ns for ns in of_type(plan, "kubernetes:core/v1:Namespace")
+        ns
+        for ns in of_type(plan, "kubernetes:core/v1:Namespace")
         if ns["inputs"]["metadata"].get("labels", {}).get("mlplatform.io/tenant")
     ]
     assert namespaces
@@ -96,24 +124,32 @@ def test_every_tenant_namespace_is_restricted_with_default_deny(stack: str, stac
         meta = ns["inputs"]["metadata"]
         assert meta["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
         deny = [
-            p for p in policies
+            p
+            for p in policies
             if p["inputs"]["metadata"].get("namespace") == meta["name"]
             and p["inputs"]["spec"].get("podSelector") == {}
             and set(p["inputs"]["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
-            and not p["inputs"]["spec"].get("ingress") and not p["inputs"]["spec"].get("egress")
+            and not p["inputs"]["spec"].get("ingress")
+            and not p["inputs"]["spec"].get("egress")
         ]
         assert deny, f"{meta['name']} has no default-deny NetworkPolicy"
 
 
 def test_onprem_has_no_aws_resources(stack_plan: Callable[[str], Plan]) -> None:
     plan = stack_plan("onprem")
-    assert not [r for r in plan["resources"] if r["type"].startswith("aws:") or r["type"] == "pulumi:providers:aws"]
+    assert not [
+        r
+        for r in plan["resources"]
+        if r["type"].startswith("aws:") or r["type"] == "pulumi:providers:aws"
+    ]
     assert of_type(plan, "kubernetes:core/v1:Namespace")
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 @pytest.mark.parametrize("k8s_version", ["1.31.0", "1.35.0"])
-def test_every_manifest_is_schema_valid(stack: str, k8s_version: str, stack_plan: Callable[[str], Plan]) -> None:
+def test_every_manifest_is_schema_valid(
+    stack: str, k8s_version: str, stack_plan: Callable[[str], Plan]
+) -> None:
     docs = manifests(stack_plan(stack))
     assert docs
     checked = 0
@@ -122,7 +158,9 @@ def test_every_manifest_is_schema_valid(stack: str, k8s_version: str, stack_plan
             kubernetes_validate.validate(doc, k8s_version, strict=True)
         except kubernetes_validate.SchemaNotFoundError:
             # Custom resources (KServe, Prometheus operator): validated against their own models elsewhere.
-            assert "." in doc["apiVersion"].split("/")[0], f"{path}: no schema for a core kind {doc['kind']}"
+            assert "." in doc["apiVersion"].split("/")[0], (
+                f"{path}: no schema for a core kind {doc['kind']}"
+            )
             continue
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{stack}: {path}: {exc.message} at {'/'.join(map(str, exc.path))}")

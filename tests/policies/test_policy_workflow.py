@@ -50,3 +50,13 @@ def test_preview_job_uses_the_packs_under_the_pulumi_cli() -> None:
     for pack in ("uae-residency", "zero-trust"):
         assert (REPO / "policies" / pack / "requirements.txt").is_file()
         assert f"policies/{pack}" in _runs(preview) or "for pack in" in _runs(preview)
+
+
+def test_policies_readme_lists_every_rule() -> None:
+    from policies.rules import residency, zero_trust
+
+    readme = (REPO / "policies" / "README.md").read_text(encoding="utf-8")
+    missing = [
+        p.name for p in [*residency.POLICIES, *zero_trust.POLICIES] if f"`{p.name}`" not in readme
+    ]
+    assert missing == []

@@ -98,11 +98,12 @@ class CanaryActuator:
         """Read the InferenceService."""
         self._check_scope(namespace, name)
         try:
-            return dict(
-                self.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-            )
+            obj = self.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
         except ApiException as exc:
             raise ActuatorError(_api_error("read", namespace, name, exc)) from None
+        if not isinstance(obj, dict):
+            raise ActuatorError(f"{namespace}/{name}: the API returned {type(obj).__name__}")
+        return obj
 
     def _apply(
         self, action: str, namespace: str, name: str, spec_patch: dict[str, Any], reason: str
@@ -125,7 +126,8 @@ class CanaryActuator:
             )
         except ApiException as exc:
             raise ActuatorError(_api_error("patch", namespace, name, exc)) from None
-        after = dict(after_obj).get("spec", {}).get("predictor", {}).get("canaryTrafficPercent")
+        after_spec = after_obj.get("spec", {}) if isinstance(after_obj, dict) else {}
+        after = after_spec.get("predictor", {}).get("canaryTrafficPercent")
         return ActuationResult(action, namespace, name, True, patch, before, after)
 
     def set_traffic(

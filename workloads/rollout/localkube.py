@@ -155,8 +155,8 @@ class LocalKube:
         """Base URL of the running server."""
         if self._server is None:
             raise RuntimeError("LocalKube is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def configuration(self, token: str | None = None) -> client.Configuration:
         """A kubernetes client configuration pointing at this server."""

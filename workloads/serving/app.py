@@ -285,6 +285,28 @@ def build_app(model: OnnxModel, *, max_body_bytes: int) -> tuple[InferenceApp, A
     return InferenceApp(model, fallback, max_body_bytes=max_body_bytes), dataplane, extension
 
 
+def _metrics_interceptor() -> Any:
+    """gRPC interceptor counting ModelInfer calls and timing them (protocol ``grpc``)."""
+    from grpc_interceptor.server import AsyncServerInterceptor
+
+    class MetricsInterceptor(AsyncServerInterceptor):  # type: ignore[misc]
+        async def intercept(self, method: Any, request: Any, context: Any, method_name: str) -> Any:
+            if not method_name.endswith("/ModelInfer"):
+                return await method(request, context)
+            start = time.perf_counter()
+            status = "error"
+            try:
+                response = await method(request, context)
+                status = "ok"
+                return response
+            finally:
+                model = getattr(request, "model_name", "") or "unknown"
+                LATENCY.labels(model=model, protocol="grpc").observe(time.perf_counter() - start)
+                REQUESTS.labels(model=model, protocol="grpc", status=status).inc()
+
+    return MetricsInterceptor()
+
+
 async def start_grpc(
     dataplane: Any,
     extension: Any,
@@ -304,7 +326,8 @@ async def start_grpc(
 
     server = aio.server(
         futures.ThreadPoolExecutor(max_workers=max_threads),
-        interceptors=(ExceptionToStatusInterceptor(),),
+        # Outermost first: metrics see the final outcome after errors became statuses.
+        interceptors=(_metrics_interceptor(), ExceptionToStatusInterceptor()),
         options=[
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),

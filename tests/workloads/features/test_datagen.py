@@ -84,3 +84,13 @@ def test_churn_signal_is_learnable_from_the_current_snapshot() -> None:
     auc = roc_auc(current["churned"].to_numpy(), churn_logit(current, current))
     assert auc > 0.78
     assert 0.1 < float(np.mean(labels["churned"])) < 0.4
+
+
+def test_init_cli_rejects_bad_sizes_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workloads.features.__main__ import main
+
+    assert main(["init", "--out", str(tmp_path / "r"), "--customers", "3"]) == 2
+    assert capsys.readouterr().err.strip() == "error: n_customers: must be >= 10, got 3"
+    assert not (tmp_path / "r").exists()

@@ -181,6 +181,15 @@ def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-unt
             stub.ModelInfer(bad, timeout=10)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "must be [rows, 11]" in info.value.details()
+        _, metrics = srv.request("GET", "/metrics")
+        assert (
+            'mlplatform_inference_requests_total{model="churn",protocol="grpc",status="ok"} 1.0'
+            in metrics
+        )
+        assert (
+            'mlplatform_inference_requests_total{model="churn",protocol="grpc",status="error"} 1.0'
+            in metrics
+        )
 
 
 def test_feature_enrichment_from_the_online_store(trained_model, start_server) -> None:  # type: ignore[no-untyped-def]
