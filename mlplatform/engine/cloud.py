@@ -324,9 +324,9 @@ def random_outputs(
         return value, state
     if type_ == "random:index/randomInteger:RandomInteger":
         lo, hi = int(inputs.get("min", 0)), int(inputs.get("max", 100))
-        value = lo + int(digest(urn), 16) % (hi - lo + 1)
-        state.update(result=value)
-        return str(value), state
+        number = lo + int(digest(urn), 16) % (hi - lo + 1)
+        state.update(result=number)
+        return str(number), state
     return f"{name}-{digest(urn, n=8)}", state
 
 

@@ -13,7 +13,6 @@ import pytest
 from mlplatform.cli import main
 from mlplatform.engine.output import manifests
 
-
 Plan = dict[str, Any]
 AWS_STACKS = ["dev", "staging", "prod"]
 REPO = Path(__file__).resolve().parents[2]
