@@ -41,11 +41,19 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     # inbound resolver): pod traffic to S3 then targets VPC addresses, so a tenant's
     # NetworkPolicy can allow "443 to the VPC CIDR" instead of S3's public prefixes.
     "s3",
+    # DynamoDB (SMB online store) likewise: the gateway endpoint routes to DynamoDB's
+    # public addresses, which the tenant NetworkPolicy blocks; the interface endpoint
+    # with private DNS puts it behind VPC addresses on 443.
+    "dynamodb",
 )
 """Interface endpoints a private EKS cluster with IRSA, ECR pulls and KMS needs."""
 
 GATEWAY_ENDPOINTS: tuple[str, ...] = ("s3", "dynamodb")
 """Gateway endpoints: free, attached to every private route table."""
+
+PRIVATE_DNS_FOR_ALL: frozenset[str] = frozenset({"s3", "dynamodb"})
+"""Services with a gateway endpoint too: private DNS must answer every client, not only
+the inbound resolver, so pods resolve the service to the interface endpoint."""
 
 MAX_ZONE_SLOTS = 4
 """Zone-id numbers 1..4 each own a fixed slice of the VPC range."""
@@ -380,7 +388,7 @@ class Network(pulumi.ComponentResource):
         endpoint_subnets = [self.node_subnet_ids[z] for z in zones]
         for service in args.interface_endpoints:
             dns_options: aws.ec2.VpcEndpointDnsOptionsArgs | None = None
-            if service == "s3":
+            if service in PRIVATE_DNS_FOR_ALL:
                 dns_options = aws.ec2.VpcEndpointDnsOptionsArgs(
                     private_dns_only_for_inbound_resolver_endpoint=False
                 )

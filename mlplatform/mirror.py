@@ -45,7 +45,9 @@ def _walk(node: Any, used_by: str, found: set[Artifact], in_values: bool) -> Non
             found.add(Artifact("image", f"{node['image']}:{tag}", used_by))
             node = {k: v for k, v in node.items() if k not in ("image", "tag")}
         for key, value in node.items():
-            if (key == "image" and isinstance(value, str) and value and value != "[secret]") or (in_values and key.endswith("Image") and isinstance(value, str) and ":" in value):
+            if (key == "image" and isinstance(value, str) and value and value != "[secret]") or (
+                in_values and key.endswith("Image") and isinstance(value, str) and ":" in value
+            ):
                 found.add(Artifact("image", value, used_by))
             elif key == "image" and isinstance(value, dict) and in_values:
                 ref = _image_from_values(value)

@@ -35,6 +35,12 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 TENANT_NAME_MAX = 20
 # EKS 1.34 leaves standard support on 2026-12-02 (AWS docs); 1.35 is the floor.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.35", "1.36")
+# KServe names "<model>-challenger-predictor" must stay DNS labels: 40 characters at most.
+MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+# A version is one path segment of the model's storage URI.
+MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+# OCI tag grammar; "latest" is refused because a tag must pin one build.
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # The offline engine knows the stack file's real path and sets it here for messages.
 STACK_FILE_OVERRIDE: str | None = None
 
@@ -178,6 +184,23 @@ class RegistrySettings(Strict):
     )
     image_prefix: str = Field(default="mirror", description="Repository prefix for images.")
     chart_prefix: str = Field(default="charts", description="Repository prefix for charts.")
+    # 0.1.0 is the model-server image built from workloads/serving/Dockerfile and pushed
+    # to the mirror; an exact tag so every node runs the same build.
+    serving_image_tag: str = Field(
+        default="0.1.0",
+        description="Exact tag of the platform's model-server image (workloads/serving); "
+        "also runs the alert receiver. Never 'latest'.",
+    )
+
+    @field_validator("serving_image_tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        if v == "latest" or not IMAGE_TAG.match(v):
+            raise ValueError(
+                f"'{v}' is not an exact image tag; allowed: letters, digits, '_', '.', '-' "
+                "(at most 128), not 'latest'"
+            )
+        return v
 
 
 class HybridSettings(Strict):
@@ -193,6 +216,22 @@ class HybridSettings(Strict):
         description="Address ranges of the object store: the only HTTPS egress tenant pods get.",
     )
     storage_class: str = Field(default="standard", description="StorageClass for volumes.")
+    tenant_bucket_template: str = Field(
+        default="mlplatform-{tenant}",
+        description="Name of each tenant's bucket on the in-country object store; "
+        "'{tenant}' is replaced by the tenant name. Models live under models/<name>/<version>/.",
+    )
+
+    @field_validator("tenant_bucket_template")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        probe = v.replace("{tenant}", "t" * TENANT_NAME_MAX)
+        if "{tenant}" not in v or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", probe):
+            raise ValueError(
+                f"'{v}' must contain '{{tenant}}' and give S3 bucket names (3-63 lowercase "
+                "letters, digits, '.', '-') for tenant names of up to 20 characters"
+            )
+        return v
 
     @field_validator("object_store_cidrs")
     @classmethod
@@ -240,6 +279,55 @@ class InferenceSettings(Strict):
         return self
 
 
+class ModelSettings(Strict):
+    """One model a tenant serves: its champion version and, for enterprise, a challenger."""
+
+    name: str = Field(description="Model name: a DNS-1123 label of at most 40 characters.")
+    version: str = Field(
+        description="Champion version: the folder models/<name>/<version>/ in the tenant bucket."
+    )
+    challenger_version: str | None = Field(
+        default=None, description="Challenger version for a canary rollout (enterprise only)."
+    )
+    canary_percent: int | None = Field(
+        default=None,
+        ge=1,
+        le=99,
+        description="Share of requests to the challenger, 1-99 (default 10; enterprise only).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not MODEL_NAME.match(v):
+            raise ValueError(
+                f"'{v}' is not a DNS-1123 label of at most 40 characters (lowercase "
+                "letters, digits and '-')"
+            )
+        return v
+
+    @field_validator("version", "challenger_version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        if v is not None and not MODEL_VERSION.match(v):
+            raise ValueError(
+                f"'{v}' is not a version: one path segment of letters, digits, '.', '_', '-'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _canary(self) -> ModelSettings:
+        if self.canary_percent is not None and self.challenger_version is None:
+            raise ValueError("canary_percent needs a challenger_version")
+        if self.challenger_version is not None and self.challenger_version == self.version:
+            raise ValueError("challenger_version must differ from version")
+        return self
+
+
+DEFAULT_MODELS: tuple[ModelSettings, ...] = (ModelSettings(name="churn", version="1"),)
+"""What every tenant serves unless it overrides ``models``: the workloads' churn model."""
+
+
 class TenantOverrides(Strict):
     """What a tenant may change about its tier preset; checked against the tier."""
 
@@ -260,6 +348,21 @@ class TenantOverrides(Strict):
     max_replicas: int | None = Field(default=None, ge=1, le=200)
     data_classification: DataClassification | None = None
     monitoring_retention_days: int | None = Field(default=None, ge=1, le=400)
+    models: list[ModelSettings] | None = Field(
+        default=None,
+        min_length=1,
+        description="Models to serve (default: one model 'churn', version '1'); a "
+        "challenger_version (canary) is enterprise-only.",
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, v: list[ModelSettings] | None) -> list[ModelSettings] | None:
+        names = [m.name for m in v or []]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate model names: {', '.join(dupes)}; names must be unique")
+        return v
 
 
 class TenantSpec(Strict):
@@ -297,6 +400,7 @@ class Tenant(Strict):
     object_lock: bool = Field(description="S3 object lock on the audit bucket.")
     monitoring_retention_days: int
     drift_automation: bool
+    models: list[ModelSettings] = Field(description="Models the tenant serves.")
 
 
 class EnvironmentProfile(Strict):
@@ -482,6 +586,12 @@ def _resolve_tenant(
             )
         if o.quota is not None and o.quota.gpus > 0:
             problems.append(f"{path}.overrides.quota.gpus: SMB tenants get no GPUs; allowed: 0")
+        for i, model in enumerate(o.models or []):
+            if model.challenger_version is not None or model.canary_percent is not None:
+                problems.append(
+                    f"{path}.overrides.models[{i}].challenger_version: canary rollouts are "
+                    "enterprise-only; SMB tenants serve one version per model"
+                )
         if o.cpu_instance_types is not None:
             problems.append(
                 f"{path}.overrides.cpu_instance_types: SMB tenants share the platform CPU "
@@ -542,6 +652,7 @@ def _resolve_tenant(
         preset["data_classification"] = o.data_classification
     if o.monitoring_retention_days is not None:
         preset["monitoring_retention_days"] = o.monitoring_retention_days
+    preset["models"] = list(o.models) if o.models is not None else list(DEFAULT_MODELS)
     if problems:
         return None, problems
     return Tenant(name=spec.name, tier=spec.tier, namespace=f"tenant-{spec.name}", **preset), []

@@ -26,6 +26,7 @@ from components.k8s._resources import register
 from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.invariants import API_ACCESS_ANNOTATION
 from components.k8s.monitoring import WEBHOOK_PORT, webhook_secret_name
+from components.k8s.placement import Placement
 from components.k8s.podspec import (
     TMP_PATH,
     Manifest,
@@ -194,6 +195,8 @@ class TenantAutomationArgs(RegistryArgs):
     """Models with a challenger: the actuator may patch their routers, by name."""
     monitoring_namespace: NotRequired[str]
     """Namespace of the shared Alertmanager (default ``monitoring``)."""
+    placement: NotRequired[Placement]
+    """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
 
 
 class TenantAutomation(pulumi.ComponentResource):
@@ -205,7 +208,7 @@ class TenantAutomation(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TenantAutomationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:TenantAutomation", name, None, opts)
+        super().__init__("mlplatform:automation:TenantAutomation", name, None, opts)
         tenant, ns = args["tenant"], args["namespace"]
         child = pulumi.ResourceOptions(parent=self)
         token = pulumi.Output.secret(args["webhook_token"])
@@ -236,6 +239,8 @@ class TenantAutomation(pulumi.ComponentResource):
         created: list[pulumi.Resource] = [secret]
         for manifest in manifests:
             kind = manifest["kind"]
+            if "placement" in args:
+                args["placement"].apply(manifest)
             if kind == "ServiceAccount" and role_arn is not None:
                 manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
             if kind == "Deployment":

@@ -11,9 +11,8 @@
 - The feature server is a restricted Deployment with the tenant's workload identity
   (IRSA), a ClusterIP Service, and a CronJob runs ``materialize-incremental``.
 
-The Redis AUTH token is an input (a Pulumi config secret), not generated here:
-``pulumi_random`` is not part of the toolchain, and a data-source-generated password
-would change on every run. It is stored in Secrets Manager under the tenant key (the
+The Redis AUTH token is an input, not generated here (the composition generates it
+with ``pulumi_random``, so it is stable across runs and kept in state). It is stored in Secrets Manager under the tenant key (the
 system of record, for rotation) and in a Kubernetes Secret the feature server reads
 (EKS encrypts Secrets with the platform's KMS key).
 """
@@ -29,6 +28,7 @@ import yaml
 
 from components.k8s._resources import register
 from components.k8s.catalog import IMAGES, Registry, RegistryArgs, data_tags, registry_of
+from components.k8s.placement import Placement
 from components.k8s.podspec import (
     TMP_PATH,
     Manifest,
@@ -105,6 +105,8 @@ class FeatureStoreArgs(RegistryArgs):
     """Extra AWS tags."""
     data_classification: NotRequired[str]
     """Data classification tag (``public|internal|confidential|restricted``; default ``confidential``)."""
+    placement: NotRequired[Placement]
+    """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
 
 
 def project_name(tenant: str) -> str:
@@ -311,7 +313,7 @@ class FeatureStore(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:FeatureStore", name, None, opts)
+        super().__init__("mlplatform:featurestore:FeatureStore", name, None, opts)
         tenant, ns, tier = args["tenant"], args["namespace"], args["tier"]
         if tier not in ("smb", "enterprise"):
             raise ValueError(
@@ -461,6 +463,8 @@ class FeatureStore(pulumi.ComponentResource):
             schedule=args.get("materialize_schedule", "0 * * * *"),
         ):
             suffix = manifest["kind"].lower()
+            if "placement" in args:
+                args["placement"].apply(manifest)
             register(f"{name}-{suffix}", manifest, after)
 
         self.service_name = pulumi.Output.from_input(f"{tenant}-feature-server")

@@ -110,7 +110,7 @@ class GpuEnablement(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GpuEnablementArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:GpuEnablement", name, None, opts)
+        super().__init__("mlplatform:gpu:GpuEnablement", name, None, opts)
         registry = registry_of(args)
         ns_name = args.get("namespace", "kube-system")
         gpu = GpuScheduling(dict(args.get("gpu_node_selector", DEFAULT_GPU_NODE_SELECTOR)))

@@ -32,6 +32,7 @@ from components.k8s._resources import register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.featurestore import COMPONENT as FEATURE_SERVER_COMPONENT
 from components.k8s.netpol import monitoring_policies
+from components.k8s.placement import Placement
 from components.k8s.podspec import (
     Manifest,
     Resources,
@@ -190,7 +191,7 @@ class MonitoringStack(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:MonitoringStack", name, None, opts)
+        super().__init__("mlplatform:monitoring:MonitoringStack", name, None, opts)
         registry = registry_of(args)
         ns_name = args.get("namespace", "monitoring")
         child = pulumi.ResourceOptions(parent=self)
@@ -736,6 +737,8 @@ class TenantMonitoringArgs(RegistryArgs):
     """StorageClass (default ``gp3``)."""
     monitoring_namespace: NotRequired[str]
     """Namespace of the shared stack (dashboards and Alertmanager; default ``monitoring``)."""
+    placement: NotRequired[Placement]
+    """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
 
 
 def tenant_monitoring_manifests(args: TenantMonitoringArgs) -> list[Manifest]:
@@ -778,6 +781,9 @@ def tenant_monitoring_manifests(args: TenantMonitoringArgs) -> list[Manifest]:
                 webhook_secret_name(tenant),
             )
         )
+    if "placement" in args:
+        for manifest in manifests:
+            args["placement"].apply(manifest)
     return manifests
 
 
@@ -792,7 +798,7 @@ class TenantMonitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TenantMonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:TenantMonitoring", name, None, opts)
+        super().__init__("mlplatform:monitoring:TenantMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         for manifest in tenant_monitoring_manifests(args):
             register(f"{name}-{manifest['kind'].lower()}", manifest, child)

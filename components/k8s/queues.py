@@ -126,7 +126,7 @@ class TenantQueues(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: TenantQueuesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:TenantQueues", name, None, opts)
+        super().__init__("mlplatform:queues:TenantQueues", name, None, opts)
         tenant = args["tenant"]
         region = args.get("region", "me-central-1")
         key = args["kms_key_arn"]

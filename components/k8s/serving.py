@@ -47,6 +47,7 @@ import yaml
 from components.k8s._resources import register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.netpol import baseline_policies, scrape_ingress, webhook_ingress
+from components.k8s.placement import Placement
 from components.k8s.podspec import (
     DEFAULT_GPU_NODE_SELECTOR,
     TMP_PATH,
@@ -232,7 +233,7 @@ class KServeInstall(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: KServeInstallArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:KServeInstall", name, None, opts)
+        super().__init__("mlplatform:serving:KServeInstall", name, None, opts)
         registry = registry_of(args)
         ns_name = args.get("namespace", "kserve")
         cm_ns = args.get("cert_manager_namespace", "cert-manager")
@@ -690,6 +691,10 @@ class ModelServingArgs(RegistryArgs):
     """CPU request per replica (default ``500m``)."""
     memory: NotRequired[str]
     """Memory request per replica (default ``1Gi``)."""
+    placement: NotRequired[Placement]
+    """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
+    s3_endpoint: NotRequired[str]
+    """S3-compatible endpoint of the model store (on-prem); default: AWS S3 in the region."""
 
 
 def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
@@ -780,6 +785,9 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
             tenant, ns, name, registry, champion, challenger, model.get("canary_percent", 10),
             replicas=lo,
         )  # fmt: skip
+    if "placement" in args:
+        for manifest in manifests:
+            args["placement"].apply(manifest)
     return manifests
 
 
@@ -794,16 +802,25 @@ class ModelServing(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlplatform:k8s:ModelServing", name, None, opts)
+        super().__init__("mlplatform:serving:ModelServing", name, None, opts)
         tenant, ns = args["tenant"], args["namespace"]
         manifests = serving_manifests(args)
         child = pulumi.ResourceOptions(parent=self)
         sa_manifest = service_account(
             f"{tenant}-serving", ns, labels(tenant, MODEL_SERVER_COMPONENT), None
         )
+        annotations: dict[str, Any] = {}
         role_arn = args.get("role_arn")
         if role_arn is not None:
-            sa_manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+            annotations["eks.amazonaws.com/role-arn"] = role_arn
+        endpoint = args.get("s3_endpoint")
+        if endpoint:
+            # KServe's storage initializer reads the model store from these annotations.
+            annotations["serving.kserve.io/s3-endpoint"] = endpoint.removeprefix("https://")
+            annotations["serving.kserve.io/s3-usehttps"] = "1"
+            annotations["serving.kserve.io/s3-verifyssl"] = "1"
+        if annotations:
+            sa_manifest["metadata"]["annotations"] = annotations
         sa = register(f"{name}-sa", sa_manifest, child)
         after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa])
         runtimes: list[pulumi.Resource] = []

@@ -67,13 +67,17 @@ def _user_frame(tb: Any, program_root: Path, repo_roots: list[Path]) -> str | No
     return None
 
 
-def run_project(project: Project) -> dict[str, Any]:
-    """Run ``project``'s program under mocks; return the plan dict. Not re-entrant."""
+def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
+    """Run ``project``'s program under mocks; return the plan dict. Not re-entrant.
+
+    ``record=False`` runs the same program under the SDK's plain ``MockMonitor`` (same
+    mocks, nothing recorded): the baseline ``bench/plan_scale.py`` measures us against.
+    """
     import pulumi
     import pulumi.runtime
     from pulumi.runtime import config as pconfig
     from pulumi.runtime import settings as psettings
-    from pulumi.runtime.mocks import MockEngine, MockSettings
+    from pulumi.runtime.mocks import MockEngine, MockMonitor, MockSettings
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _sync_await
 
@@ -85,7 +89,7 @@ def run_project(project: Project) -> dict[str, Any]:
     region = provider_cfg.get("aws", {}).get("region")
     ctx = cloud.CloudContext(default_region=region if isinstance(region, str) else "me-central-1")
     mocks = PlatformMocks(ctx)
-    monitor = RecordingMonitor(mocks, provider_cfg)
+    monitor = RecordingMonitor(mocks, provider_cfg) if record else MockMonitor(mocks)
     invoke_sites: dict[str, str] = {}
     program_root = project.root.resolve()
 
@@ -199,7 +203,7 @@ def run_project(project: Project) -> dict[str, Any]:
     ]
     # Registration order is not deterministic (the SDK registers concurrently); a plan
     # must be, so providers come first and everything else follows in URN order.
-    records = [r for r in monitor.records if r["type"] != "pulumi:pulumi:Stack"]
+    records = [r for r in getattr(monitor, "records", []) if r["type"] != "pulumi:pulumi:Stack"]
     records.sort(key=lambda r: (not r["type"].startswith("pulumi:providers:"), r["urn"]))
     resources += records
     shown_config = {

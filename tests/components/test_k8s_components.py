@@ -177,7 +177,13 @@ def test_resource_counts_per_tier(tier: str) -> None:
 @pytest.mark.parametrize("tier", samples.TIERS)
 def test_every_child_is_parented_to_its_component(tier: str) -> None:
     records = registered(tier)
-    components = {r["urn"]: r for r in records if r["type"].startswith("mlplatform:k8s:")}
+    # Type tokens are ``mlplatform:<module>:<Type>`` (module = components/k8s/<module>.py).
+    modules = ("automation", "featurestore", "gpu", "monitoring", "queues", "serving")
+    components = {
+        r["urn"]: r
+        for r in records
+        if r["type"].startswith(tuple(f"mlplatform:{m}:" for m in modules))
+    }
     assert len(components) == 8
     for r in records:
         if r["type"].startswith(("mlplatform:", "pulumi:")):

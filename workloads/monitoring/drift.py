@@ -18,7 +18,9 @@ evaluated, using the same ``count / n`` divisions as scipy (so the statistic is 
 same float). The p-value is Smirnov's distribution ``kstwo.sf(D, round(m n / (m + n)))``
 as scipy computes it for large samples; when both samples have at most
 :data:`KS_EXACT_MAX_N` values scipy uses its exact path, and so do we, by calling
-``ks_2samp`` itself (cheap at that size).
+``ks_2samp`` itself (cheap at that size). A monitor that checks many windows against
+one reference converts it once with :func:`prepare_reference`. Integer-coded
+categorical features are counted with ``bincount``, not through strings.
 
 PSI: ``sum((a - e) * ln(a / e))`` over bins, where ``a`` and ``e`` are the window and
 reference fractions, each floored at :data:`PSI_EPSILON` so an empty bin gives a large

@@ -181,15 +181,20 @@ def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-unt
             stub.ModelInfer(bad, timeout=10)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "must be [rows, 11]" in info.value.details()
-        _, metrics = srv.request("GET", "/metrics")
-        assert (
+        # The error outcome is recorded after the status reached the client: poll briefly.
+        want_ok = (
             'mlplatform_inference_requests_total{model="churn",protocol="grpc",status="ok"} 1.0'
-            in metrics
         )
-        assert (
-            'mlplatform_inference_requests_total{model="churn",protocol="grpc",status="error"} 1.0'
-            in metrics
-        )
+        want_err = want_ok.replace('status="ok"', 'status="error"')
+        deadline = time.monotonic() + 5
+        while True:
+            _, metrics = srv.request("GET", "/metrics")
+            if (want_ok in metrics and want_err in metrics) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        grpc_lines = [ln for ln in metrics.splitlines() if 'protocol="grpc"' in ln]
+        assert want_ok in metrics, grpc_lines
+        assert want_err in metrics, grpc_lines
 
 
 def test_feature_enrichment_from_the_online_store(trained_model, start_server) -> None:  # type: ignore[no-untyped-def]
