@@ -44,6 +44,7 @@ fmt: install
 
 bench: install
 	$(PY) bench/plan_scale.py
+	$(PY) bench/policy_scale.py
 
 clean:
 	rm -rf .mlplatform .pytest_cache .ruff_cache .mypy_cache

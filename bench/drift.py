@@ -37,7 +37,7 @@ from workloads.monitoring.reference import build_reference
 def make_data(
     rows: int, n_features: int, n_cat: int, seed: int
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[str], list[str]]:
-    """Training frame (100k rows) and a window with a shift in every fifth feature."""
+    """Training frame (100k rows) and a window with a shift in every fifth numeric feature."""
     rng = np.random.default_rng(seed)
     numeric = [f"f{i:02d}" for i in range(n_features - n_cat)]
     categorical = [f"c{i:02d}" for i in range(n_cat)]
@@ -45,7 +45,7 @@ def make_data(
     train: dict[str, np.ndarray] = {}
     window: dict[str, np.ndarray] = {}
     for i, name in enumerate(numeric):
-        shift = 0.1 if i % 5 == 0 else 0.0
+        shift = 0.5 if i % 5 == 0 else 0.0
         if i % 3 == 0:
             train[name] = rng.lognormal(0.0, 1.0, train_n)
             window[name] = rng.lognormal(shift, 1.0, rows)

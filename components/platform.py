@@ -8,20 +8,72 @@ add-ons that need nodes -> per tenant a key, buckets and the tenant component.
 ``hybrid`` mode: a Kubernetes provider for the existing in-country cluster and only the
 Kubernetes side of each tenant (no AWS resources at all).
 
+Then, in both modes, the Kubernetes platform layer (``components.k8s``): KServe
+(RawDeployment) with cert-manager, the shared monitoring stack, GPU enablement when any
+tenant has GPU pools, and per tenant its model serving and monitoring. In ``aws`` mode
+each tenant also gets its Feast feature store (SMB: one DynamoDB table per feature view;
+enterprise: ElastiCache Redis with TLS, AUTH, its CMK and multi-AZ failover), its SQS
+queues, and the alert receiver that turns alerts into retraining requests and canary
+rollbacks, under its own IRSA role limited to its own queues.
+
+What ``hybrid`` mode deliberately leaves out, and why:
+
+- **Feature store.** :class:`~components.k8s.FeatureStore` supports DynamoDB and
+  ElastiCache only, both AWS services. An in-cluster online store (a Redis StatefulSet
+  with TLS and AUTH, pinned and mirrored) is not built yet; Feast's SQLite store would
+  be per pod and never see what materialisation writes. So on-prem tenants get no
+  feature server until that exists, rather than one that would serve stale or no data.
+- **Queues and the alert receiver.** They are SQS-based. Alerts still fire and reach
+  the shared Alertmanager; only the automatic reaction is missing on-prem.
+- Models are read from the in-country object store (``hybrid.object_store_endpoint``,
+  bucket ``hybrid.tenant_bucket_template``): the serving account carries KServe's
+  ``s3-endpoint`` annotations. The store's credentials must be provisioned on the
+  cluster by the operator (there is no IRSA on-prem).
+
+Credentials (Grafana admin password, per enterprise tenant a Redis AUTH token, per
+tenant the alert webhook token) are generated with ``pulumi_random`` and live only in
+the encrypted stack state, Secrets Manager (Redis) and Kubernetes Secrets: nobody has to
+put a ``secure:`` value in a stack file, and a value changes only when its
+``RandomPassword`` is replaced.
+
+Placement: enterprise tenants' pods select their dedicated pools and tolerate the
+``mlplatform.io/tenant=<name>:NoSchedule`` taint those pools carry (GPU predictors also
+the GPU taint); SMB pods select the shared CPU pool. On-prem pools are not created by
+this blueprint, so no placement is imposed there.
+
 This is the only place that knows the settings model; every component below receives
 plain, typed arguments.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
+from components._util import irsa_trust_policy, merge_tags, to_json
 from components.encryption import Encryption, EncryptionArgs, KeyService, KeySpec
+from components.k8s import (
+    FeatureStore,
+    GpuEnablement,
+    KServeInstall,
+    ModelServing,
+    MonitoringStack,
+    TenantAutomation,
+    TenantMonitoring,
+    TenantQueues,
+)
+from components.k8s.catalog import Registry
+from components.k8s.featurestore import dynamodb_table_name, project_name
+from components.k8s.placement import Placement, Scheduling
+from components.k8s.serving import ModelSpec
 from components.network import Network, NetworkArgs, plan_subnets
 from components.nodepools import (
     PURPOSE_LABEL,
@@ -32,6 +84,7 @@ from components.nodepools import (
     NodeRoleArgs,
     PoolKind,
     Taint,
+    pod_scheduling,
 )
 from components.storage import (
     AccessLogBucket,
@@ -47,6 +100,7 @@ from mlplatform import offerings
 from mlplatform.settings import (
     Environment,
     Mode,
+    ModelSettings,
     NodeGroupSettings,
     PlatformSettings,
     Tier,
@@ -68,6 +122,107 @@ TRAINING_TAINT = Taint(PURPOSE_LABEL, "training")
 """Spot training nodes only take pods that tolerate interruption (training jobs)."""
 REDIS_PORT = 6379
 """ElastiCache Redis (enterprise online store), in the data subnets."""
+FEATURE_VIEWS: tuple[str, ...] = ("customer_profile", "customer_activity")
+"""Feature views the tenants' jobs define (``workloads/features/definitions.py``) and the
+feature server serves online: one DynamoDB table each for SMB tenants."""
+DYNAMODB_ACTIONS: tuple[str, ...] = (
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+"""What Feast's DynamoDB online store does: serve reads, materialise writes. Tables are
+created by Pulumi, so no CreateTable/DeleteTable."""
+REDIS_TOKEN_SPECIALS = "!&#$^<>-"
+"""The only special characters ElastiCache allows in an AUTH token."""
+AUTOMATION_SERVICE_ACCOUNT = "{tenant}-automation"
+"""Service account of a tenant's alert receiver (``components.k8s.automation``)."""
+
+
+def model_specs(
+    models: Sequence[ModelSettings], bucket: str, *, gpu: bool
+) -> list[ModelSpec]:
+    """Serving specs of a tenant's models: ``s3://<bucket>/models/<name>/<version>/``."""
+    specs: list[ModelSpec] = []
+    for m in models:
+        spec: ModelSpec = {
+            "name": m.name,
+            "storage_uri": f"s3://{bucket}/models/{m.name}/{m.version}/",
+            "gpu": gpu,
+        }
+        if m.challenger_version is not None:
+            spec["challenger_storage_uri"] = (
+                f"s3://{bucket}/models/{m.name}/{m.challenger_version}/"
+            )
+            spec["canary_percent"] = m.canary_percent if m.canary_percent is not None else 10
+        specs.append(spec)
+    return specs
+
+
+def tenant_data_bucket_name(stack: str, tenant: str, account_id: str) -> str:
+    """``mlp-<stack>-<tenant>-data-<account>``: known before deployment (model storage URIs
+    are plain strings in the serving manifests) and globally unique through the account id.
+    A long stack name is shortened to keep the 63-character limit."""
+    fixed = f"-{tenant}-data-{account_id}"
+    room = 63 - len("mlp-") - len(fixed)
+    short = re.sub(r"[^a-z0-9-]", "-", stack.lower())[:room].strip("-") or "s"
+    return f"mlp-{short}{fixed}"
+
+
+def tenant_placement(tenant: TenantSettings) -> Placement:
+    """Pools of a tenant's pods (the node-pool contract of :func:`pod_scheduling`)."""
+    if tenant.tier is Tier.ENTERPRISE and tenant.dedicated_nodes:
+        gpu = (
+            Scheduling.of(pod_scheduling(tenant=tenant.name, gpu=True))
+            if tenant.gpu_pool is not None
+            else None
+        )
+        return Placement(cpu=Scheduling.of(pod_scheduling(tenant=tenant.name)), gpu=gpu)
+    return Placement(cpu=Scheduling.of(pod_scheduling(tenant=None)))
+
+
+def dynamodb_statements(
+    partition: str, region: str, account_id: str, tenant: str, views: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The feature server's access to its own online tables, by exact ARN."""
+    project = project_name(tenant)
+    return [
+        {
+            "Sid": "FeastOnlineTables",
+            "Effect": "Allow",
+            "Action": list(DYNAMODB_ACTIONS),
+            "Resource": sorted(
+                f"arn:{partition}:dynamodb:{region}:{account_id}:table/"
+                + dynamodb_table_name(project, v)
+                for v in views
+            ),
+        }
+    ]
+
+
+@dataclass(frozen=True)
+class _TenantAwsParts:
+    """What the AWS layer made for one tenant that its Kubernetes layer needs."""
+
+    bucket: str
+    key_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    automation_role_name: pulumi.Output[str]
+    automation_role_arn: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class _ClusterAwsParts:
+    """Cluster-wide AWS facts the feature stores need (aws mode)."""
+
+    region: str
+    data_subnet_ids: list[pulumi.Output[str]]
+    vpc_id: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
 
 
 def pool_zone_ids(instance_types: list[str], zone_ids: list[str], region: str) -> list[str]:
@@ -115,6 +270,12 @@ class Platform(pulumi.ComponentResource):
     """Platform keys by purpose (aws mode)."""
     node_pools: dict[str, NodePool]
     """Node pools by name (aws mode)."""
+    serving: dict[str, ModelServing]
+    """Model serving by tenant name."""
+    feature_stores: dict[str, FeatureStore]
+    """Feature stores by tenant name (aws mode)."""
+    queues: dict[str, TenantQueues]
+    """SQS queues by tenant name (aws mode)."""
 
     def __init__(
         self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None
@@ -128,6 +289,13 @@ class Platform(pulumi.ComponentResource):
         self.tenant_key_arns = {}
         self.platform_key_arns = {}
         self.node_pools = {}
+        self.serving = {}
+        self.feature_stores = {}
+        self.queues = {}
+        self._tenant_aws: dict[str, _TenantAwsParts] = {}
+        self._cluster_aws: _ClusterAwsParts | None = None
+        self._registry_host = settings.registry.host
+        self._k8s_depends: list[pulumi.Resource] = []
         # Every resource names its owner and data classification (residency policy):
         # shared resources belong to "platform"; tenant resources override both.
         self.tags = {
@@ -141,6 +309,7 @@ class Platform(pulumi.ComponentResource):
             self._aws(name, settings)
         else:
             self._hybrid(name, settings)
+        self._kubernetes_layer(name, settings)
         self.register_outputs(self.exports())
 
     # -- hybrid ----------------------------------------------------------------------
@@ -260,7 +429,7 @@ class Platform(pulumi.ComponentResource):
         )
         self._node_pools(name, settings, network, cluster, node_role, keys)
 
-        ClusterAddons(
+        addons = ClusterAddons(
             f"{name}-eks-addons",
             ClusterAddonsArgs(
                 cluster_name=cluster.cluster_name,
@@ -275,6 +444,34 @@ class Platform(pulumi.ComponentResource):
             ),
             child,
         )
+
+        if self._registry_host is None:
+            self._registry_host = Registry.ecr(account_id, region).host
+        self._cluster_aws = _ClusterAwsParts(
+            region=region,
+            data_subnet_ids=[network.data_subnet_ids[z] for z in network.zone_ids],
+            vpc_id=network.vpc_id,
+            # Managed node groups without their own security groups use the cluster's.
+            node_security_group_id=cluster.cluster_security_group_id,
+        )
+        # Prometheus volumes: gp3 on the EBS CSI driver, encrypted with the platform's EBS key.
+        gp3 = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={"name": "gp3", "labels": {"app.kubernetes.io/part-of": "mlplatform"}},
+            provisioner="ebs.csi.aws.com",
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": keys.key_arns["ebs"],
+            },
+            reclaim_policy="Retain" if protect else "Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions(
+                parent=self, providers=[self.k8s_provider], depends_on=[addons]
+            ),
+        )
+        self._k8s_depends.append(gp3)
 
         data_cidrs = [p.data for p in plan_subnets(settings.network.cidr, network.zone_ids)]
         for tenant in settings.tenants:
@@ -432,10 +629,12 @@ class Platform(pulumi.ComponentResource):
         )
         key_arn = keys.key_arns[key_name]
         classification = DataClassification(tenant.data_classification.value)
+        data_bucket = tenant_data_bucket_name(settings.stack, tenant.name, account_id)
         buckets = {
             "data": SecureBucket(
                 f"{name}-{tenant.name}-data",
                 SecureBucketArgs(
+                    bucket_name=data_bucket,
                     kms_key_arn=key_arn,
                     log_bucket=log_bucket.bucket_name,
                     data_classification=classification,
@@ -465,6 +664,13 @@ class Platform(pulumi.ComponentResource):
         self.tenant_bucket_names[tenant.name] = {k: b.bucket_name for k, b in buckets.items()}
 
         via = ["s3", "dynamodb"] if tenant.online_store == "dynamodb" else ["s3"]
+        extra_statements = (
+            dynamodb_statements(
+                partition, settings.region, account_id, tenant.name, FEATURE_VIEWS
+            )
+            if tenant.online_store == "dynamodb"
+            else []
+        )
         extra = (
             [EgressRule("redis", data_cidrs, [REDIS_PORT])]
             if tenant.online_store == "redis"
@@ -477,6 +683,7 @@ class Platform(pulumi.ComponentResource):
             kms_key_arn=key_arn,
             region=settings.region,
             kms_via_services=via,
+            extra_statements=extra_statements,
             tags=tenant_tags,
         )
         self.tenants[tenant.name] = Tenant(
@@ -490,6 +697,231 @@ class Platform(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, providers=[self.k8s_provider]),
         )
+        role_arn = self.tenants[tenant.name].role_arn
+        assert role_arn is not None  # aws mode always has the workload role
+        automation = self._automation_role(name, tenant, cluster, tenant_tags)
+        self._tenant_aws[tenant.name] = _TenantAwsParts(
+            bucket=data_bucket,
+            key_arn=key_arn,
+            role_arn=role_arn,
+            automation_role_name=automation.name,
+            automation_role_arn=automation.arn,
+        )
+
+    def _automation_role(
+        self, name: str, tenant: TenantSettings, cluster: Cluster, tags: dict[str, str]
+    ) -> aws.iam.Role:
+        """The alert receiver's own IRSA role: only its service account may assume it.
+
+        It gets no inline permissions here; :class:`TenantQueues` attaches the policy for
+        exactly this tenant's queues and key.
+        """
+        account = AUTOMATION_SERVICE_ACCOUNT.format(tenant=tenant.name)
+        trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer_host).apply(
+            lambda v: to_json(irsa_trust_policy(v[0], v[1], tenant.namespace, account))
+        )
+        return aws.iam.Role(
+            f"{name}-{tenant.name}-automation-role",
+            description=f"Alert receiver of tenant {tenant.name} (queues only) via IRSA",
+            assume_role_policy=trust,
+            max_session_duration=3600,
+            tags=merge_tags(tags, {"tenant": tenant.name}),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    # -- kubernetes platform layer -----------------------------------------------------
+    def _credential(self, name: str, *, length: int, specials: str | None) -> pulumi.Output[str]:
+        """A generated secret, stable across runs (kept in the encrypted state)."""
+        password = random.RandomPassword(
+            name,
+            length=length,
+            special=specials is not None,
+            override_special=specials,
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.secret(password.result)
+
+    def _kubernetes_layer(self, name: str, settings: PlatformSettings) -> None:
+        """KServe, monitoring and GPU enablement, then each tenant's serving stack."""
+        assert self._registry_host is not None  # aws: ECR default; hybrid: required below
+        reg: dict[str, Any] = {
+            "registry_host": self._registry_host,
+            "image_prefix": settings.registry.image_prefix,
+            "chart_prefix": settings.registry.chart_prefix,
+        }
+        hybrid = settings.hybrid
+        cidrs = list(hybrid.cluster_cidrs) if hybrid is not None else [settings.network.cidr]
+        platform_opts = pulumi.ResourceOptions(
+            parent=self, providers=[self.k8s_provider], depends_on=list(self._k8s_depends)
+        )
+        kserve = KServeInstall(f"{name}-kserve", {**reg, "cluster_cidrs": cidrs}, platform_opts)
+        smb_retention = [
+            t.monitoring_retention_days for t in settings.tenants if t.tier is Tier.SMB
+        ]
+        monitoring = MonitoringStack(
+            f"{name}-monitoring",
+            {
+                **reg,
+                "cluster_cidrs": cidrs,
+                "retention_days": max(smb_retention, default=15),
+                "grafana_admin_password": self._credential(
+                    f"{name}-grafana-admin", length=32, specials="!#%*-_=+"
+                ),
+                "storage_class": hybrid.storage_class if hybrid is not None else "gp3",
+            },
+            platform_opts,
+        )
+        if any(t.gpu_pool is not None for t in settings.tenants):
+            GpuEnablement(f"{name}-gpu", {**reg}, platform_opts)
+        for tenant in settings.tenants:
+            self._tenant_layer(name, settings, tenant, reg, [kserve, monitoring])
+
+    def _tenant_layer(
+        self,
+        name: str,
+        settings: PlatformSettings,
+        tenant: TenantSettings,
+        reg: dict[str, Any],
+        platform: list[pulumi.Resource],
+    ) -> None:
+        hybrid = settings.hybrid
+        tier = tenant.tier.value
+        opts = pulumi.ResourceOptions(
+            parent=self,
+            providers=[self.k8s_provider],
+            depends_on=[*platform, self.tenants[tenant.name]],
+        )
+        # On-prem pools are the operator's: impose no selector they may not carry.
+        placement = tenant_placement(tenant) if hybrid is None else None
+        placed: dict[str, Any] = {"placement": placement} if placement is not None else {}
+        gpu = tenant.inference.gpu and tenant.gpu_pool is not None
+        models = tenant.models
+        canary = [m.name for m in models if m.challenger_version is not None]
+        image_tag = settings.registry.serving_image_tag
+        parts = self._tenant_aws.get(tenant.name)
+        common = {**reg, "tenant": tenant.name, "namespace": tenant.namespace, "tier": tier}
+
+        if parts is None:
+            assert hybrid is not None
+            bucket = hybrid.tenant_bucket_template.replace("{tenant}", tenant.name)
+            self.serving[tenant.name] = ModelServing(
+                f"{tenant.name}-serving",
+                {
+                    **common,
+                    "image_tag": image_tag,
+                    "min_replicas": tenant.inference.min_replicas,
+                    "max_replicas": tenant.inference.max_replicas,
+                    "models": model_specs(models, bucket, gpu=gpu),
+                    "s3_endpoint": hybrid.object_store_endpoint,
+                },
+                opts,
+            )
+            TenantMonitoring(
+                f"{tenant.name}-monitoring",
+                {
+                    **common,
+                    "models": [m.name for m in models],
+                    "retention_days": tenant.monitoring_retention_days,
+                    "canary": bool(canary),
+                    # No SQS on-prem, so no alert receiver: alerts stop at Alertmanager.
+                    "automation": False,
+                    "storage_class": hybrid.storage_class,
+                },
+                opts,
+            )
+            return
+
+        cluster = self._cluster_aws
+        assert cluster is not None
+        tags = {
+            **self.tags,
+            "tenant": tenant.name,
+            "data-classification": tenant.data_classification.value,
+        }
+        queues = TenantQueues(
+            f"{tenant.name}-queues",
+            {
+                "tenant": tenant.name,
+                "kms_key_arn": parts.key_arn,
+                "automation_role_name": parts.automation_role_name,
+                "region": cluster.region,
+                "tags": tags,
+                "data_classification": tenant.data_classification.value,
+            },
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.queues[tenant.name] = queues
+        store: dict[str, Any] = {
+            **common,
+            **placed,
+            "bucket_name": parts.bucket,
+            "kms_key_arn": parts.key_arn,
+            "role_arn": parts.role_arn,
+            "feature_views": list(FEATURE_VIEWS),
+            "region": cluster.region,
+            "data_classification": tenant.data_classification.value,
+            "protect": settings.profile.protect_stateful,
+            "tags": tags,
+        }
+        if tenant.online_store == "redis":
+            store.update(
+                {
+                    "data_subnet_ids": cluster.data_subnet_ids,
+                    "vpc_id": cluster.vpc_id,
+                    "node_security_group_id": cluster.node_security_group_id,
+                    "redis_auth_token": self._credential(
+                        f"{tenant.name}-redis-auth", length=48, specials=REDIS_TOKEN_SPECIALS
+                    ),
+                }
+            )
+        self.feature_stores[tenant.name] = FeatureStore(f"{tenant.name}-features", store, opts)  # type: ignore[arg-type]
+        self.serving[tenant.name] = ModelServing(
+            f"{tenant.name}-serving",
+            {
+                **common,
+                **placed,
+                "image_tag": image_tag,
+                "min_replicas": tenant.inference.min_replicas,
+                "max_replicas": tenant.inference.max_replicas,
+                "role_arn": parts.role_arn,
+                "models": model_specs(models, parts.bucket, gpu=gpu),
+            },
+            opts,
+        )
+        automation = tenant.drift_automation or tenant.inference.canary
+        TenantMonitoring(
+            f"{tenant.name}-monitoring",
+            {
+                **common,
+                **placed,
+                "models": [m.name for m in models],
+                "retention_days": tenant.monitoring_retention_days,
+                "canary": bool(canary),
+                "automation": automation,
+            },
+            opts,
+        )
+        if automation:
+            TenantAutomation(
+                f"{tenant.name}-automation",
+                {
+                    **reg,
+                    **placed,
+                    "tenant": tenant.name,
+                    "namespace": tenant.namespace,
+                    "image_tag": image_tag,
+                    "retraining_queue_url": queues.queue_urls.apply(lambda u: u["retraining"]),
+                    "webhook_token": self._credential(
+                        f"{tenant.name}-alert-webhook", length=48, specials=None
+                    ),
+                    "role_arn": parts.automation_role_arn,
+                    "canary_models": canary,
+                },
+                opts,
+            )
 
     @staticmethod
     def _tenant_args(

@@ -111,7 +111,14 @@ def cmd_policy(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--pack {pack}: no PulumiPolicy.yaml there (not a policy pack folder)"
             )
-    config = runner.load_pack_config(args.config) if args.config else None
+    config_path = args.config
+    program = (args.program or _default_program()).resolve()
+    default_config = program / "policies" / f"{args.stack}.policy-config.json"
+    if config_path is None and default_config.is_file():
+        # A stack may ship its own pack config (e.g. the on-prem registry it approves).
+        config_path = default_config
+        print(f"using policy config {config_path}", file=sys.stderr)
+    config = runner.load_pack_config(config_path) if config_path else None
     plan = _plan(args)
     if args.out:
         write_outputs(plan, args.out)
@@ -121,11 +128,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
         print(f"mlplatform policy: error: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        print(preport.render_json(report))
+        print(preport.render_json(report), end="")
     elif args.format == "sarif":
-        print(preport.render_sarif(report, plan))
+        print(preport.render_sarif(report, plan), end="")
     else:
-        print(preport.render_text(report))
+        print(preport.render_text(report), end="")
     return int(report.exit_code)
 
 

@@ -216,6 +216,11 @@ class HybridSettings(Strict):
         description="Address ranges of the object store: the only HTTPS egress tenant pods get.",
     )
     storage_class: str = Field(default="standard", description="StorageClass for volumes.")
+    cluster_cidrs: list[str] = Field(
+        min_length=1,
+        description="Address ranges of the cluster's API server and nodes: webhook callers "
+        "and the API server egress of the platform namespaces' NetworkPolicies.",
+    )
     tenant_bucket_template: str = Field(
         default="mlplatform-{tenant}",
         description="Name of each tenant's bucket on the in-country object store; "
@@ -244,6 +249,17 @@ class HybridSettings(Strict):
                 raise ValueError(
                     "0.0.0.0/0 would open egress to the world; list the store's ranges"
                 )
+        return v
+
+    @field_validator("cluster_cidrs")
+    @classmethod
+    def _cluster_cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            m = re.fullmatch(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})", c)
+            if not m or any(int(x) > 255 for x in m.groups()[:4]) or int(m[5]) > 32:
+                raise ValueError(f"'{c}' is not an IPv4 CIDR block")
+            if int(m[5]) == 0:
+                raise ValueError("0.0.0.0/0 is not a cluster range; list the API server and nodes")
         return v
 
     @field_validator("object_store_endpoint")
@@ -456,6 +472,11 @@ class StackSpec(Strict):
             raise ValueError("mode 'hybrid' needs a 'hybrid' section (kubeconfig_path, ...)")
         if self.mode is Mode.AWS and self.hybrid is not None:
             raise ValueError("a 'hybrid' section is only allowed with mode: hybrid")
+        if self.mode is Mode.HYBRID and self.registry.host is None:
+            raise ValueError(
+                "mode 'hybrid' needs registry.host: the in-country registry every image "
+                "and chart is pulled from (there is no ECR default on-prem)"
+            )
         return self
 
 

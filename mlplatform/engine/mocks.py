@@ -159,6 +159,11 @@ class RecordingMonitor(MockMonitor):
             "options": _options(request),
             "secretInputs": secret_keys,
         }
+        deps = {
+            prop: sorted(set(d.urns)) for prop, d in request.propertyDependencies.items() if d.urns
+        }
+        if deps:
+            record["propertyDependencies"] = deps
         if request.HasField("sourcePosition") and request.sourcePosition.uri:
             record["source"] = {
                 "uri": request.sourcePosition.uri,
