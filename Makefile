@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: install
 	@for s in $(STACKS); do $(VENV)/bin/mlplatform plan --stack $$s || exit $$?; echo; done
 	@for s in $(STACKS); do $(VENV)/bin/mlplatform policy --stack $$s || exit $$?; echo; done
-	@if [ -f workloads/lifecycle.py ] || [ -d workloads/lifecycle ]; then $(PY) -m workloads.lifecycle; fi
+	$(PY) -m workloads.lifecycle
 
 plan: install
 	$(VENV)/bin/mlplatform plan --stack $(or $(STACK),dev)

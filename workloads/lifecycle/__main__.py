@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import secrets
 import shutil
@@ -42,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY
+from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY, SIGNING_KEY_ENV
 from workloads.lifecycle.runtime import (
     ArmStats,
     Processes,
@@ -192,9 +193,11 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
 
     card = json.loads((champion_dir / "model_card.json").read_text())
     features = [f["name"] for f in card["features"]]
-    # Without a configured key the trainer signs with the local dev key it creates.
-    public_key = (DEV_KEY_DIR / DEV_PUBLIC_KEY).resolve()
-    serve_args = ["--enable_grpc", "false", "--public_key", str(public_key)]
+    # Without a configured key the trainer signs with the local dev key it creates;
+    # with one, the server finds the verify key itself (its own flag or environment).
+    dev_public = (DEV_KEY_DIR / DEV_PUBLIC_KEY).resolve()
+    key_args = [] if os.environ.get(SIGNING_KEY_ENV) else ["--public_key", str(dev_public)]
+    serve_args = ["--enable_grpc", "false", *key_args]
 
     with stages.stage("serve the champion on 127.0.0.1 (KServe V2, prediction logging)") as n:
         port = free_port()

@@ -15,6 +15,7 @@ With ``--workers N`` each process has its own registry, so a scrape sees one wor
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterator
 
@@ -54,20 +55,29 @@ class PredictionDistribution(Collector):
 
     def __init__(self, buckets: tuple[float, ...] = SCORE_BUCKETS) -> None:
         self._edges = np.asarray(buckets, dtype=np.float64)
+        self._edge_list = [float(b) for b in buckets]
         self._lock = threading.Lock()
         self._counts: dict[str, np.ndarray] = {}
         self._sums: dict[str, float] = {}
 
     def observe(self, model: str, scores: np.ndarray) -> None:
         """Add every score of ``scores`` to ``model``'s histogram."""
+        if model not in self._counts:
+            with self._lock:
+                self._counts.setdefault(model, np.zeros(len(self._edges) + 1, dtype=np.int64))
+                self._sums.setdefault(model, 0.0)
+        if len(scores) == 1:
+            # Batch-1 fast path: bisect on a Python float beats numpy's call overhead.
+            score = float(scores[0])
+            with self._lock:
+                self._counts[model][bisect.bisect_left(self._edge_list, score)] += 1
+                self._sums[model] += score
+            return
         # side="left" puts a score equal to an edge in that edge's bucket (le semantics).
         idx = np.searchsorted(self._edges, scores, side="left")
         counts = np.bincount(idx, minlength=len(self._edges) + 1)
         total = float(np.sum(scores, dtype=np.float64))
         with self._lock:
-            if model not in self._counts:
-                self._counts[model] = np.zeros(len(self._edges) + 1, dtype=np.int64)
-                self._sums[model] = 0.0
             self._counts[model] += counts
             self._sums[model] += total
 

@@ -119,6 +119,8 @@ class OnnxModel(kserve.Model):
         self.n_outputs = 2
         self.entity_key: str | None = None
         self._categorical: list[tuple[int, str, np.ndarray]] = []
+        self._cat_cols: np.ndarray | None = None
+        self._cat_lo = self._cat_hi = np.zeros(0, dtype=np.float32)
         self._session: Any = None
         self._store: Any = None
         self.providers: list[str] = []
@@ -170,6 +172,14 @@ class OnnxModel(kserve.Model):
                 for i, f in enumerate(card["features"])
                 if f.get("kind") == "categorical"
             ]
+            contiguous = all(
+                np.array_equal(codes, np.arange(codes[0], codes[0] + len(codes)))
+                for _, _, codes in self._categorical
+            )
+            if self._categorical and contiguous:
+                self._cat_cols = np.asarray([c for c, _, _ in self._categorical])
+                self._cat_lo = np.asarray([a[0] for _, _, a in self._categorical], np.float32)
+                self._cat_hi = np.asarray([a[-1] for _, _, a in self._categorical], np.float32)
             self.entity_key = card.get("data", {}).get("entity_key")
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"{card_path}: malformed model card ({exc!r})") from None
@@ -259,6 +269,12 @@ class OnnxModel(kserve.Model):
         if matrix.ndim != 2 or matrix.shape[1] != n:
             raise InvalidInput(f"{where}: shape must be [rows, {n}], got {list(matrix.shape)}")
         self._check_rows(matrix.shape[0], where)
+        if self._categorical and self._cat_cols is not None:
+            # One vectorised pass when every code set is a contiguous integer range
+            # (the common case); the per-column loop below only runs to name a failure.
+            sub = matrix[:, self._cat_cols]
+            if ((sub >= self._cat_lo) & (sub <= self._cat_hi) & (sub == np.floor(sub))).all():
+                return matrix
         for col, name, allowed in self._categorical:
             bad = ~np.isin(matrix[:, col], allowed)
             if bad.any():
