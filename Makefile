@@ -42,9 +42,14 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+## Each benchmark prints one JSON object as its last line.
 bench: install
 	$(PY) bench/plan_scale.py
 	$(PY) bench/policy_scale.py
+	$(PY) bench/inference.py
+	$(PY) bench/serving.py
+	$(PY) bench/features.py
+	$(PY) bench/drift.py
 
 clean:
 	rm -rf .mlplatform .pytest_cache .ruff_cache .mypy_cache

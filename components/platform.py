@@ -50,15 +50,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
 from components._util import irsa_trust_policy, merge_tags, to_json
+from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
 from components.encryption import Encryption, EncryptionArgs, KeyService, KeySpec
 from components.k8s import (
     FeatureStore,
@@ -70,10 +70,12 @@ from components.k8s import (
     TenantMonitoring,
     TenantQueues,
 )
-from components.k8s.catalog import Registry
-from components.k8s.featurestore import dynamodb_table_name, project_name
+from components.k8s.automation import TenantAutomationArgs
+from components.k8s.catalog import Registry, RegistryArgs
+from components.k8s.featurestore import FeatureStoreArgs, dynamodb_table_name, project_name
+from components.k8s.monitoring import TenantMonitoringArgs
 from components.k8s.placement import Placement, Scheduling
-from components.k8s.serving import ModelSpec
+from components.k8s.serving import ModelServingArgs, ModelSpec
 from components.network import Network, NetworkArgs, plan_subnets
 from components.nodepools import (
     PURPOSE_LABEL,
@@ -137,15 +139,13 @@ DYNAMODB_ACTIONS: tuple[str, ...] = (
 )
 """What Feast's DynamoDB online store does: serve reads, materialise writes. Tables are
 created by Pulumi, so no CreateTable/DeleteTable."""
-REDIS_TOKEN_SPECIALS = "!&#$^<>-"
+REDIS_TOKEN_SPECIALS = "!&#$^<>-"  # noqa: S105 (an alphabet, not a secret)
 """The only special characters ElastiCache allows in an AUTH token."""
 AUTOMATION_SERVICE_ACCOUNT = "{tenant}-automation"
 """Service account of a tenant's alert receiver (``components.k8s.automation``)."""
 
 
-def model_specs(
-    models: Sequence[ModelSettings], bucket: str, *, gpu: bool
-) -> list[ModelSpec]:
+def model_specs(models: Sequence[ModelSettings], bucket: str, *, gpu: bool) -> list[ModelSpec]:
     """Serving specs of a tenant's models: ``s3://<bucket>/models/<name>/<version>/``."""
     specs: list[ModelSpec] = []
     for m in models:
@@ -665,9 +665,7 @@ class Platform(pulumi.ComponentResource):
 
         via = ["s3", "dynamodb"] if tenant.online_store == "dynamodb" else ["s3"]
         extra_statements = (
-            dynamodb_statements(
-                partition, settings.region, account_id, tenant.name, FEATURE_VIEWS
-            )
+            dynamodb_statements(partition, settings.region, account_id, tenant.name, FEATURE_VIEWS)
             if tenant.online_store == "dynamodb"
             else []
         )
@@ -747,7 +745,7 @@ class Platform(pulumi.ComponentResource):
     def _kubernetes_layer(self, name: str, settings: PlatformSettings) -> None:
         """KServe, monitoring and GPU enablement, then each tenant's serving stack."""
         assert self._registry_host is not None  # aws: ECR default; hybrid: required below
-        reg: dict[str, Any] = {
+        reg: RegistryArgs = {
             "registry_host": self._registry_host,
             "image_prefix": settings.registry.image_prefix,
             "chart_prefix": settings.registry.chart_prefix,
@@ -777,18 +775,21 @@ class Platform(pulumi.ComponentResource):
         if any(t.gpu_pool is not None for t in settings.tenants):
             GpuEnablement(f"{name}-gpu", {**reg}, platform_opts)
         for tenant in settings.tenants:
-            self._tenant_layer(name, settings, tenant, reg, [kserve, monitoring])
+            self._tenant_layer(settings, tenant, reg, [kserve, monitoring])
 
     def _tenant_layer(
         self,
-        name: str,
         settings: PlatformSettings,
         tenant: TenantSettings,
-        reg: dict[str, Any],
+        reg: RegistryArgs,
         platform: list[pulumi.Resource],
     ) -> None:
+        """One tenant's feature store, queues, serving, monitoring and alert receiver."""
         hybrid = settings.hybrid
-        tier = tenant.tier.value
+        parts = self._tenant_aws.get(tenant.name)
+        tier: Literal["smb", "enterprise"] = (
+            "enterprise" if tenant.tier is Tier.ENTERPRISE else "smb"
+        )
         opts = pulumi.ResourceOptions(
             parent=self,
             providers=[self.k8s_provider],
@@ -796,51 +797,87 @@ class Platform(pulumi.ComponentResource):
         )
         # On-prem pools are the operator's: impose no selector they may not carry.
         placement = tenant_placement(tenant) if hybrid is None else None
-        placed: dict[str, Any] = {"placement": placement} if placement is not None else {}
         gpu = tenant.inference.gpu and tenant.gpu_pool is not None
         models = tenant.models
         canary = [m.name for m in models if m.challenger_version is not None]
         image_tag = settings.registry.serving_image_tag
-        parts = self._tenant_aws.get(tenant.name)
-        common = {**reg, "tenant": tenant.name, "namespace": tenant.namespace, "tier": tier}
-
-        if parts is None:
-            assert hybrid is not None
+        if parts is not None:
+            bucket = parts.bucket
+        else:
+            assert hybrid is not None  # a tenant without AWS parts is an on-prem tenant
             bucket = hybrid.tenant_bucket_template.replace("{tenant}", tenant.name)
-            self.serving[tenant.name] = ModelServing(
-                f"{tenant.name}-serving",
-                {
-                    **common,
-                    "image_tag": image_tag,
-                    "min_replicas": tenant.inference.min_replicas,
-                    "max_replicas": tenant.inference.max_replicas,
-                    "models": model_specs(models, bucket, gpu=gpu),
-                    "s3_endpoint": hybrid.object_store_endpoint,
-                },
-                opts,
-            )
-            TenantMonitoring(
-                f"{tenant.name}-monitoring",
-                {
-                    **common,
-                    "models": [m.name for m in models],
-                    "retention_days": tenant.monitoring_retention_days,
-                    "canary": bool(canary),
-                    # No SQS on-prem, so no alert receiver: alerts stop at Alertmanager.
-                    "automation": False,
-                    "storage_class": hybrid.storage_class,
-                },
-                opts,
-            )
-            return
 
-        cluster = self._cluster_aws
-        assert cluster is not None
-        tags = {
-            **self.tags,
+        queues: TenantQueues | None = None
+        if parts is not None:
+            queues = self._aws_feature_store_and_queues(settings, tenant, reg, parts, opts)
+
+        serving: ModelServingArgs = {
+            **reg,
             "tenant": tenant.name,
-            "data-classification": tenant.data_classification.value,
+            "namespace": tenant.namespace,
+            "tier": tier,
+            "image_tag": image_tag,
+            "min_replicas": tenant.inference.min_replicas,
+            "max_replicas": tenant.inference.max_replicas,
+            "models": model_specs(models, bucket, gpu=gpu),
         }
+        if parts is not None:
+            serving["role_arn"] = parts.role_arn
+        if hybrid is not None:
+            serving["s3_endpoint"] = hybrid.object_store_endpoint
+        if placement is not None:
+            serving["placement"] = placement
+        self.serving[tenant.name] = ModelServing(f"{tenant.name}-serving", serving, opts)
+
+        # The receiver consumes alerts through SQS: none on-prem, where alerts stop at
+        # Alertmanager (they still fire and notify).
+        automation = queues is not None and (tenant.drift_automation or tenant.inference.canary)
+        monitoring: TenantMonitoringArgs = {
+            **reg,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "tier": tier,
+            "models": [m.name for m in models],
+            "retention_days": tenant.monitoring_retention_days,
+            "canary": bool(canary),
+            "automation": automation,
+        }
+        if hybrid is not None:
+            monitoring["storage_class"] = hybrid.storage_class
+        if placement is not None:
+            monitoring["placement"] = placement
+        TenantMonitoring(f"{tenant.name}-monitoring", monitoring, opts)
+
+        if automation and queues is not None and parts is not None:
+            receiver: TenantAutomationArgs = {
+                **reg,
+                "tenant": tenant.name,
+                "namespace": tenant.namespace,
+                "image_tag": image_tag,
+                "retraining_queue_url": queues.queue_urls.apply(lambda u: u["retraining"]),
+                "webhook_token": self._credential(
+                    f"{tenant.name}-alert-webhook", length=48, specials=None
+                ),
+                "role_arn": parts.automation_role_arn,
+                "canary_models": canary,
+            }
+            if placement is not None:
+                receiver["placement"] = placement
+            TenantAutomation(f"{tenant.name}-automation", receiver, opts)
+
+    def _aws_feature_store_and_queues(
+        self,
+        settings: PlatformSettings,
+        tenant: TenantSettings,
+        reg: RegistryArgs,
+        parts: _TenantAwsParts,
+        opts: pulumi.ResourceOptions,
+    ) -> TenantQueues:
+        """The tenant's SQS queues and Feast (DynamoDB for SMB, Redis for enterprise)."""
+        cluster = self._cluster_aws
+        assert cluster is not None  # set by _aws before any tenant layer
+        classification = tenant.data_classification.value
+        tags = {**self.tags, "tenant": tenant.name, "data-classification": classification}
         queues = TenantQueues(
             f"{tenant.name}-queues",
             {
@@ -849,79 +886,36 @@ class Platform(pulumi.ComponentResource):
                 "automation_role_name": parts.automation_role_name,
                 "region": cluster.region,
                 "tags": tags,
-                "data_classification": tenant.data_classification.value,
+                "data_classification": classification,
             },
             pulumi.ResourceOptions(parent=self),
         )
         self.queues[tenant.name] = queues
-        store: dict[str, Any] = {
-            **common,
-            **placed,
+        store: FeatureStoreArgs = {
+            **reg,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "tier": "enterprise" if tenant.tier is Tier.ENTERPRISE else "smb",
             "bucket_name": parts.bucket,
             "kms_key_arn": parts.key_arn,
             "role_arn": parts.role_arn,
             "feature_views": list(FEATURE_VIEWS),
             "region": cluster.region,
-            "data_classification": tenant.data_classification.value,
+            "data_classification": classification,
             "protect": settings.profile.protect_stateful,
             "tags": tags,
         }
         if tenant.online_store == "redis":
-            store.update(
-                {
-                    "data_subnet_ids": cluster.data_subnet_ids,
-                    "vpc_id": cluster.vpc_id,
-                    "node_security_group_id": cluster.node_security_group_id,
-                    "redis_auth_token": self._credential(
-                        f"{tenant.name}-redis-auth", length=48, specials=REDIS_TOKEN_SPECIALS
-                    ),
-                }
+            store["data_subnet_ids"] = cluster.data_subnet_ids
+            store["vpc_id"] = cluster.vpc_id
+            store["node_security_group_id"] = cluster.node_security_group_id
+            store["redis_auth_token"] = self._credential(
+                f"{tenant.name}-redis-auth", length=48, specials=REDIS_TOKEN_SPECIALS
             )
-        self.feature_stores[tenant.name] = FeatureStore(f"{tenant.name}-features", store, opts)  # type: ignore[arg-type]
-        self.serving[tenant.name] = ModelServing(
-            f"{tenant.name}-serving",
-            {
-                **common,
-                **placed,
-                "image_tag": image_tag,
-                "min_replicas": tenant.inference.min_replicas,
-                "max_replicas": tenant.inference.max_replicas,
-                "role_arn": parts.role_arn,
-                "models": model_specs(models, parts.bucket, gpu=gpu),
-            },
-            opts,
-        )
-        automation = tenant.drift_automation or tenant.inference.canary
-        TenantMonitoring(
-            f"{tenant.name}-monitoring",
-            {
-                **common,
-                **placed,
-                "models": [m.name for m in models],
-                "retention_days": tenant.monitoring_retention_days,
-                "canary": bool(canary),
-                "automation": automation,
-            },
-            opts,
-        )
-        if automation:
-            TenantAutomation(
-                f"{tenant.name}-automation",
-                {
-                    **reg,
-                    **placed,
-                    "tenant": tenant.name,
-                    "namespace": tenant.namespace,
-                    "image_tag": image_tag,
-                    "retraining_queue_url": queues.queue_urls.apply(lambda u: u["retraining"]),
-                    "webhook_token": self._credential(
-                        f"{tenant.name}-alert-webhook", length=48, specials=None
-                    ),
-                    "role_arn": parts.automation_role_arn,
-                    "canary_models": canary,
-                },
-                opts,
-            )
+        placement = tenant_placement(tenant)
+        store["placement"] = placement
+        self.feature_stores[tenant.name] = FeatureStore(f"{tenant.name}-features", store, opts)
+        return queues
 
     @staticmethod
     def _tenant_args(
@@ -956,7 +950,10 @@ class Platform(pulumi.ComponentResource):
             "mode": self.settings.mode.value,
             "region": self.settings.region,
             "tenantNamespaces": {n: t.namespace for n, t in self.tenants.items()},
+            "servingEndpoints": {n: s.endpoints for n, s in self.serving.items()},
         }
+        if self.queues:
+            out["tenantQueueUrls"] = {n: q.queue_urls for n, q in self.queues.items()}
         if self.cluster is not None and self.network is not None:
             out.update(
                 {

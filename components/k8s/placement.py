@@ -63,9 +63,7 @@ class Placement:
     def apply(self, manifest: Manifest) -> Manifest:
         """Place every pod spec of ``manifest`` (mutated and returned)."""
         specs: list[Mapping[str, Any]] = [spec for _, spec in pod_specs(manifest)]
-        if manifest.get("kind") in _EXTRA_POD_SPEC_KINDS and isinstance(
-            manifest.get("spec"), dict
-        ):
+        if manifest.get("kind") in _EXTRA_POD_SPEC_KINDS and isinstance(manifest.get("spec"), dict):
             specs.append(manifest["spec"])
         for spec in specs:
             assert isinstance(spec, dict)  # builders return plain dicts

@@ -42,7 +42,6 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from components.k8s._resources import register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
@@ -68,6 +67,14 @@ from components.k8s.podspec import (
     pod_spec,
     selector_labels,
     service_account,
+)
+from workloads.rollout.router import (  # noqa: F401 (re-exported: the deployed router's builders)
+    ROUTER_CONFIG_KEY,
+    ROUTER_PORT,
+    WEIGHTS_ANNOTATION,
+    canary_weights,
+    router_config,
+    router_traffic_patch,
 )
 
 Tier = Literal["smb", "enterprise"]
@@ -440,156 +447,6 @@ def inference_service(
             },
         ),
         "spec": {"predictor": predictor},
-    }
-
-
-def canary_weights(canary_percent: int) -> tuple[int, int]:
-    """(champion, challenger) weights; both must be routable, so 1..99 only."""
-    if not 1 <= canary_percent <= 99:
-        raise ValueError(f"canary_percent must be between 1 and 99, got {canary_percent}")
-    return 100 - canary_percent, canary_percent
-
-
-ROUTER_PORT = 8080
-"""Envoy listener port (the router Service maps 80 to it)."""
-ROUTER_CONFIG_KEY = "envoy.yaml"
-WEIGHTS_ANNOTATION = "mlplatform.io/traffic-weights"
-"""Pod-template annotation of the router: changing it rolls the pods onto new weights."""
-
-
-def _cluster(name: str, host: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "STRICT_DNS",
-        "connect_timeout": "2s",
-        "lb_policy": "ROUND_ROBIN",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {"socket_address": {"address": host, "port_value": 80}}
-                            }
-                        }
-                    ]
-                }
-            ],
-        },
-    }
-
-
-def router_config(
-    namespace_name: str, champion: str, challenger: str | None, canary_percent: int
-) -> dict[str, Any]:
-    """Envoy v3 bootstrap: one listener, one route, weighted over the predictors' Services.
-
-    No admin listener (nothing to expose); KServe names a RawDeployment predictor's
-    Service ``<isvc>-predictor`` on port 80.
-    """
-
-    def host(isvc: str) -> str:
-        return f"{isvc}-predictor.{namespace_name}.svc.cluster.local"
-
-    if challenger is None:
-        weighted = [{"name": "champion", "weight": 100}]
-        clusters = [_cluster("champion", host(champion))]
-    else:
-        champion_w, challenger_w = canary_weights(canary_percent)
-        weighted = [
-            {"name": "champion", "weight": champion_w},
-            {"name": "challenger", "weight": challenger_w},
-        ]
-        clusters = [_cluster("champion", host(champion)), _cluster("challenger", host(challenger))]
-    hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network."
-        "http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": "model",
-        "route_config": {
-            "name": "model",
-            "virtual_hosts": [
-                {
-                    "name": "model",
-                    "domains": ["*"],
-                    "routes": [
-                        {
-                            "match": {"prefix": "/"},
-                            "route": {
-                                "timeout": "60s",
-                                "weighted_clusters": {"clusters": weighted},
-                            },
-                        }
-                    ],
-                }
-            ],
-        },
-        "http_filters": [
-            {
-                "name": "envoy.filters.http.router",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
-                },
-            }
-        ],
-    }
-    return {
-        "static_resources": {
-            "listeners": [
-                {
-                    "name": "http",
-                    "address": {
-                        "socket_address": {"address": "0.0.0.0", "port_value": ROUTER_PORT}
-                    },
-                    "filter_chains": [
-                        {
-                            "filters": [
-                                {
-                                    "name": "envoy.filters.network.http_connection_manager",
-                                    "typed_config": hcm,
-                                }
-                            ]
-                        }
-                    ],
-                }
-            ],
-            "clusters": clusters,
-        }
-    }
-
-
-def _weights_label(challenger: str | None, canary_percent: int) -> str:
-    if challenger is None:
-        return "champion=100"
-    champion_w, challenger_w = canary_weights(canary_percent)
-    return f"champion={champion_w},challenger={challenger_w}"
-
-
-def router_traffic_patch(
-    namespace_name: str, champion: str, challenger: str | None, canary_percent: int
-) -> dict[str, Manifest]:
-    """Merge patches that move a model's traffic (what the canary actuator applies).
-
-    ``challenger=None`` is a rollback (or the state after promotion): every request to
-    the champion. Apply ``configmap`` to ``<model>-router`` first, then ``deployment``
-    (its annotation change rolls the router pods onto the new file, one at a time).
-    """
-    text = yaml.safe_dump(
-        router_config(namespace_name, champion, challenger, canary_percent), sort_keys=False
-    )
-    return {
-        "configmap": {"data": {ROUTER_CONFIG_KEY: text}},
-        "deployment": {
-            "spec": {
-                "template": {
-                    "metadata": {
-                        "annotations": {
-                            WEIGHTS_ANNOTATION: _weights_label(challenger, canary_percent)
-                        }
-                    }
-                }
-            }
-        },
     }
 
 

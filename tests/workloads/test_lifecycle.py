@@ -107,6 +107,13 @@ def test_whole_lifecycle_ends_in_retraining_and_rollback(tmp_path: pathlib.Path)
     out = result.stdout
     assert "retraining triggered for churn" in out
     assert "challenger rolled back in team-demo/churn" in out
+    # Rolled back on the Envoy router the platform deploys, not on the InferenceService.
+    assert (
+        "router team-demo/churn-router: churn-champion 50 %, churn-challenger 50 % -> "
+        "churn-champion 100 %; pod annotation champion=50,challenger=50 -> champion=100"
+    ) in out
+    assert "PATCH /api/v1/namespaces/team-demo/configmaps/churn-router" in out
+    assert "PATCH /apis/apps/v1/namespaces/team-demo/deployments/churn-router" in out
     assert "anonymous POST /alerts -> HTTP 401" in out
     assert "chain intact" in out
     summary = json.loads(out.strip().splitlines()[-1])

@@ -4,9 +4,9 @@ Alertmanager receiver that calls the webhook.
 They keep the names in one place: the rule fires on the monitor's gauges
 (:mod:`workloads.monitoring.metrics`) with the ``alertname`` and labels that
 :mod:`workloads.alerts.webhook` routes on. A canary alert must carry the labels
-``namespace`` and ``inferenceservice`` (and may carry the annotation
-``previous_storage_uri``); its expression depends on how the serving metrics are
-scraped, so the platform's monitoring component supplies it.
+``namespace`` and ``inferenceservice=<model>-challenger`` (or ``modelName=<model>``);
+the webhook rolls the model's router back to its champion. Its expression depends on
+how the serving metrics are scraped, so the platform's monitoring component supplies it.
 
 Use one retraining path per model: either the monitor sends triggers itself
 (``--queue``) or this alert does, through the webhook; both at once would start two

@@ -12,11 +12,15 @@ Routing, by the alert's ``alertname`` label (see :class:`WebhookConfig`):
 - drift alert (labels ``model``): sends a retraining trigger whose ``dedupe_key`` is
   derived from the alert's fingerprint and ``startsAt``, so Alertmanager's repeat
   notifications of the same alert start one retraining.
-- canary alert (labels ``namespace``, ``inferenceservice``; optional annotation
-  ``previous_storage_uri``): when a metrics source is configured, the canary analysis
+- canary alert (labels ``namespace`` and ``inferenceservice=<model>-challenger``; the
+  model is the ``modelName`` label when present, else the InferenceService name without
+  its ``-challenger`` suffix): when a metrics source is configured, the canary analysis
   (:func:`workloads.rollout.canary.decide`) decides promote / hold / roll back on the
   current numbers; without one, a firing canary alert means roll back. The actuator
-  refuses namespaces other than the tenant's (answered 403 for that alert).
+  carries the decision out on the model's Envoy router (ConfigMap, then Deployment
+  ``<model>-router``; see :mod:`workloads.rollout.actuator`), not on the
+  InferenceService, whose ``canaryTrafficPercent`` KServe 0.16 RawDeployment ignores.
+  It refuses namespaces other than the tenant's (answered 403 for that alert).
 - resolved or unknown alerts: audited, no action.
 
 ``GET /healthz`` answers without authentication. The server binds 127.0.0.1 unless
@@ -46,12 +50,13 @@ from workloads.monitoring.queues import TriggerQueue
 from workloads.monitoring.trigger import TRIGGER_TYPE
 from workloads.rollout.actuator import ActuatorError, CanaryActuator, TenantScopeError
 from workloads.rollout.canary import Action, ArmObservations, CanaryDecision, CanaryPolicy, decide
+from workloads.rollout.router import CHALLENGER, router_name
 
 MIN_TOKEN_LENGTH = 16
 MAX_BODY_BYTES = 1_048_576
 
-# (namespace, inferenceservice) -> (champion, challenger) observations, or None if
-# the numbers are not available right now.
+# (namespace, model) -> (champion, challenger) observations, or None if the numbers
+# are not available right now.
 MetricsSource = Callable[[str, str], tuple[ArmObservations, ArmObservations] | None]
 
 
@@ -71,6 +76,21 @@ class WebhookConfig(BaseModel):
     )
     canary_policy: CanaryPolicy = Field(
         default_factory=CanaryPolicy, description="Thresholds of the canary analysis."
+    )
+
+
+def model_of(labels: dict[str, Any]) -> str:
+    """The model a canary alert is about: ``modelName``, else ``<model>-challenger`` stripped."""
+    explicit = str(labels.get("modelName") or "")
+    if explicit:
+        return explicit
+    service = str(labels.get("inferenceservice") or "")
+    suffix = f"-{CHALLENGER}"
+    if service.endswith(suffix) and len(service) > len(suffix):
+        return service.removesuffix(suffix)
+    raise ValueError(
+        f"label inferenceservice {service!r}: expected '<model>{suffix}' "
+        "(or a modelName label naming the model)"
     )
 
 
@@ -200,7 +220,20 @@ class AlertRouter:
         namespace = str(labels.get("namespace", ""))
         service = str(labels.get("inferenceservice", ""))
         alertname = context["alertname"]
-        observations = self.metrics_source(namespace, service) if self.metrics_source else None
+        target: dict[str, Any] = {"namespace": namespace, "inferenceservice": service}
+        try:
+            # Namespace first: another tenant's alert is refused whatever else it says.
+            self.actuator.check_namespace(namespace)
+            model = model_of(labels)
+            self.actuator.check_scope(namespace, model)
+        except TenantScopeError as exc:
+            self.audit.append(who=who, what="refused", why=str(exc), alert=context, target=target)
+            return {"alertname": alertname, "action": "refused", "why": str(exc), "status": 403}
+        except ValueError as exc:
+            self.audit.append(who=who, what="failed", why=str(exc), alert=context, target=target)
+            return {"alertname": alertname, "action": "failed", "why": str(exc)}
+        target |= {"model": model, "router": router_name(model)}
+        observations = self.metrics_source(namespace, model) if self.metrics_source else None
         if observations is not None:
             decision = decide(*observations, self.config.canary_policy)
         else:
@@ -209,21 +242,8 @@ class AlertRouter:
                 [str(annotations.get("summary") or "canary alert firing")],
                 {"alert_value": annotations.get("value")},
             )
-        target = {"namespace": namespace, "inferenceservice": service}
         try:
-            result = self.actuator.apply_decision(
-                decision, namespace, service, annotations.get("previous_storage_uri")
-            )
-        except TenantScopeError as exc:
-            self.audit.append(
-                who=who,
-                what="refused",
-                why=str(exc),
-                metrics=decision.metrics,
-                alert=context,
-                target=target,
-            )
-            return {"alertname": alertname, "action": "refused", "why": str(exc), "status": 403}
+            result = self.actuator.apply_decision(decision, namespace, model)
         except (ActuatorError, ValueError) as exc:
             self.audit.append(
                 who=who,
@@ -245,11 +265,15 @@ class AlertRouter:
             target=target,
             decision=decision.action.value,
             patch=result.patch if result else None,
+            traffic_before=result.traffic_before if result else None,
+            traffic_after=result.traffic_after if result else None,
         )
         return {
             "alertname": alertname,
             "action": decision.action.value,
+            "model": model,
             "changed": bool(result and result.changed),
+            "traffic": result.traffic_after if result else None,
             "reasons": decision.reasons,
         }
 
@@ -399,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kube_config.load_incluster_config()
         from kubernetes import client
 
-        actuator = CanaryActuator(client.CustomObjectsApi(), args.tenant_namespace)
+        actuator = CanaryActuator(client.ApiClient(), args.tenant_namespace)
         router = AlertRouter(
             config=WebhookConfig(),
             audit=AuditLog(args.audit_log),

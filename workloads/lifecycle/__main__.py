@@ -12,8 +12,9 @@ Stages (each printed with its key numbers and time):
    serve it next to the champion and split labelled traffic between the two;
 7. a canary alert reaches the authenticated Alertmanager webhook (an anonymous one is
    refused), the canary analysis decides, and the actuator rolls the challenger back
-   through the Kubernetes API (a loopback stand-in records the calls); the decision
-   is in the hash-chained audit log.
+   by patching the model's Envoy router (ConfigMap, then Deployment ``churn-router``,
+   as the serving component deploys them) through the Kubernetes API (a loopback
+   stand-in records the calls); the decision is in the hash-chained audit log.
 
 Everything is kept under ``--workdir`` (default ``.mlplatform/local``, ignored by git):
 ``feature_repo/``, ``models/champion`` and ``models/challenger`` (serve either again
@@ -42,6 +43,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import yaml
 
 from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY, SIGNING_KEY_ENV
 from workloads.lifecycle.runtime import (
@@ -130,7 +132,8 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
     from workloads.monitoring.window import read_window
     from workloads.rollout.actuator import CanaryActuator
     from workloads.rollout.canary import ArmObservations, CanaryPolicy
-    from workloads.rollout.localkube import LocalKube, inference_service
+    from workloads.rollout.localkube import LocalKube, canary_objects
+    from workloads.rollout.router import WEIGHTS_ANNOTATION, routed_backends
 
     w = args.workdir
     repo, champion_dir, challenger_dir = (
@@ -403,12 +406,19 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
         token_file.write_text(token + "\n")
         audit = AuditLog(alerts_dir / "audit.jsonl")
         champion_uri = f"file://{champion_dir.resolve()}"
+        challenger_uri = f"file://{challenger_dir.resolve()}"
+        router_name = f"{MODEL}-router"
+
+        def router_state(kube: LocalKube) -> tuple[dict[str, int], str]:
+            cm = kube.config_map(NAMESPACE, router_name)
+            dep = kube.deployment(NAMESPACE, router_name)
+            traffic = routed_backends(NAMESPACE, yaml.safe_load(cm["data"]["envoy.yaml"]))
+            return traffic, dep["spec"]["template"]["metadata"]["annotations"][WEIGHTS_ANNOTATION]
+
         with LocalKube(secrets.token_urlsafe(16)) as kube:
-            kube.add(
-                inference_service(
-                    NAMESPACE, MODEL, f"file://{challenger_dir.resolve()}", canary_percent=50
-                )
-            )
+            # The router as the serving component deploys it with a 50 % canary.
+            kube.add_all(canary_objects(NAMESPACE, MODEL, champion_uri, challenger_uri, 50))
+            traffic_before, weights_before = router_state(kube)
             router = AlertRouter(
                 config=WebhookConfig(
                     canary_policy=CanaryPolicy(min_requests=min(300, args.canary_requests))
@@ -434,12 +444,9 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
                         "labels": {
                             "alertname": "CanaryDegraded",
                             "namespace": NAMESPACE,
-                            "inferenceservice": MODEL,
+                            "inferenceservice": f"{MODEL}-challenger",
                         },
-                        "annotations": {
-                            "summary": "challenger p99 latency above champion",
-                            "previous_storage_uri": champion_uri,
-                        },
+                        "annotations": {"summary": "challenger p99 latency above champion"},
                         "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "fingerprint": "demo-canary",
                     }
@@ -453,22 +460,45 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
             n.append(f"authenticated POST /alerts -> HTTP {status}: decision {outcome['action']}")
             for reason in outcome.get("reasons", []):
                 n.append(f"  because {reason}")
-            predictor = kube.get(NAMESPACE, MODEL)["spec"]["predictor"]
-            calls = ", ".join(f"{c.method}" for c in kube.calls)
+            for call in kube.calls:
+                n.append(
+                    f"  Kubernetes API: {call.method} {call.path} {call.content_type}".rstrip()
+                )
+            for call in kube.writes():
+                n.append(f"  patched {call.path.rsplit('/', 2)[-2]}: {_describe_patch(call.body)}")
+            traffic_after, weights_after = router_state(kube)
             n.append(
-                f"Kubernetes API calls: {calls}; canaryTrafficPercent 50 -> "
-                f"{predictor.get('canaryTrafficPercent')}, storageUri -> "
-                f"{predictor['model']['storageUri']}"
+                f"router {NAMESPACE}/{router_name}: {_split(traffic_before)} -> "
+                f"{_split(traffic_after)}; pod annotation {weights_before} -> {weights_after}"
             )
         check = verify_audit_log(audit.path)
         n.append(f"audit log: {check.message}")
-        if outcome["action"] != "rollback" or predictor.get("canaryTrafficPercent") != 0:
+        if outcome["action"] != "rollback" or traffic_after != {f"{MODEL}-champion": 100}:
             raise StageError(f"the bad challenger was not rolled back: {outcome}")
         n.append(f"challenger rolled back in {NAMESPACE}/{MODEL}")
         summary["rolled_back"] = True
     client.close()
     summary["seconds"] = round(time.perf_counter() - stages.started, 1)
     return summary
+
+
+def _split(traffic: dict[str, int]) -> str:
+    return ", ".join(f"{isvc} {weight} %" for isvc, weight in traffic.items())
+
+
+def _describe_patch(body: Any) -> str:
+    """A one-line summary of a router patch: which keys it sets, not the whole Envoy file."""
+    if not isinstance(body, dict):
+        return repr(body)
+    if "data" in body:
+        return "data." + ", data.".join(f"{k} ({len(v)} bytes)" for k, v in body["data"].items())
+    template = body.get("spec", {}).get("template", {}).get("metadata", {})
+    notes = body.get("metadata", {}).get("annotations", {})
+    parts = [
+        f"spec.template annotation {k}={v}" for k, v in template.get("annotations", {}).items()
+    ]
+    parts += [f"metadata annotation {k}" for k in notes]
+    return "; ".join(parts) or json.dumps(body)
 
 
 def _post(url: str, body: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:

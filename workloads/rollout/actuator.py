@@ -1,22 +1,40 @@
-"""Applies canary decisions to a KServe InferenceService through the Kubernetes API.
+"""Applies canary decisions to a model's Envoy router through the Kubernetes API.
 
-Uses the official client (``kubernetes.client.CustomObjectsApi``) against
-``serving.kserve.io/v1beta1`` ``inferenceservices``; every change is a JSON merge patch.
+Why the router and not the InferenceService: the platform pins KServe 0.16, whose
+RawDeployment mode silently ignores ``spec.predictor.canaryTrafficPercent``
+(kserve/kserve#4074, #5335). So ``components.k8s.serving`` deploys each enterprise
+model as two InferenceServices, ``<model>-champion`` and ``<model>-challenger``,
+behind ConfigMap + Deployment ``<model>-router`` (Envoy, weighted clusters) and Service
+``<model>``. This actuator patches exactly those two router objects, with the same pure
+builders the component renders them from (:mod:`workloads.rollout.router`), using the
+official client (``CoreV1Api``, ``AppsV1Api``; ``CustomObjectsApi`` only to read).
 
-What each action does, and why:
+Every action is two JSON merge patches, in this order: the ConfigMap's Envoy
+bootstrap, then the Deployment's pod-template annotation
+(``mlplatform.io/traffic-weights``), whose change rolls the router pods onto the new
+file (Envoy reads a static bootstrap only at start; ``maxUnavailable: 0`` and a PDB keep
+capacity while they roll). The Deployment also gets a metadata annotation (not on the
+pod template, so it rolls nothing) saying who changed traffic, when and why.
 
-- **rollback**: ``spec.predictor.canaryTrafficPercent: 0``. KServe then routes all
-  traffic to the last rolled-out revision (the champion) at once, without waiting
-  for a new revision to start. When the caller knows the champion's model location,
-  ``spec.predictor.model.storageUri`` is restored to it as well, so the spec no longer
-  names the bad model and a later edit cannot roll it out again by accident.
-- **promote**: ``canaryTrafficPercent`` is removed, so the latest revision (the
-  challenger) takes all traffic and becomes the rolled-out revision.
-- **set_traffic**: ``canaryTrafficPercent: N`` (a canary step).
+- **rollback**: the ConfigMap becomes byte-for-byte what a deploy with no challenger
+  renders (``champion=100``): every request to ``<model>-champion``.
+- **set_traffic**: ``percent`` (1..99) to the challenger, the rest to the champion;
+  0 is a rollback and 100 a promotion.
+- **promote**: every request to ``<model>-challenger`` (annotation ``challenger=100``).
+  Nothing is renamed or deleted: the champion InferenceService keeps running, so a
+  later ``rollback`` still restores it at once. Finishing a promotion is the next
+  deploy's job: set the model's ``storage_uri`` to the challenger's and drop
+  ``challenger_storage_uri``; that rolls ``<model>-champion`` onto the new model,
+  removes the challenger and renders the router as ``champion=100`` again. Until then
+  the stack still declares the old split, so a deploy that re-applies the router (or
+  ``pulumi up --refresh``) reverts this patch.
 
-Idempotent: the object is read first and patched only when the spec differs from
-the target, so a redelivered alert or a retried call makes no second change. Scoped:
-an actuator belongs to one tenant namespace and refuses any other before any call.
+Before sending traffic to the challenger (set_traffic, promote), its InferenceService
+must exist and report ``Ready``. Idempotent: each object is read first and patched only
+when it differs from the target, so a redelivered alert or a retry after a half-done
+action makes no second change. Scoped: an actuator belongs to one tenant namespace and
+refuses any other before any call. API failures become one-line :class:`ActuatorError`
+messages (401, 403 and 404 say what to check).
 """
 
 from __future__ import annotations
@@ -25,19 +43,38 @@ import contextlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from workloads.rollout.canary import Action, CanaryDecision
+from workloads.rollout.router import (
+    CHALLENGER,
+    CHAMPION,
+    ROUTER_CONFIG_KEY,
+    WEIGHTS_ANNOTATION,
+    promotion_patch,
+    routed_backends,
+    router_name,
+    router_traffic_patch,
+)
 
-GROUP = "serving.kserve.io"
-VERSION = "v1beta1"
-PLURAL = "inferenceservices"
-ANNOTATION = "serving.mlplatform.ai/last-canary-action"
+KSERVE_GROUP = "serving.kserve.io"
+KSERVE_VERSION = "v1beta1"
+CHANGE_ANNOTATION = "mlplatform.io/last-traffic-change"
+"""Deployment metadata annotation: who moved traffic, when and why (JSON)."""
+MERGE_PATCH = "application/merge-patch+json"
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+_HINTS = {
+    401: "the API server rejected the credentials (service account token)",
+    403: "RBAC: the receiver's Role must allow this verb on this object by name",
+    404: "not found: is this an enterprise model deployed with a canary router?",
+}
 
 
 class TenantScopeError(PermissionError):
@@ -45,34 +82,66 @@ class TenantScopeError(PermissionError):
 
 
 class ActuatorError(RuntimeError):
-    """The Kubernetes API refused or the object is not a canary-capable InferenceService."""
+    """The Kubernetes API refused, or the objects are not a canary router this platform made."""
+
+
+def champion_of(model: str) -> str:
+    """Name of a model's champion InferenceService."""
+    return f"{model}-{CHAMPION}"
+
+
+def challenger_of(model: str) -> str:
+    """Name of a model's challenger InferenceService."""
+    return f"{model}-{CHALLENGER}"
+
+
+@dataclass(frozen=True)
+class AppliedPatch:
+    """One PATCH the actuator sent."""
+
+    kind: str
+    name: str
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class ActuationResult:
-    """What the actuator did (``changed`` is False when the object already matched)."""
+    """What the actuator did (``changed`` is False when the router already matched)."""
 
     action: str
     namespace: str
-    name: str
-    changed: bool
-    patch: dict[str, Any] | None
-    canary_percent_before: int | None
-    canary_percent_after: int | None
+    model: str
+    traffic_before: dict[str, int]
+    """InferenceService -> weight, as the router's ConfigMap read before any change."""
+    traffic_after: dict[str, int]
+    """InferenceService -> weight, as the API server returned the ConfigMap."""
+    patches: list[AppliedPatch] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether any PATCH was sent."""
+        return bool(self.patches)
+
+    @property
+    def patch(self) -> dict[str, Any] | None:
+        """The patches keyed ``Kind/name`` (for the audit log); None when nothing changed."""
+        return {f"{p.kind}/{p.name}": p.body for p in self.patches} or None
 
 
 class CanaryActuator:
-    """Changes one tenant's InferenceService canaries."""
+    """Moves one tenant's canary traffic by patching its models' Envoy routers."""
 
     def __init__(
-        self, api: client.CustomObjectsApi, tenant_namespace: str, actor: str = "mlplatform"
+        self, api_client: client.ApiClient, tenant_namespace: str, actor: str = "mlplatform"
     ) -> None:
         if not _DNS1123.match(tenant_namespace or ""):
             raise ValueError(
                 f"tenant_namespace {tenant_namespace!r}: must be a DNS-1123 label "
                 "(lowercase letters, digits, '-')"
             )
-        self.api = api
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
         self.tenant_namespace = tenant_namespace
         self.actor = actor
 
@@ -81,116 +150,184 @@ class CanaryActuator:
         cls, configuration: client.Configuration, tenant_namespace: str, actor: str = "mlplatform"
     ) -> CanaryActuator:
         """Build from a client configuration (in-cluster, kubeconfig or a test server)."""
-        return cls(
-            client.CustomObjectsApi(client.ApiClient(configuration)), tenant_namespace, actor
-        )
+        return cls(client.ApiClient(configuration), tenant_namespace, actor)
 
-    def _check_scope(self, namespace: str, name: str) -> None:
+    def check_namespace(self, namespace: str) -> None:
+        """Refuse any namespace but the tenant's."""
         if namespace != self.tenant_namespace:
             raise TenantScopeError(
                 f"refusing to act on namespace {namespace!r}: this actuator is scoped to "
                 f"tenant namespace {self.tenant_namespace!r}"
             )
-        if not _DNS1123.match(name or ""):
-            raise ValueError(f"name {name!r}: not a valid InferenceService name")
 
-    def get(self, namespace: str, name: str) -> dict[str, Any]:
-        """Read the InferenceService."""
-        self._check_scope(namespace, name)
-        try:
-            obj = self.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-        except ApiException as exc:
-            raise ActuatorError(_api_error("read", namespace, name, exc)) from None
-        if not isinstance(obj, dict):
-            raise ActuatorError(f"{namespace}/{name}: the API returned {type(obj).__name__}")
-        return obj
-
-    def _apply(
-        self, action: str, namespace: str, name: str, spec_patch: dict[str, Any], reason: str
-    ) -> ActuationResult:
-        obj = self.get(namespace, name)
-        predictor = obj.get("spec", {}).get("predictor")
-        if not isinstance(predictor, dict):
-            raise ActuatorError(f"{namespace}/{name}: InferenceService has no spec.predictor")
-        before = predictor.get("canaryTrafficPercent")
-        if _matches(predictor, spec_patch):
-            return ActuationResult(action, namespace, name, False, None, before, before)
-        note = {"action": action, "by": self.actor, "reason": reason, "at": int(time.time())}
-        patch = {
-            "metadata": {"annotations": {ANNOTATION: json.dumps(note, sort_keys=True)}},
-            "spec": {"predictor": spec_patch},
-        }
-        try:
-            after_obj = self.api.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, patch
+    def check_scope(self, namespace: str, model: str) -> None:
+        """Refuse other namespaces and names that cannot be a model's."""
+        self.check_namespace(namespace)
+        if not _MODEL_NAME.match(model or ""):
+            raise ValueError(
+                f"model {model!r}: must be a DNS-1123 label of at most 40 characters "
+                "(lowercase letters, digits, '-')"
             )
-        except ApiException as exc:
-            raise ActuatorError(_api_error("patch", namespace, name, exc)) from None
-        after_spec = after_obj.get("spec", {}) if isinstance(after_obj, dict) else {}
-        after = after_spec.get("predictor", {}).get("canaryTrafficPercent")
-        return ActuationResult(action, namespace, name, True, patch, before, after)
 
-    def set_traffic(
-        self, namespace: str, name: str, percent: int, reason: str = ""
-    ) -> ActuationResult:
-        """Send ``percent`` of traffic to the canary (latest) revision."""
-        if not 0 <= percent <= 100:
-            raise ValueError(f"percent {percent!r}: must be between 0 and 100")
-        return self._apply(
-            "set-traffic", namespace, name, {"canaryTrafficPercent": percent}, reason
+    # --- actions ----------------------------------------------------------------------
+
+    def rollback(self, namespace: str, model: str, reason: str = "") -> ActuationResult:
+        """Send every request to ``<model>-champion``."""
+        self.check_scope(namespace, model)
+        patches = router_traffic_patch(namespace, champion_of(model), None, 0)
+        return self._move("rollback", namespace, model, patches, reason)
+
+    def promote(self, namespace: str, model: str, reason: str = "") -> ActuationResult:
+        """Send every request to ``<model>-challenger`` (see the module docstring)."""
+        self.check_scope(namespace, model)
+        self._require_ready(namespace, challenger_of(model))
+        return self._move(
+            "promote", namespace, model, promotion_patch(namespace, challenger_of(model)), reason
         )
 
-    def rollback(
-        self,
-        namespace: str,
-        name: str,
-        reason: str = "",
-        previous_storage_uri: str | None = None,
+    def set_traffic(
+        self, namespace: str, model: str, percent: int, reason: str = ""
     ) -> ActuationResult:
-        """Stop the canary; optionally point the spec back at the champion's model."""
-        spec: dict[str, Any] = {"canaryTrafficPercent": 0}
-        if previous_storage_uri:
-            spec["model"] = {"storageUri": previous_storage_uri}
-        return self._apply("rollback", namespace, name, spec, reason)
-
-    def promote(self, namespace: str, name: str, reason: str = "") -> ActuationResult:
-        """Give the challenger all traffic by removing ``canaryTrafficPercent``."""
-        return self._apply("promote", namespace, name, {"canaryTrafficPercent": None}, reason)
+        """Send ``percent`` of requests to the challenger (0: rollback, 100: promotion)."""
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+            raise ValueError(f"percent {percent!r}: must be a whole number between 0 and 100")
+        self.check_scope(namespace, model)
+        if percent == 0:
+            patches = router_traffic_patch(namespace, champion_of(model), None, 0)
+        else:
+            self._require_ready(namespace, challenger_of(model))
+            if percent == 100:
+                patches = promotion_patch(namespace, challenger_of(model))
+            else:
+                patches = router_traffic_patch(
+                    namespace, champion_of(model), challenger_of(model), percent
+                )
+        return self._move("set-traffic", namespace, model, patches, reason)
 
     def apply_decision(
-        self,
-        decision: CanaryDecision,
-        namespace: str,
-        name: str,
-        previous_storage_uri: str | None = None,
+        self, decision: CanaryDecision, namespace: str, model: str
     ) -> ActuationResult | None:
         """Carry out a :class:`CanaryDecision`; HOLD changes nothing and returns None."""
         reason = "; ".join(decision.reasons)
         if decision.action is Action.ROLLBACK:
-            return self.rollback(namespace, name, reason, previous_storage_uri)
+            return self.rollback(namespace, model, reason)
         if decision.action is Action.PROMOTE:
-            return self.promote(namespace, name, reason)
-        self._check_scope(namespace, name)
+            return self.promote(namespace, model, reason)
+        self.check_scope(namespace, model)
         return None
 
+    def traffic(self, namespace: str, model: str) -> dict[str, int]:
+        """InferenceService -> weight, as the model's router ConfigMap says now."""
+        self.check_scope(namespace, model)
+        return self._read_config(namespace, model)[1]
 
-def _matches(current: dict[str, Any], patch: dict[str, Any]) -> bool:
-    """Whether applying the merge patch would leave ``current`` unchanged."""
-    for key, value in patch.items():
-        if value is None:
-            if key in current:
-                return False
-        elif isinstance(value, dict):
-            sub = current.get(key)
-            if not isinstance(sub, dict) or not _matches(sub, value):
-                return False
-        elif current.get(key) != value:
-            return False
-    return True
+    # --- mechanics --------------------------------------------------------------------
+
+    def _call(
+        self, verb: str, kind: str, namespace: str, name: str, fn: Any, *args: Any, **kw: Any
+    ) -> Any:
+        try:
+            return fn(*args, **kw)
+        except ApiException as exc:
+            raise ActuatorError(_api_error(verb, kind, namespace, name, exc)) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise ActuatorError(
+                f"cannot {verb} {kind} {namespace}/{name}: Kubernetes API unreachable "
+                f"({type(exc).__name__})"
+            ) from None
+
+    def _require_ready(self, namespace: str, isvc: str) -> None:
+        obj = self._call(
+            "read", "InferenceService", namespace, isvc,
+            self.custom.get_namespaced_custom_object,
+            KSERVE_GROUP, KSERVE_VERSION, namespace, "inferenceservices", isvc,
+        )  # fmt: skip
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        ready = [c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"]
+        if not ready or ready[0].get("status") != "True":
+            state = ready[0].get("status") if ready else "not reported"
+            raise ActuatorError(
+                f"refusing to send traffic to InferenceService {namespace}/{isvc}: Ready is {state}"
+            )
+
+    def _read_config(self, namespace: str, model: str) -> tuple[Any, dict[str, int]]:
+        name = router_name(model)
+        cm = self._call(
+            "read", "ConfigMap", namespace, name,
+            self.core.read_namespaced_config_map, name, namespace,
+        )  # fmt: skip
+        text = (cm.data or {}).get(ROUTER_CONFIG_KEY)
+        if not isinstance(text, str):
+            raise ActuatorError(
+                f"ConfigMap {namespace}/{name}: no {ROUTER_CONFIG_KEY} key, not a canary router"
+            )
+        try:
+            parsed = yaml.safe_load(text)
+            return parsed, routed_backends(namespace, parsed)
+        except (yaml.YAMLError, ValueError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ActuatorError(
+                f"ConfigMap {namespace}/{name}: {ROUTER_CONFIG_KEY} is not a router this "
+                f"platform wrote: {first}"
+            ) from None
+
+    def _move(
+        self,
+        action: str,
+        namespace: str,
+        model: str,
+        patches: dict[str, dict[str, Any]],
+        reason: str,
+    ) -> ActuationResult:
+        name = router_name(model)
+        current, before = self._read_config(namespace, model)
+        target_text = patches["configmap"]["data"][ROUTER_CONFIG_KEY]
+        applied: list[AppliedPatch] = []
+        after = before
+        # Compared as data, not text: a router written by hand with other YAML
+        # formatting but the same meaning needs no patch.
+        if current != yaml.safe_load(target_text):
+            cm = self._call(
+                "patch", "ConfigMap", namespace, name,
+                self.core.patch_namespaced_config_map, name, namespace, patches["configmap"],
+                _content_type=MERGE_PATCH,
+            )  # fmt: skip
+            applied.append(AppliedPatch("ConfigMap", name, patches["configmap"]))
+            after = routed_backends(namespace, yaml.safe_load((cm.data or {})[ROUTER_CONFIG_KEY]))
+        dep = self._call(
+            "read", "Deployment", namespace, name,
+            self.apps.read_namespaced_deployment, name, namespace,
+        )  # fmt: skip
+        template_meta = dep.spec.template.metadata if dep.spec and dep.spec.template else None
+        annotations = (template_meta.annotations if template_meta else None) or {}
+        target_label = patches["deployment"]["spec"]["template"]["metadata"]["annotations"][
+            WEIGHTS_ANNOTATION
+        ]
+        if annotations.get(WEIGHTS_ANNOTATION) != target_label:
+            note = {
+                "action": action,
+                "by": self.actor,
+                "reason": reason,
+                "weights": target_label,
+                "at": int(time.time()),
+            }
+            body = {
+                "metadata": {"annotations": {CHANGE_ANNOTATION: json.dumps(note, sort_keys=True)}},
+                **patches["deployment"],
+            }
+            self._call(
+                "patch", "Deployment", namespace, name,
+                self.apps.patch_namespaced_deployment, name, namespace, body,
+                _content_type=MERGE_PATCH,
+            )  # fmt: skip
+            applied.append(AppliedPatch("Deployment", name, body))
+        return ActuationResult(action, namespace, model, before, after, applied)
 
 
-def _api_error(verb: str, namespace: str, name: str, exc: ApiException) -> str:
+def _api_error(verb: str, kind: str, namespace: str, name: str, exc: ApiException) -> str:
     message = exc.reason or ""
-    with contextlib.suppress(TypeError, ValueError):
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
         message = json.loads(exc.body or "{}").get("message", message)
-    return f"cannot {verb} InferenceService {namespace}/{name}: HTTP {exc.status} {message}"
+    line = f"cannot {verb} {kind} {namespace}/{name}: HTTP {exc.status} {message}"
+    hint = _HINTS.get(exc.status or 0)
+    return " ".join(f"{line} ({hint})".split()) if hint else " ".join(line.split())

@@ -1,10 +1,24 @@
 """A loopback stand-in for the few Kubernetes API calls the canary actuator makes.
 
-It serves GET and PATCH (JSON merge patch, RFC 7386) of
-``/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}``, demands a
-bearer token, and records every call, so the actuator's real client code path
-(``kubernetes.client.CustomObjectsApi`` over HTTP) runs in tests and in the local demo
-without a cluster. It is not a Kubernetes emulator: no watch, no admission, no status.
+It serves GET and PATCH of namespaced objects by their real REST paths, for the kinds
+the canary path touches: ConfigMaps (``/api/v1/.../configmaps/{name}``), Deployments
+(``/apis/apps/v1/.../deployments/{name}``), InferenceServices
+(``/apis/serving.kserve.io/v1beta1/.../inferenceservices/{name}``), plus Services and
+PodDisruptionBudgets so a router's whole manifest set can be seeded. PATCH accepts the
+two object-patch content types the official client sends for a dict body:
+
+- ``application/merge-patch+json`` (RFC 7386; null deletes a key);
+- ``application/strategic-merge-patch+json``, the client's default for built-in kinds.
+  On maps it is the same as a merge patch; its list semantics (merge by key,
+  ``$patch`` directives) are not implemented, so a body holding a list or a directive
+  is refused with 415 rather than applied wrongly.
+
+JSON Patch (a list of operations) and apply-patch are refused with 415. It demands a
+bearer token (401 otherwise), can deny chosen (method, path) pairs with a Kubernetes
+RBAC-style 403, bumps ``resourceVersion`` on every change and ``generation`` on a
+Deployment spec change, and records every call. So the actuator's real client code path
+(``CoreV1Api`` / ``AppsV1Api`` over HTTP) runs in tests and in the local demo without a
+cluster. It is not a Kubernetes emulator: no watch, no admission, no controllers.
 """
 
 from __future__ import annotations
@@ -14,16 +28,29 @@ import hmac
 import json
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kubernetes import client
 
+from workloads.rollout.router import router_traffic_patch
+
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
 _PATH = re.compile(
-    r"^/apis/serving\.kserve\.io/v1beta1/namespaces/(?P<ns>[a-z0-9-]+)"
-    r"/inferenceservices/(?P<name>[a-z0-9.-]+)$"
+    r"^/(?P<prefix>api/v1|apis/(?P<group>[a-z0-9.-]+)/[a-z0-9]+)"
+    r"/namespaces/(?P<ns>[a-z0-9-]+)/(?P<plural>[a-z]+)/(?P<name>[a-z0-9.-]+)$"
 )
+_PLURALS = {
+    "ConfigMap": "configmaps",
+    "Deployment": "deployments",
+    "InferenceService": "inferenceservices",
+    "Service": "services",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,18 @@ class RecordedCall:
     path: str
     content_type: str
     body: Any
+
+
+def object_path(obj: dict[str, Any]) -> str:
+    """The REST path of a namespaced object (``apiVersion``, ``kind``, namespace, name)."""
+    kind = obj.get("kind")
+    plural = _PLURALS.get(str(kind))
+    if plural is None:
+        raise ValueError(f"kind {kind!r}: LocalKube serves only {', '.join(sorted(_PLURALS))}")
+    api_version = str(obj.get("apiVersion", ""))
+    prefix = "api/v1" if api_version == "v1" else f"apis/{api_version}"
+    meta = obj.get("metadata") or {}
+    return f"/{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -49,29 +88,99 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _strategic_problem(patch: Any, where: str = "") -> str | None:
+    """Why a strategic merge patch cannot be applied as a merge patch (None if it can)."""
+    if isinstance(patch, list):
+        return f"{where or 'body'}: strategic merge of lists is not implemented here"
+    if isinstance(patch, dict):
+        for key, value in patch.items():
+            if key.startswith("$"):
+                return f"{where}{key}: strategic merge directives are not implemented here"
+            problem = _strategic_problem(value, f"{where}{key}.")
+            if problem:
+                return problem
+    return None
+
+
 class LocalKube:
-    """Threaded HTTP server on 127.0.0.1 holding InferenceService objects in memory."""
+    """Threaded HTTP server on 127.0.0.1 holding namespaced objects in memory."""
 
     def __init__(self, token: str) -> None:
         if not token:
             raise ValueError("token: a non-empty bearer token is required")
         self.token = token
-        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.objects: dict[str, dict[str, Any]] = {}
         self.calls: list[RecordedCall] = []
+        self.forbidden: set[tuple[str, str]] = set()
+        """(method, path) pairs answered 403, as a Role without that verb would be."""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def add(self, obj: dict[str, Any]) -> None:
-        """Store an InferenceService (``metadata.namespace`` and ``metadata.name`` set)."""
-        meta = obj["metadata"]
+        """Store an object (``metadata.namespace`` and ``metadata.name`` set)."""
+        stored = copy.deepcopy(obj)
+        meta = stored["metadata"]
+        meta.setdefault("resourceVersion", "1")
+        if stored.get("kind") in {"Deployment", "InferenceService"}:
+            meta.setdefault("generation", 1)
         with self._lock:
-            self.objects[(meta["namespace"], meta["name"])] = copy.deepcopy(obj)
+            self.objects[object_path(stored)] = stored
 
-    def get(self, namespace: str, name: str) -> dict[str, Any]:
-        """A copy of the stored object."""
+    def add_all(self, objs: Iterable[dict[str, Any]]) -> None:
+        """Store several objects (e.g. a builder's manifests)."""
+        for obj in objs:
+            self.add(obj)
+
+    def get_object(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """A copy of a stored object."""
+        path = object_path(
+            {
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": {"namespace": namespace, "name": name},
+            }
+        )
         with self._lock:
-            return copy.deepcopy(self.objects[(namespace, name)])
+            return copy.deepcopy(self.objects[path])
+
+    def config_map(self, namespace: str, name: str) -> dict[str, Any]:
+        """A copy of a stored ConfigMap."""
+        return self.get_object("v1", "ConfigMap", namespace, name)
+
+    def deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """A copy of a stored Deployment."""
+        return self.get_object("apps/v1", "Deployment", namespace, name)
+
+    def writes(self) -> list[RecordedCall]:
+        """The PATCH calls received, in order."""
+        with self._lock:
+            return [c for c in self.calls if c.method == "PATCH"]
+
+    def _apply_patch(self, path: str, content_type: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """Patch the stored object at ``path``; (status, reply). Caller holds the lock."""
+        obj = self.objects[path]
+        if content_type not in {MERGE_PATCH, STRATEGIC_MERGE_PATCH}:
+            return 415, _status(415, "UnsupportedMediaType", f"{content_type or 'no content type'}")
+        if not isinstance(body, dict):
+            return 400, _status(400, "BadRequest", "patch body must be a JSON object")
+        if content_type == STRATEGIC_MERGE_PATCH:
+            problem = _strategic_problem(body)
+            if problem:
+                return 415, _status(415, "UnsupportedMediaType", problem)
+        patched = merge_patch(obj, body)
+        # Identity is not patchable; the real API server rejects such a patch too.
+        for key in ("apiVersion", "kind"):
+            patched[key] = obj[key]
+        meta = patched.setdefault("metadata", {})
+        for key in ("name", "namespace"):
+            meta[key] = obj["metadata"][key]
+        if patched != obj:
+            meta["resourceVersion"] = str(int(obj["metadata"].get("resourceVersion", "1")) + 1)
+            if obj.get("spec") != patched.get("spec") and "generation" in obj["metadata"]:
+                meta["generation"] = obj["metadata"]["generation"] + 1
+            self.objects[path] = patched
+        return 200, patched
 
     def start(self) -> LocalKube:
         """Bind a free loopback port and serve in a daemon thread."""
@@ -89,19 +198,6 @@ class LocalKube:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _status(self, code: int, reason: str, message: str) -> None:
-                self._reply(
-                    code,
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "reason": reason,
-                        "message": message,
-                        "code": code,
-                    },
-                )
-
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -109,35 +205,38 @@ class LocalKube:
                     body = json.loads(raw) if raw else None
                 except json.JSONDecodeError:
                     body = raw.decode(errors="replace")
-                content_type = self.headers.get("Content-Type", "")
+                content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
+                path = self.path.split("?", 1)[0]
                 with kube._lock:
-                    kube.calls.append(RecordedCall(method, self.path, content_type, body))
+                    kube.calls.append(RecordedCall(method, path, content_type, body))
                 auth = self.headers.get("Authorization", "")
                 if not hmac.compare_digest(auth.encode(), f"Bearer {kube.token}".encode()):
-                    self._status(401, "Unauthorized", "Unauthorized")
+                    self._reply(401, _status(401, "Unauthorized", "Unauthorized"))
                     return
-                match = _PATH.match(self.path.split("?", 1)[0])
+                match = _PATH.match(path)
                 if not match:
-                    self._status(404, "NotFound", f"no route for {self.path}")
+                    self._reply(404, _status(404, "NotFound", f"no route for {path}"))
                     return
-                key = (match["ns"], match["name"])
+                resource = match["plural"] + (f".{match['group']}" if match["group"] else "")
+                if (method, path) in kube.forbidden:
+                    message = (
+                        f'{resource} "{match["name"]}" is forbidden: User '
+                        f'"system:serviceaccount:{match["ns"]}:caller" cannot {method.lower()}'
+                        f' resource "{match["plural"]}" in the namespace "{match["ns"]}"'
+                    )
+                    self._reply(403, _status(403, "Forbidden", message))
+                    return
                 with kube._lock:
-                    obj = kube.objects.get(key)
+                    obj = kube.objects.get(path)
                     if obj is None:
-                        self._status(
-                            404,
-                            "NotFound",
-                            f'inferenceservices.serving.kserve.io "{key[1]}" not found',
-                        )
+                        message = f'{resource} "{match["name"]}" not found'
+                        self._reply(404, _status(404, "NotFound", message))
                         return
                     if method == "PATCH":
-                        if content_type != "application/merge-patch+json":
-                            self._status(415, "UnsupportedMediaType", content_type)
-                            return
-                        obj = merge_patch(obj, body)
-                        obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
-                        kube.objects[key] = obj
-                    self._reply(200, obj)
+                        status, reply = kube._apply_patch(path, content_type, body)
+                    else:
+                        status, reply = 200, copy.deepcopy(obj)
+                self._reply(status, reply)
 
             def do_GET(self) -> None:
                 self._handle("GET")
@@ -183,23 +282,77 @@ class LocalKube:
         self.stop()
 
 
-def inference_service(
-    namespace: str,
-    name: str,
-    storage_uri: str,
-    *,
-    canary_percent: int | None = None,
-    model_format: str = "onnx",
-) -> dict[str, Any]:
-    """A minimal v1beta1 InferenceService object (for tests and the demo)."""
-    predictor: dict[str, Any] = {
-        "model": {"modelFormat": {"name": model_format}, "storageUri": storage_uri}
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    """A ``metav1.Status`` failure body, as the API server sends it."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "reason": reason,
+        "message": message,
+        "code": code,
     }
-    if canary_percent is not None:
-        predictor["canaryTrafficPercent"] = canary_percent
+
+
+def inference_service(
+    namespace: str, name: str, storage_uri: str, *, ready: bool = True, model: str | None = None
+) -> dict[str, Any]:
+    """A minimal v1beta1 InferenceService with a Ready condition (for tests and the demo)."""
+    labels = {"modelName": model} if model else {}
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
-        "metadata": {"namespace": namespace, "name": name, "generation": 1, "annotations": {}},
-        "spec": {"predictor": predictor},
+        "metadata": {"namespace": namespace, "name": name, "labels": labels},
+        "spec": {
+            "predictor": {"model": {"modelFormat": {"name": "onnx"}, "storageUri": storage_uri}}
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
     }
+
+
+def canary_objects(
+    namespace: str,
+    model: str,
+    champion_uri: str,
+    challenger_uri: str,
+    canary_percent: int,
+    *,
+    challenger_ready: bool = True,
+) -> list[dict[str, Any]]:
+    """A model's two InferenceServices and its router ConfigMap and Deployment.
+
+    The router's data and weights annotation come from the same builder the serving
+    component deploys with; the rest of each object is trimmed to what the actuator reads.
+    """
+    patch = router_traffic_patch(
+        namespace, f"{model}-champion", f"{model}-challenger", canary_percent
+    )
+    name = f"{model}-router"
+    return [
+        inference_service(namespace, f"{model}-champion", champion_uri, model=model),
+        inference_service(
+            namespace, f"{model}-challenger", challenger_uri, ready=challenger_ready, model=model
+        ),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"namespace": namespace, "name": name},
+            "data": dict(patch["configmap"]["data"]),
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"namespace": namespace, "name": name},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "template": {
+                    "metadata": {
+                        "labels": {"app.kubernetes.io/name": name},
+                        **patch["deployment"]["spec"]["template"]["metadata"],
+                    },
+                    "spec": {"containers": [{"name": "envoy", "image": "envoy"}]},
+                },
+            },
+        },
+    ]

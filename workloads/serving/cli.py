@@ -120,6 +120,12 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="ONNX Runtime intra-op threads (1 is fastest for small models)",
     )
+    p.add_argument(
+        "--ort_allow_spinning",
+        type=_bool,
+        default=False,
+        help="let ORT worker threads spin (helps large models with --intra_op_threads > 1)",
+    )
     p.add_argument("--execution_provider", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument(
         "--feature_repo",
@@ -173,6 +179,7 @@ def serve(args: argparse.Namespace, public_key: Path) -> int:
         public_key=public_key,
         max_batch_rows=args.max_batch_rows,
         intra_op_threads=args.intra_op_threads,
+        allow_spinning=args.ort_allow_spinning,
         execution_provider=args.execution_provider,
         feature_repo=args.feature_repo,
         feature_service=args.feature_service,

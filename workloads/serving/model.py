@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,12 @@ class ServingOptions:
     max_batch_rows: int = 1024
     intra_op_threads: int = 1
     inter_op_threads: int = 1
+    allow_spinning: bool = False
     execution_provider: str = "auto"
     feature_repo: Path | None = None
     feature_service: str | None = None
     prediction_logger: Any = None
     warmup: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _has_bool(values: Any) -> bool:
@@ -185,7 +185,11 @@ class OnnxModel(kserve.Model):
             raise ModelLoadError(f"{card_path}: malformed model card ({exc!r})") from None
         self.card = card
 
-        so = tuned_session_options(self.options.intra_op_threads, self.options.inter_op_threads)
+        so = tuned_session_options(
+            self.options.intra_op_threads,
+            self.options.inter_op_threads,
+            allow_spinning=self.options.allow_spinning,
+        )
         self.providers = select_providers(self.options.execution_provider)
         try:
             self._session = ort.InferenceSession(
@@ -440,8 +444,14 @@ class OnnxModel(kserve.Model):
         return {"predictions": self.infer(matrix).tolist()}
 
 
-def tuned_session_options(intra_op_threads: int = 1, inter_op_threads: int = 1) -> Any:
-    """ORT session options for low-latency serving of small models (see module docstring)."""
+def tuned_session_options(
+    intra_op_threads: int = 1, inter_op_threads: int = 1, *, allow_spinning: bool = False
+) -> Any:
+    """ORT session options for low-latency serving (see module docstring).
+
+    Spinning only matters with more than one intra-op thread: it lowers latency of
+    larger models but burns the cores the HTTP loop shares, so it is opt-in.
+    """
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -449,8 +459,9 @@ def tuned_session_options(intra_op_threads: int = 1, inter_op_threads: int = 1) 
     so.inter_op_num_threads = inter_op_threads
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    spin = "1" if allow_spinning else "0"
+    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
     so.log_severity_level = 3
     return so
 

@@ -21,7 +21,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -74,7 +74,6 @@ class TrainConfig:
     s3_endpoint_url: str | None = None
     s3_region: str = "me-central-1"
     shuffle_labels: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:

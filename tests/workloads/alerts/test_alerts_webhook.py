@@ -1,4 +1,8 @@
-"""The Alertmanager webhook: authentication, routing to actions, and the audit trail."""
+"""The Alertmanager webhook: authentication, routing to actions, and the audit trail.
+
+Canary alerts act on the model's Envoy router (ConfigMap + Deployment ``<model>-router``)
+in a loopback Kubernetes API, seeded as the platform deploys it.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,13 @@ from workloads.monitoring.queues import InMemoryQueue
 from workloads.monitoring.trigger import InMemoryDedupeStore, RetrainingHandler
 from workloads.rollout.actuator import CanaryActuator
 from workloads.rollout.canary import ArmObservations
-from workloads.rollout.localkube import LocalKube, inference_service
+from workloads.rollout.localkube import LocalKube, canary_objects
+from workloads.rollout.router import WEIGHTS_ANNOTATION
 
 TOKEN = "s3cret-webhook-token-0123456789"
+CM = "/api/v1/namespaces/team-a/configmaps/fraud-router"
+DEP = "/apis/apps/v1/namespaces/team-a/deployments/fraud-router"
+CANARY = {"namespace": "team-a", "inferenceservice": "fraud-challenger"}
 
 
 @dataclass
@@ -39,8 +47,8 @@ class Stack:
 
 def _stack(tmp_path: pathlib.Path, metrics_source: Any = None) -> Iterator[Stack]:
     with LocalKube("kube-token-abcdef") as kube:
-        kube.add(inference_service("team-a", "fraud", "s3://b/v2", canary_percent=10))
-        kube.add(inference_service("team-b", "fraud", "s3://x/v2", canary_percent=10))
+        kube.add_all(canary_objects("team-a", "fraud", "s3://b/v1", "s3://b/v2", 10))
+        kube.add_all(canary_objects("team-b", "fraud", "s3://x/v1", "s3://x/v2", 10))
         queue = InMemoryQueue()
         audit = AuditLog(tmp_path / "audit.jsonl")
         router = AlertRouter(
@@ -67,6 +75,11 @@ def _payload(*alerts: dict[str, Any]) -> dict[str, Any]:
         "groupKey": '{}:{alertname="x"}',
         "alerts": list(alerts),
     }
+
+
+def _weights(kube: LocalKube, namespace: str = "team-a") -> str:
+    dep = kube.deployment(namespace, "fraud-router")
+    return dep["spec"]["template"]["metadata"]["annotations"][WEIGHTS_ANNOTATION]
 
 
 def _alert(name: str, status: str = "firing", **labels: str) -> dict[str, Any]:
@@ -102,50 +115,86 @@ def _post(url: str, body: Any, token: str | None = TOKEN) -> tuple[int, dict[str
 
 @pytest.mark.parametrize("token", [None, "wrong-token-wrong-token", TOKEN[:-1], ""])
 def test_unauthenticated_callers_cannot_roll_back(stack: Stack, token: str | None) -> None:
-    status, body = _post(
-        stack.server.url,
-        _payload(_alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud")),
-        token=token,
-    )
+    status, body = _post(stack.server.url, _payload(_alert("CanaryDegraded", **CANARY)), token)
     assert status == 401
     assert body == {"error": "unauthorized"}
     assert stack.kube.calls == []
-    assert stack.kube.get("team-a", "fraud")["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert _weights(stack.kube) == "champion=90,challenger=10"
     record = stack.audit.records()[-1]
     assert record["what"] == "rejected"
     assert record["who"].startswith("anonymous@127.0.0.1")
 
 
-def test_canary_alert_rolls_back_and_is_audited(stack: Stack) -> None:
-    alert = _alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud")
-    alert["annotations"]["previous_storage_uri"] = "s3://b/v1"
+def test_canary_alert_rolls_the_router_back_and_is_audited(stack: Stack) -> None:
+    alert = _alert("CanaryDegraded", **CANARY)
     status, body = _post(stack.server.url, _payload(alert))
     assert status == 200
-    assert body["outcomes"][0]["action"] == "rollback"
-    assert body["outcomes"][0]["changed"] is True
-    predictor = stack.kube.get("team-a", "fraud")["spec"]["predictor"]
-    assert predictor["canaryTrafficPercent"] == 0
-    assert predictor["model"]["storageUri"] == "s3://b/v1"
+    outcome = body["outcomes"][0]
+    assert (outcome["action"], outcome["model"], outcome["changed"]) == ("rollback", "fraud", True)
+    assert outcome["traffic"] == {"fraud-champion": 100}
+    assert [(c.method, c.path) for c in stack.kube.calls] == [
+        ("GET", CM),
+        ("PATCH", CM),
+        ("GET", DEP),
+        ("PATCH", DEP),
+    ]
+    assert _weights(stack.kube) == "champion=100"
+    envoy = stack.kube.config_map("team-a", "fraud-router")["data"]["envoy.yaml"]
+    assert "fraud-challenger" not in envoy and "fraud-champion-predictor" in envoy
     record = stack.audit.records()[-1]
     assert record["who"] == "alertmanager@127.0.0.1"
     assert record["what"] == "rollback"
     assert record["why"] == "CanaryDegraded summary"
-    assert record["target"] == {"namespace": "team-a", "inferenceservice": "fraud"}
+    assert record["target"] == {**CANARY, "model": "fraud", "router": "fraud-router"}
+    assert set(record["patch"]) == {"ConfigMap/fraud-router", "Deployment/fraud-router"}
+    assert record["traffic_before"] == {"fraud-champion": 90, "fraud-challenger": 10}
     # Alertmanager repeats the notification: no second change, and it says so.
     _post(stack.server.url, _payload(alert))
     assert stack.audit.records()[-1]["what"] == "no-change"
-    assert [c.method for c in stack.kube.calls] == ["GET", "PATCH", "GET"]
+    assert [c.method for c in stack.kube.calls[4:]] == ["GET", "GET"]
     assert verify_audit_log(stack.audit.path).ok
+
+
+def test_model_name_label_wins_and_unmappable_services_fail_cleanly(stack: Stack) -> None:
+    named = _alert("CanaryDegraded", namespace="team-a", inferenceservice="x", modelName="fraud")
+    status, body = _post(stack.server.url, _payload(named))
+    assert (status, body["outcomes"][0]["model"]) == (200, "fraud")
+    assert _weights(stack.kube) == "champion=100"
+    calls = len(stack.kube.calls)
+    champion = _alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud-champion")
+    status, body = _post(stack.server.url, _payload(champion))
+    assert status == 200
+    assert body["outcomes"][0] == {
+        "alertname": "CanaryDegraded",
+        "action": "failed",
+        "why": "label inferenceservice 'fraud-champion': expected '<model>-challenger' "
+        "(or a modelName label naming the model)",
+    }
+    assert len(stack.kube.calls) == calls
+    assert stack.audit.records()[-1]["what"] == "failed"
+
+
+def test_kubernetes_refusal_is_reported_in_one_line(stack: Stack) -> None:
+    stack.kube.forbidden.add(("GET", CM))
+    status, body = _post(stack.server.url, _payload(_alert("CanaryDegraded", **CANARY)))
+    assert status == 200
+    outcome = body["outcomes"][0]
+    assert outcome["action"] == "failed"
+    assert outcome["why"].startswith("cannot read ConfigMap team-a/fraud-router: HTTP 403")
+    assert "\n" not in outcome["why"]
+    assert stack.audit.records()[-1]["what"] == "failed"
+    assert _weights(stack.kube) == "champion=90,challenger=10"
 
 
 def test_other_tenant_namespace_is_refused(stack: Stack) -> None:
     status, body = _post(
         stack.server.url,
-        _payload(_alert("CanaryDegraded", namespace="team-b", inferenceservice="fraud")),
+        _payload(_alert("CanaryDegraded", namespace="team-b", inferenceservice="bad_name")),
     )
     assert status == 403
     assert body["outcomes"][0]["action"] == "refused"
     assert stack.kube.calls == []
+    assert _weights(stack.kube, "team-b") == "champion=90,challenger=10"
     assert stack.audit.records()[-1]["what"] == "refused"
 
 
@@ -166,9 +215,7 @@ def test_resolved_and_unknown_alerts_do_nothing(stack: Stack) -> None:
     status, body = _post(
         stack.server.url,
         _payload(
-            _alert(
-                "CanaryDegraded", status="resolved", namespace="team-a", inferenceservice="fraud"
-            ),
+            _alert("CanaryDegraded", status="resolved", **CANARY),
             _alert("DiskFull"),
         ),
     )
@@ -194,20 +241,21 @@ def test_bad_payloads_get_400(stack: Stack, body: Any, message: str) -> None:
 
 
 def test_metrics_source_runs_the_canary_analysis(tmp_path: pathlib.Path) -> None:
-    """With numbers available, a firing alert on a canary that is fine does not roll back."""
+    """With numbers available, a firing alert on a canary that is fine promotes it."""
     healthy = ArmObservations(requests=5_000, errors=50, latency_ms=[20.0] * 5_000)
+    asked: list[tuple[str, str]] = []
 
-    def source(namespace: str, name: str) -> tuple[ArmObservations, ArmObservations]:
+    def source(namespace: str, model: str) -> tuple[ArmObservations, ArmObservations]:
+        asked.append((namespace, model))
         return healthy, healthy
 
     for stack in _stack(tmp_path, metrics_source=source):
-        status, body = _post(
-            stack.server.url,
-            _payload(_alert("CanaryDegraded", namespace="team-a", inferenceservice="fraud")),
-        )
+        status, body = _post(stack.server.url, _payload(_alert("CanaryDegraded", **CANARY)))
         assert status == 200
         assert body["outcomes"][0]["action"] == "promote"
-        assert "canaryTrafficPercent" not in stack.kube.get("team-a", "fraud")["spec"]["predictor"]
+        assert body["outcomes"][0]["traffic"] == {"fraud-challenger": 100}
+        assert asked == [("team-a", "fraud")]
+        assert _weights(stack.kube) == "challenger=100"
         assert stack.audit.records()[-1]["metrics"]["challenger_requests"] == 5_000
 
 

@@ -78,3 +78,33 @@ def test_upload_failures_are_one_line(moto_endpoint: str, tmp_path: Path) -> Non
             endpoint_url=moto_endpoint,
             region=REGION,
         )
+
+
+def test_training_cli_uploads_all_artifacts(  # type: ignore[no-untyped-def]
+    moto_endpoint: str, trained_model, tmp_path: Path
+) -> None:
+    import boto3
+
+    from workloads.training.__main__ import main as train_main
+
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=moto_endpoint)
+    key_id = kms.create_key(Description="tenant-a models")["KeyMetadata"]["KeyId"]
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": REGION})
+    code = train_main([
+        "--repo", str(trained_model.repo), "--out", str(tmp_path / "m"), "--epochs", "10",
+        "--signing-key", str(trained_model.keys.private), "--upload-to", "s3://models/churn/1",
+        "--kms-key-id", key_id, "--s3-endpoint-url", moto_endpoint,
+    ])  # fmt: skip
+    assert code == 0
+    listed = s3.list_objects_v2(Bucket="models", Prefix="churn/1/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == [
+        "churn/1/model.onnx", "churn/1/model_card.json", "churn/1/reference_stats.json",
+        "churn/1/signature.json",
+    ]  # fmt: skip
+    for obj in listed:
+        head = s3.head_object(Bucket="models", Key=obj["Key"])
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"].endswith(key_id)
+    local = (tmp_path / "m" / "signature.json").read_bytes()
+    assert s3.get_object(Bucket="models", Key="churn/1/signature.json")["Body"].read() == local
