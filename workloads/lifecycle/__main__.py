@@ -465,7 +465,9 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
                     f"  Kubernetes API: {call.method} {call.path} {call.content_type}".rstrip()
                 )
             for call in kube.writes():
-                n.append(f"  patched {call.path.rsplit('/', 2)[-2]}: {_describe_patch(call.body)}")
+                n.append(
+                    f"  patched {'/'.join(call.path.rsplit('/', 2)[-2:])}: {_describe_patch(call.body)}"
+                )
             traffic_after, weights_after = router_state(kube)
             n.append(
                 f"router {NAMESPACE}/{router_name}: {_split(traffic_before)} -> "

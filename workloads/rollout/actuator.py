@@ -242,7 +242,8 @@ class CanaryActuator:
             self.custom.get_namespaced_custom_object,
             KSERVE_GROUP, KSERVE_VERSION, namespace, "inferenceservices", isvc,
         )  # fmt: skip
-        conditions = (obj.get("status") or {}).get("conditions") or []
+        status = obj.get("status") if isinstance(obj, dict) else None
+        conditions = (status.get("conditions") if isinstance(status, dict) else None) or []
         ready = [c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"]
         if not ready or ready[0].get("status") != "True":
             state = ready[0].get("status") if ready else "not reported"

@@ -8,6 +8,8 @@ every API failure into one line that says what to check.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -285,3 +287,15 @@ def test_same_config_in_other_yaml_formatting_needs_no_patch() -> None:
 def test_bad_tenant_namespace_is_rejected() -> None:
     with pytest.raises(ValueError, match="tenant_namespace 'Team_A': must be a DNS-1123 label"):
         CanaryActuator(None, "Team_A")  # type: ignore[arg-type]
+
+
+def test_the_workloads_side_needs_no_pulumi() -> None:
+    # The alert receiver runs from the workloads image, which does not ship Pulumi.
+    code = (
+        "import sys; import workloads.alerts.webhook, workloads.rollout.actuator; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'pulumi', 'components'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]"
