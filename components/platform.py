@@ -820,6 +820,7 @@ class Platform(pulumi.ComponentResource):
             "min_replicas": tenant.inference.min_replicas,
             "max_replicas": tenant.inference.max_replicas,
             "models": model_specs(models, bucket, gpu=gpu),
+            "verify_key_pem": tenant.model_signing_public_key,
         }
         if parts is not None:
             serving["role_arn"] = parts.role_arn

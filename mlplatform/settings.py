@@ -53,6 +53,37 @@ class ConfigError(Exception):
         self.lines = lines
 
 
+def ed25519_public_pem(value: str) -> str:
+    """Check that ``value`` is the PEM text of an Ed25519 public key; return it unchanged.
+
+    The model server refuses any model whose Ed25519 signature it cannot verify with
+    this key, so a wrong key must fail here, not as a crash-looping predictor.
+    """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    if "PRIVATE KEY" in value:
+        raise ValueError(
+            "is a private key; give only the Ed25519 public key PEM (the private key that "
+            "signs models stays in the secret store)"
+        )
+    try:
+        key = load_pem_public_key(value.strip().encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError(
+            "is not a PEM public key; allowed: the PEM text of an Ed25519 public key "
+            "('-----BEGIN PUBLIC KEY-----' ... '-----END PUBLIC KEY-----')"
+        ) from None
+    if not isinstance(key, Ed25519PublicKey):
+        kind = type(key).__name__.removeprefix("_").removesuffix("PublicKey")
+        raise ValueError(
+            f"is a public key of type {kind}, not Ed25519; the model server verifies "
+            "Ed25519 signatures only: give an Ed25519 public key PEM"
+        )
+    return value
+
+
 class Environment(StrEnum):
     """Deployment environment: decides cost/HA trade-offs and protection of stateful data."""
 
@@ -370,6 +401,16 @@ class TenantOverrides(Strict):
         description="Models to serve (default: one model 'churn', version '1'); a "
         "challenger_version (canary) is enterprise-only.",
     )
+    model_signing_public_key: str | None = Field(
+        default=None,
+        description="PEM of the Ed25519 public key verifying this tenant's models, for a "
+        "tenant that signs its own (default: the stack's model_signing_public_key).",
+    )
+
+    @field_validator("model_signing_public_key")
+    @classmethod
+    def _signing_key(cls, v: str | None) -> str | None:
+        return None if v is None else ed25519_public_pem(v)
 
     @field_validator("models")
     @classmethod
@@ -417,6 +458,9 @@ class Tenant(Strict):
     monitoring_retention_days: int
     drift_automation: bool
     models: list[ModelSettings] = Field(description="Models the tenant serves.")
+    model_signing_public_key: str = Field(
+        description="PEM of the Ed25519 public key the tenant's model servers verify with."
+    )
 
 
 class EnvironmentProfile(Strict):
@@ -456,6 +500,18 @@ class StackSpec(Strict):
     hybrid: HybridSettings | None = Field(default=None, description="Required in hybrid mode.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on everything.")
     tenants: list[TenantSpec] = Field(min_length=1, description="The tenants of this stack.")
+    # Public by nature, so plain text in the stack file; required because every tenant
+    # serves models (checked after parsing, so a tenant's own key may stand in for it).
+    model_signing_public_key: str | None = Field(
+        default=None,
+        description="PEM of the Ed25519 public key that verifies signed models; mounted "
+        "into every model server. Required unless every tenant overrides it.",
+    )
+
+    @field_validator("model_signing_public_key")
+    @classmethod
+    def _signing_key(cls, v: str | None) -> str | None:
+        return None if v is None else ed25519_public_pem(v)
 
     @field_validator("tenants")
     @classmethod
@@ -554,7 +610,7 @@ PRESETS = {Tier.SMB: _smb_preset, Tier.ENTERPRISE: _enterprise_preset}
 
 
 def _resolve_tenant(
-    spec: TenantSpec, path: str, region: str, zone_ids: list[str]
+    spec: TenantSpec, path: str, region: str, zone_ids: list[str], signing_key: str | None = None
 ) -> tuple[Tenant | None, list[str]]:
     """Apply the tier preset and the overrides; return the tenant or the problems."""
     problems: list[str] = []
@@ -674,6 +730,11 @@ def _resolve_tenant(
     if o.monitoring_retention_days is not None:
         preset["monitoring_retention_days"] = o.monitoring_retention_days
     preset["models"] = list(o.models) if o.models is not None else list(DEFAULT_MODELS)
+    key = o.model_signing_public_key or signing_key
+    if key is None:
+        # settings_from_config reports the stack-level key as missing once.
+        return None, problems
+    preset["model_signing_public_key"] = key
     if problems:
         return None, problems
     return Tenant(name=spec.name, tier=spec.tier, namespace=f"tenant-{spec.name}", **preset), []
@@ -788,9 +849,22 @@ def settings_from_config(
             f"available: {', '.join(offerings.regions_with_data())}"
         )
 
+    unkeyed = [t.name for t in spec.tenants if t.overrides.model_signing_public_key is None]
+    if spec.model_signing_public_key is None and unkeyed:
+        problems.append(
+            f"{stack_file}: {PROJECT}:model_signing_public_key: required but missing; give "
+            "the PEM of the Ed25519 public key that verifies signed models (tenants serving "
+            f"models without their own key: {', '.join(unkeyed)})"
+        )
     tenants: list[Tenant] = []
     for i, tspec in enumerate(spec.tenants):
-        tenant, errs = _resolve_tenant(tspec, f"{PROJECT}:tenants[{i}]", region, zone_ids or ["-"])
+        tenant, errs = _resolve_tenant(
+            tspec,
+            f"{PROJECT}:tenants[{i}]",
+            region,
+            zone_ids or ["-"],
+            spec.model_signing_public_key,
+        )
         problems.extend(f"{stack_file}: {e}" for e in errs)
         if tenant is not None:
             tenants.append(tenant)

@@ -6,10 +6,11 @@ API, and audits every call. What it may touch is exactly its tenant's:
 
 - AWS: the IRSA role passed in, which :class:`components.k8s.queues.TenantQueues`
   grants this tenant's queue ARNs and key only;
-- Kubernetes: a Role in the tenant namespace allowing get/list/watch/patch on its
-  InferenceServices (promotion) and get/patch on its canary routers' ConfigMaps and
-  Deployments, by name (traffic moves, rollback); nothing cluster-wide. The receiver
-  itself refuses namespaces other than its own;
+- Kubernetes: a Role in the tenant namespace allowing only get on its
+  InferenceServices (the actuator reads a challenger's Ready condition before sending
+  it traffic) and get/patch on its canary routers' ConfigMaps and Deployments, by name
+  (traffic moves, promotion, rollback); nothing cluster-wide. The receiver itself
+  refuses namespaces other than its own;
 - network: a NetworkPolicy admitting only the shared Alertmanager on the webhook port.
 
 Alertmanager authenticates with a bearer token held in a Secret both sides read.
@@ -80,7 +81,8 @@ def automation_manifests(
             {
                 "apiGroups": ["serving.kserve.io"],
                 "resources": ["inferenceservices"],
-                "verbs": ["get", "list", "watch", "patch"],
+                # Read-only: traffic moves through the router, never the InferenceService.
+                "verbs": ["get"],
             }
         ],
     }

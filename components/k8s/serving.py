@@ -10,6 +10,11 @@ server image built from ``workloads/serving`` (CPU; a GPU runtime for enterprise
 ``InferenceService`` per model with the tier's autoscaling bounds, and for enterprise
 min 2 replicas, PodDisruptionBudgets and a champion/challenger canary.
 
+The server loads a model only after verifying its Ed25519 signature, so each tenant
+namespace gets a ConfigMap holding the model-signing public key, mounted read-only into
+every runtime container at ``/etc/mlplatform/keys/verify.pub.pem`` with
+``MLPLATFORM_VERIFY_KEY`` pointing at it (the path the serving Dockerfile documents).
+
 Canary decision (checked against the pinned KServe 0.16):
 
 - ``canaryTrafficPercent`` is honoured only in Serverless (Knative) mode; in
@@ -68,6 +73,8 @@ from components.k8s.podspec import (
     selector_labels,
     service_account,
 )
+from mlplatform.settings import ed25519_public_pem
+from workloads.common.signing import VERIFY_KEY_ENV
 from workloads.rollout.router import (  # noqa: F401 (re-exported: the deployed router's builders)
     ROUTER_CONFIG_KEY,
     ROUTER_PORT,
@@ -89,6 +96,11 @@ ROUTER_COMPONENT = "model-router"
 BIND_ARG = "--bind_address=0.0.0.0"
 """The workloads server binds loopback by default; in a pod it must listen on all addresses."""
 DEPLOYMENT_MODE = "RawDeployment"
+VERIFY_KEY_DIR = "/etc/mlplatform/keys"
+VERIFY_KEY_FILE = "verify.pub.pem"
+VERIFY_KEY_PATH = f"{VERIFY_KEY_DIR}/{VERIFY_KEY_FILE}"
+"""Where the model server reads the model-signing public key (workloads/serving/Dockerfile)."""
+VERIFY_KEY_VOLUME = "model-verify-key"
 _MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
@@ -324,6 +336,25 @@ def runtime_name(tenant: str, gpu: bool) -> str:
     return f"{tenant}-onnx-{'gpu' if gpu else 'cpu'}"
 
 
+def verify_key_config_map_name(tenant: str) -> str:
+    """Name of the ConfigMap holding a tenant's model-signing public key."""
+    return f"{tenant}-model-verify-key"
+
+
+def verify_key_config_map(tenant: str, namespace_name: str, public_key_pem: str) -> Manifest:
+    """ConfigMap with the Ed25519 public key the tenant's model servers verify models with.
+
+    A public key is not a secret, so a ConfigMap (readable, diffable, auditable) is the
+    right home; the private key never reaches the cluster.
+    """
+    return config_map(
+        verify_key_config_map_name(tenant),
+        namespace_name,
+        labels(tenant, MODEL_SERVER_COMPONENT, name=verify_key_config_map_name(tenant)),
+        {VERIFY_KEY_FILE: public_key_pem},
+    )
+
+
 def serving_runtime(
     tenant: str,
     namespace_name: str,
@@ -356,16 +387,35 @@ def serving_runtime(
                     f"--http_port={SERVER_PORT}",
                     BIND_ARG,
                 ],
-                "env": [{"name": "HOME", "value": TMP_PATH}],
+                "env": [
+                    {"name": "HOME", "value": TMP_PATH},
+                    # Set explicitly so the runtime does not depend on the image's ENV.
+                    {"name": VERIFY_KEY_ENV, "value": VERIFY_KEY_PATH},
+                ],
                 "ports": [
                     {"name": SERVER_PORT_NAME, "containerPort": SERVER_PORT, "protocol": "TCP"}
                 ],
                 "resources": resources.to_manifest(),
                 "securityContext": container_security_context(),
-                "volumeMounts": [{"name": TMP_VOLUME, "mountPath": TMP_PATH}],
+                "volumeMounts": [
+                    {"name": TMP_VOLUME, "mountPath": TMP_PATH},
+                    # A directory mount (items, not subPath) so a rotated key reaches
+                    # running pods; read-only: the server must never rewrite its trust root.
+                    {"name": VERIFY_KEY_VOLUME, "mountPath": VERIFY_KEY_DIR, "readOnly": True},
+                ],
             }
         ],
-        "volumes": [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}}],
+        "volumes": [
+            {"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}},
+            {
+                "name": VERIFY_KEY_VOLUME,
+                "configMap": {
+                    "name": verify_key_config_map_name(tenant),
+                    "items": [{"key": VERIFY_KEY_FILE, "path": VERIFY_KEY_FILE}],
+                    "defaultMode": 0o444,
+                },
+            },
+        ],
     }
     if gpu is not None:
         spec["nodeSelector"] = dict(gpu.node_selector)
@@ -534,6 +584,8 @@ class ModelServingArgs(RegistryArgs):
     """Tag of the model-server image built from ``workloads/serving``."""
     models: list[ModelSpec]
     """Models to serve."""
+    verify_key_pem: str
+    """PEM of the Ed25519 public key the model servers verify model signatures with."""
     min_replicas: int
     """Tier lower bound (enterprise: at least 2)."""
     max_replicas: int
@@ -662,7 +714,18 @@ class ModelServing(pulumi.ComponentResource):
         super().__init__("mlplatform:serving:ModelServing", name, None, opts)
         tenant, ns = args["tenant"], args["namespace"]
         manifests = serving_manifests(args)
+        pem = args.get("verify_key_pem")
+        if not pem:
+            raise ValueError(
+                f"serving {tenant}: verify_key_pem is required (the model server refuses "
+                "models it cannot verify)"
+            )
+        try:
+            ed25519_public_pem(pem)
+        except ValueError as exc:
+            raise ValueError(f"serving {tenant}: verify_key_pem {exc}") from None
         child = pulumi.ResourceOptions(parent=self)
+        verify_key = register(f"{name}-verify-key", verify_key_config_map(tenant, ns, pem), child)
         sa_manifest = service_account(
             f"{tenant}-serving", ns, labels(tenant, MODEL_SERVER_COMPONENT), None
         )
@@ -679,7 +742,8 @@ class ModelServing(pulumi.ComponentResource):
         if annotations:
             sa_manifest["metadata"]["annotations"] = annotations
         sa = register(f"{name}-sa", sa_manifest, child)
-        after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa])
+        # Predictor pods mount the key: it must exist before any runtime can start one.
+        after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa, verify_key])
         runtimes: list[pulumi.Resource] = []
         isvcs: list[str] = []
         for manifest in manifests:
@@ -694,7 +758,7 @@ class ModelServing(pulumi.ComponentResource):
             register(
                 f"{name}-{obj}-{suffix}",
                 manifest,
-                pulumi.ResourceOptions(parent=self, depends_on=[sa, *runtimes]),
+                pulumi.ResourceOptions(parent=self, depends_on=[sa, verify_key, *runtimes]),
             )
         endpoints = {
             m["name"]: (

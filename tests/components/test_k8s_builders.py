@@ -556,7 +556,7 @@ def test_alert_receiver_deployment_matches_the_webhook_cli() -> None:
         {
             "apiGroups": ["serving.kserve.io"],
             "resources": ["inferenceservices"],
-            "verbs": ["get", "list", "watch", "patch"],
+            "verbs": ["get"],
         },
         {
             "apiGroups": [""],

@@ -17,6 +17,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from components.k8s import (
     FeatureStore,
@@ -41,6 +43,13 @@ samples = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(samples)
 
 REG = samples.REGISTRY
+# A throwaway key: the component only needs a valid Ed25519 public key to mount.
+VERIFY_KEY_PEM = (
+    Ed25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
 
 
 def _program(tier: str) -> None:
@@ -57,7 +66,10 @@ def _program(tier: str) -> None:
     )
     t = samples.tenant(tier)
     FeatureStore(f"{t}-features", samples.feature_store_args(tier))  # type: ignore[arg-type]
-    ModelServing(f"{t}-serving", samples.serving_args(tier))  # type: ignore[arg-type]
+    ModelServing(
+        f"{t}-serving",
+        {**samples.serving_args(tier), "verify_key_pem": VERIFY_KEY_PEM},  # type: ignore[typeddict-item]
+    )
     TenantMonitoring(f"{t}-monitoring", samples.monitoring_args(tier))  # type: ignore[arg-type]
     queues = TenantQueues(f"{t}-queues", samples.queue_args(tier))  # type: ignore[arg-type]
     TenantAutomation(
@@ -141,19 +153,20 @@ def counts(tier: str) -> dict[str, int]:
 
 EXPECTED_TENANT_COUNTS = {
     # SMB (2 feature views, 2 models): 2 DynamoDB tables; feature server SA, ConfigMap,
-    # Deployment, Service, CronJob; serving SA, ServingRuntime, 2 InferenceServices;
+    # Deployment, Service, CronJob; serving SA, model-signing key ConfigMap,
+    # ServingRuntime, 2 InferenceServices;
     # 2 PodMonitors (models, drift monitor), ServiceMonitor, PrometheusRule,
     # AlertmanagerConfig, dashboard ConfigMap; 4 queues, 4 queue policies, 2
     # redrive-allow policies, IAM policy + attachment; alert receiver (token Secret, SA,
     # Role, RoleBinding, Deployment, Service, NetworkPolicy); 5 component resources.
-    "smb": 41,
+    "smb": 42,
     # Enterprise (same inputs, one model with a GPU canary): Redis (Secrets Manager secret
     # + version, subnet group, security group, replication group, Kubernetes Secret)
     # instead of tables; 6 PDBs (feature server, 3 InferenceServices, 2 routers); a GPU
     # ServingRuntime; challenger InferenceService; 2 Envoy routers (ConfigMap,
     # Deployment, Service); the dedicated Prometheus (SA, Role, RoleBinding, Prometheus,
     # egress NetworkPolicy).
-    "enterprise": 64,
+    "enterprise": 65,
 }
 PLATFORM_COUNT = 31
 """Once per cluster with GPU pools: 3 components, 3 namespaces (cert-manager, kserve,
@@ -358,3 +371,25 @@ def test_a_custom_gpu_namespace_is_created_privileged_and_says_why() -> None:
     releases = [r for r in monitor.records if r["type"] == "kubernetes:helm.sh/v3:Release"]
     assert {r["inputs"]["namespace"] for r in releases} == {"gpu-system"}
     assert ns["urn"] in releases[0]["options"]["dependsOn"]
+
+
+@pytest.mark.parametrize("tier", samples.TIERS)
+def test_every_model_server_mounts_the_signing_key(tier: str) -> None:
+    objects = k8s_objects(tier)
+    config_maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    runtimes = [o for o in objects if o["kind"] == "ServingRuntime"]
+    assert len(runtimes) == (2 if tier == "enterprise" else 1)
+    for runtime in runtimes:
+        volumes = {v["name"]: v for v in runtime["spec"]["volumes"]}
+        (container,) = runtime["spec"]["containers"]
+        (mount,) = [
+            m for m in container["volumeMounts"] if m["mountPath"] == "/etc/mlplatform/keys"
+        ]
+        assert mount["readOnly"] is True
+        source = volumes[mount["name"]]["configMap"]
+        assert source["items"] == [{"key": "verify.pub.pem", "path": "verify.pub.pem"}]
+        assert config_maps[source["name"]]["data"] == {"verify.pub.pem": VERIFY_KEY_PEM}
+        assert {
+            "name": "MLPLATFORM_VERIFY_KEY",
+            "value": "/etc/mlplatform/keys/verify.pub.pem",
+        } in (container["env"])

@@ -32,6 +32,7 @@ import components.k8s as K
 
 REG = samples.REGISTRY
 CIDRS = samples.CLUSTER_CIDRS
+KEY = {key!r}
 K.GpuEnablement("gpu", {{"registry_host": REG}})
 K.KServeInstall("kserve", {{"registry_host": REG, "cluster_cidrs": CIDRS}})
 K.MonitoringStack("monitoring", {{
@@ -41,7 +42,7 @@ K.MonitoringStack("monitoring", {{
 for tier in samples.TIERS:
     t = samples.tenant(tier)
     K.FeatureStore(f"{{t}}-features", samples.feature_store_args(tier))
-    K.ModelServing(f"{{t}}-serving", samples.serving_args(tier))
+    K.ModelServing(f"{{t}}-serving", {{**samples.serving_args(tier), "verify_key_pem": KEY}})
     K.TenantMonitoring(f"{{t}}-monitoring", samples.monitoring_args(tier))
     queues = K.TenantQueues(f"{{t}}-queues", samples.queue_args(tier))
     K.TenantAutomation(f"{{t}}-automation", {{
@@ -52,6 +53,15 @@ for tier in samples.TIERS:
         "canary_models": ["churn"] if tier == "enterprise" else [],
     }})
 """
+
+
+def _verify_key_pem() -> str:
+    """A throwaway Ed25519 public key: the serving component mounts whatever valid key it gets."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    public = Ed25519PrivateKey.generate().public_key()
+    return public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +81,7 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "Pulumi.yaml").write_text("name: k8s-layer\nruntime:\n  name: python\nmain: .\n")
     (root / "Pulumi.test.yaml").write_text("config:\n  aws:region: me-central-1\n")
     (root / "__main__.py").write_text(
-        textwrap.dedent(PROGRAM.format(repo=str(REPO), data=str(DATA)))
+        textwrap.dedent(PROGRAM.format(repo=str(REPO), data=str(DATA), key=_verify_key_pem()))
     )
     return root
 

@@ -18,6 +18,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from components._util import wildcard_findings
+from components.k8s import invariants, validation
 from components.k8s.featurestore import dynamodb_table_name, project_name
 from components.k8s.invariants import pod_specs, requests_gpu
 from components.platform import (
@@ -40,15 +41,26 @@ def load(stack: str) -> PlatformSettings:
     return settings_from_config(config, project=PROJECT, stack=stack, stack_file=path.name)
 
 
-def build(run_program, stack: str):
-    settings = load(stack)
-    holder: dict[str, Platform] = {}
+_BUILT: dict[str, tuple[Any, Platform, PlatformSettings]] = {}
+"""Shipped stack -> (recording, platform, settings): each is run once per test session.
 
-    def program():
-        holder["p"] = Platform(settings.prefix(), settings)
+The tests below only read what a run recorded, so sharing one run per stack is safe and
+saves re-planning a whole stack (seconds each) in every test.
+"""
 
-    mocks = run_program(program)
-    return mocks, holder["p"], settings
+
+def build(run_program, stack: str) -> tuple[Any, Platform, PlatformSettings]:
+    """The shipped stack ``stack``, unchanged, run under the recording mocks (cached)."""
+    if stack not in _BUILT:
+        settings = load(stack)
+        holder: dict[str, Platform] = {}
+
+        def program():
+            holder["p"] = Platform(settings.prefix(), settings)
+
+        mocks = run_program(program)
+        _BUILT[stack] = (mocks, holder["p"], settings)
+    return _BUILT[stack]
 
 
 AWS_STACKS = ["dev", "staging", "prod"]
@@ -193,20 +205,13 @@ def test_hybrid_has_no_aws_resources(run_program) -> None:
     assert "clusterName" not in platform.exports()
 
 
-def test_prod_protects_stateful_resources(run_program) -> None:
-    settings = load("prod")
-    protected: dict[str, bool] = {}
-
-    def program():
-        platform = Platform(settings.prefix(), settings)
-        stack = [platform]
-        while stack:
-            res = stack.pop()
-            for child in getattr(res, "_childResources", set()):
-                protected[f"{child._type}::{child._name}"] = bool(child._protect)
-                stack.append(child)
-
-    run_program(program)
+def test_prod_protects_stateful_resources(stack_plan) -> None:
+    # The protect option as the engine sent it to the (offline) deployment engine.
+    protected = {
+        f"{r['type']}::{r['name']}": bool(r["options"]["protect"])
+        for r in stack_plan("prod")["resources"]
+        if r["custom"]
+    }
     buckets = {k: v for k, v in protected.items() if k.startswith("aws:s3/bucket:Bucket::")}
     keys = {k: v for k, v in protected.items() if k.startswith("aws:kms/key:Key::")}
     assert buckets
@@ -423,10 +428,11 @@ def test_generated_credentials_never_appear_in_clear(run_program) -> None:
         assert "secure:" not in stack_file.read_text(), stack_file.name
 
 
-def test_plan_masks_every_credential(tmp_path: Path) -> None:
-    from mlplatform.cli import main
+def test_plan_masks_every_credential(stack_plan, tmp_path: Path) -> None:
+    from mlplatform.engine.output import write_outputs
 
-    assert main(["plan", "--stack", "prod", "--out", str(tmp_path)]) == 0
+    # What ``mlplatform plan --stack prod`` writes: the same plan through the same writer.
+    write_outputs(stack_plan("prod"), tmp_path)
     plan = json.loads((tmp_path / "plan.json").read_text())
     seen = 0
     for res in plan["resources"]:
@@ -642,3 +648,35 @@ def test_hybrid_needs_registry_and_cluster_ranges() -> None:
     with pytest.raises(ConfigError) as err:
         settings_from_config(config, project=PROJECT, stack="onprem", stack_file="o.yaml")
     assert len(err.value.lines) == 1 and "needs registry.host" in err.value.lines[0]
+
+
+@pytest.mark.parametrize("stack", [*AWS_STACKS, "onprem"])
+def test_every_model_server_can_verify_model_signatures(run_program, stack: str) -> None:
+    mocks, _, settings = build(run_program, stack)
+    shipped = yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
+    configured = shipped[f"{PROJECT}:model_signing_public_key"]
+    for tenant in settings.tenants:
+        assert tenant.model_signing_public_key == configured  # no shipped tenant overrides it
+        objects = _k8s_objects(mocks, tenant.namespace)
+        config_maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+        key_map = config_maps[f"{tenant.name}-model-verify-key"]
+        assert key_map["data"] == {"verify.pub.pem": configured}, "exactly the configured PEM"
+        kubernetes_validate.validate(key_map, "1.35.0", strict=True)
+        runtimes = [o for o in objects if o["kind"] == "ServingRuntime"]
+        assert len(runtimes) == (2 if tenant.gpu_pool is not None else 1)
+        for runtime in runtimes:
+            assert validation.kserve_findings(runtime) == []
+            assert invariants.restricted_findings(runtime) == [], runtime["metadata"]["name"]
+            volumes = {v["name"]: v for v in runtime["spec"]["volumes"]}
+            for container in runtime["spec"]["containers"]:
+                assert container["securityContext"]["readOnlyRootFilesystem"] is True
+                assert container["securityContext"]["runAsNonRoot"] is True
+                mounts = [
+                    m for m in container["volumeMounts"] if m["mountPath"] == "/etc/mlplatform/keys"
+                ]
+                assert len(mounts) == 1 and mounts[0]["readOnly"] is True, container["name"]
+                source = volumes[mounts[0]["name"]]["configMap"]
+                assert source["name"] == key_map["metadata"]["name"]
+                assert source["items"] == [{"key": "verify.pub.pem", "path": "verify.pub.pem"}]
+                env = {e["name"]: e.get("value") for e in container["env"]}
+                assert env["MLPLATFORM_VERIFY_KEY"] == "/etc/mlplatform/keys/verify.pub.pem"

@@ -6,6 +6,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from mlplatform.cli import main
 from mlplatform.engine import load_project
@@ -65,13 +73,37 @@ def test_presets_fill_the_tier_table() -> None:
     assert ent.online_store == "redis" and ent.object_lock
 
 
-BASE = """\
+VERIFY_PEM = """\
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAvmNLx2M1ycSWUf/IStkUNXyR5rgn4vO2O2nXBPOOoic=
+-----END PUBLIC KEY-----
+"""
+
+
+def key_block(pem: str, indent: str = "  ") -> str:
+    """A PEM as the YAML block scalar a stack file holds it in."""
+    return "|\n" + textwrap.indent(pem, indent)
+
+
+BASE = f"""\
 aws:region: me-central-1
 sovereign-ml-platform:environment: dev
+sovereign-ml-platform:model_signing_public_key: {key_block(VERIFY_PEM)}\
 sovereign-ml-platform:tenants:
   - name: acme
     tier: smb
 """
+_ED25519 = Ed25519PrivateKey.generate()
+PRIVATE_PEM = _ED25519.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+EC_PEM = (
+    ec.generate_private_key(ec.SECP256R1())
+    .public_key()
+    .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+OTHER_PEM = (
+    _ED25519.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+)
 
 
 def run_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str) -> list[str]:
@@ -152,6 +184,34 @@ CASES = {
         BASE + "sovereign-ml-platform:cluster:\n  kubernetes_version: '1.34'\n",
         "sovereign-ml-platform:cluster.kubernetes_version: '1.34' is not supported; allowed: 1.35, 1.36",
     ),
+    "signing-key-missing": (
+        BASE.replace(
+            f"sovereign-ml-platform:model_signing_public_key: {key_block(VERIFY_PEM)}", ""
+        ),
+        "Pulumi.bad.yaml: sovereign-ml-platform:model_signing_public_key: required but missing; "
+        "give the PEM of the Ed25519 public key that verifies signed models (tenants serving "
+        "models without their own key: acme)",
+    ),
+    "signing-key-not-pem": (
+        BASE.replace(VERIFY_PEM.splitlines()[1], "bm90IGEga2V5"),
+        "Pulumi.bad.yaml: sovereign-ml-platform:model_signing_public_key: is not a PEM public "
+        "key; allowed: the PEM text of an Ed25519 public key",
+    ),
+    "signing-key-not-ed25519": (
+        BASE.replace(textwrap.indent(VERIFY_PEM, "  "), textwrap.indent(EC_PEM, "  ")),
+        "Pulumi.bad.yaml: sovereign-ml-platform:model_signing_public_key: is a public key of "
+        "type EC, not Ed25519",
+    ),
+    "signing-key-is-private": (
+        BASE.replace(textwrap.indent(VERIFY_PEM, "  "), textwrap.indent(PRIVATE_PEM, "  ")),
+        "Pulumi.bad.yaml: sovereign-ml-platform:model_signing_public_key: is a private key; "
+        "give only the Ed25519 public key PEM",
+    ),
+    "tenant-signing-key-not-pem": (
+        BASE + "    overrides:\n      model_signing_public_key: ssh-ed25519 AAAAC3Nza\n",
+        "Pulumi.bad.yaml: sovereign-ml-platform:tenants[0].overrides.model_signing_public_key: "
+        "is not a PEM public key",
+    ),
     "no-tenants": (
         "aws:region: me-central-1\nsovereign-ml-platform:environment: dev\n",
         "sovereign-ml-platform:tenants: required but missing",
@@ -204,3 +264,34 @@ def test_config_error_is_a_config_error_in_python_too() -> None:
         "f.yaml: sovereign-ml-platform:environment: required but missing",
         "f.yaml: sovereign-ml-platform:tenants: required but missing",
     ]
+
+
+def test_a_tenant_may_verify_with_its_own_key() -> None:
+    config = {
+        "aws:region": "me-central-1",
+        f"{PROJECT}:environment": "dev",
+        f"{PROJECT}:tenants": [
+            {"name": "acme", "tier": "smb"},
+            {"name": "own", "tier": "smb", "overrides": {"model_signing_public_key": OTHER_PEM}},
+        ],
+    }
+    with pytest.raises(ConfigError) as info:
+        settings_from_config(config, project=PROJECT, stack="x", stack_file="f.yaml")
+    # Only the tenant without a key of its own needs the stack's key.
+    assert info.value.lines == [
+        "f.yaml: sovereign-ml-platform:model_signing_public_key: required but missing; give "
+        "the PEM of the Ed25519 public key that verifies signed models (tenants serving "
+        "models without their own key: acme)"
+    ]
+    config[f"{PROJECT}:model_signing_public_key"] = VERIFY_PEM
+    s = settings_from_config(config, project=PROJECT, stack="x", stack_file="f.yaml")
+    keys = {t.name: t.model_signing_public_key for t in s.tenants}
+    assert keys == {"acme": VERIFY_PEM, "own": OTHER_PEM}
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_shipped_stacks_carry_an_ed25519_verify_key(stack: str) -> None:
+    s = load(stack)
+    for tenant in s.tenants:
+        assert tenant.model_signing_public_key.startswith("-----BEGIN PUBLIC KEY-----\n")
+        assert "PRIVATE" not in (REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text()
