@@ -30,27 +30,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def write_stack(folder: Path, tenants: int) -> Path:
-    """A copy of our project whose stack ``bench`` has ``tenants`` tenants."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Pulumi.yaml").write_text(
-        f"name: sovereign-ml-platform\nruntime: python\nmain: {REPO / 'stacks'}\nstackConfigDir: .\n"
-    )
-    lines = [
-        "config:",
-        "  aws:region: me-central-1",
-        "  sovereign-ml-platform:environment: prod",
-        "  sovereign-ml-platform:network:",
-        "    excluded_zone_ids: [mec1-az2]",
-        "  sovereign-ml-platform:tenants:",
-    ]
-    for i in range(tenants):
-        tier = "smb" if i % 2 == 0 else "enterprise"
-        lines += [f"    - name: t{i:03d}-{tier[:3]}", f"      tier: {tier}"]
-    (folder / "Pulumi.bench.yaml").write_text("\n".join(lines) + "\n")
-    return folder
+from _stacks import write_stack  # noqa: E402
 
 
 def child_plan(program: Path, replay: Path) -> dict[str, float]:

@@ -32,27 +32,8 @@ sys.path.insert(0, str(REPO))
 from mlplatform.engine import plan_program  # noqa: E402
 from mlplatform.policy import runner  # noqa: E402
 
-
-def write_stack(folder: Path, tenants: int) -> Path:
-    """A copy of our project whose stack ``bench`` has ``tenants`` tenants."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Pulumi.yaml").write_text(
-        f"name: sovereign-ml-platform\nruntime: python\nmain: {REPO / 'stacks'}\n"
-        "stackConfigDir: .\n"
-    )
-    lines = [
-        "config:",
-        "  aws:region: me-central-1",
-        "  sovereign-ml-platform:environment: prod",
-        "  sovereign-ml-platform:network:",
-        "    excluded_zone_ids: [mec1-az2]",
-        "  sovereign-ml-platform:tenants:",
-    ]
-    for i in range(tenants):
-        tier = "smb" if i % 2 == 0 else "enterprise"
-        lines += [f"    - name: t{i:03d}-{tier[:3]}", f"      tier: {tier}"]
-    (folder / "Pulumi.bench.yaml").write_text("\n".join(lines) + "\n")
-    return folder
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stacks import write_stack  # noqa: E402
 
 
 def main() -> int:
