@@ -511,6 +511,94 @@ def _yaml_decode(args: dict[str, Any], ctx: CloudContext, region: str | None) ->
     return {"result": [d for d in yaml.safe_load_all(args.get("text", "")) if d]}
 
 
+def _default_vpc_id(ctx: CloudContext, region: str) -> str:
+    return f"vpc-{digest(ctx.account_id, region, 'default-vpc')}"
+
+
+def _vpc(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
+    reg = region or ctx.default_region
+    vid = args.get("id") or _default_vpc_id(ctx, reg)
+    return {
+        "id": vid,
+        "arn": f"arn:aws:ec2:{reg}:{ctx.account_id}:vpc/{vid}",
+        "cidrBlock": args.get("cidrBlock") or "172.31.0.0/16",
+        "default": bool(args.get("default", vid == _default_vpc_id(ctx, reg))),
+        "enableDnsHostnames": True,
+        "enableDnsSupport": True,
+        "instanceTenancy": "default",
+        "ownerId": ctx.account_id,
+        "state": "available",
+        "mainRouteTableId": f"rtb-{digest(vid, 'main')}",
+        "dhcpOptionsId": f"dopt-{digest(vid, 'dhcp')}",
+        "cidrBlockAssociations": [],
+        "tags": {},
+    }
+
+
+def _subnets(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
+    reg = region or ctx.default_region
+    offers = offerings.load(reg)
+    zones = offers.zone_ids if offers else ("az1", "az2", "az3")
+    key = json.dumps(args, sort_keys=True, default=str)
+    return {
+        "id": reg,
+        "ids": [f"subnet-{digest(key, z)}" for z in zones],
+        "filters": args.get("filters"),
+    }
+
+
+def _subnet(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
+    reg = region or ctx.default_region
+    sid = args.get("id") or f"subnet-{digest(json.dumps(args, sort_keys=True, default=str))}"
+    offers = offerings.load(reg)
+    zone = offers.zones[0] if offers else None
+    return {
+        "id": sid,
+        "arn": f"arn:aws:ec2:{reg}:{ctx.account_id}:subnet/{sid}",
+        "vpcId": args.get("vpcId") or _default_vpc_id(ctx, reg),
+        "cidrBlock": "172.31.0.0/20",
+        "availabilityZone": zone.name if zone else f"{reg}a",
+        "availabilityZoneId": zone.zone_id if zone else "",
+        "mapPublicIpOnLaunch": False,
+        "state": "available",
+        "ownerId": ctx.account_id,
+        "tags": {},
+    }
+
+
+def _security_group(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
+    reg = region or ctx.default_region
+    gid = args.get("id") or f"sg-{digest(json.dumps(args, sort_keys=True, default=str))}"
+    return {
+        "id": gid,
+        "arn": f"arn:aws:ec2:{reg}:{ctx.account_id}:security-group/{gid}",
+        "name": args.get("name") or "default",
+        "vpcId": args.get("vpcId") or _default_vpc_id(ctx, reg),
+        "description": "offline security group",
+        "tags": {},
+    }
+
+
+def _iam_role(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
+    name = str(args.get("name", ""))
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:iam::{ctx.account_id}:role/{name}",
+        "path": "/",
+        "uniqueId": f"AROA{digest(name).upper()}",
+        "assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": []}),
+        "maxSessionDuration": 3600,
+        "tags": {},
+    }
+
+
+def _iam_policy(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
+    arn = args.get("arn") or f"arn:aws:iam::aws:policy/{args.get('name', '')}"
+    # The contents of AWS managed policies are not shipped: refuse rather than invent.
+    raise UnanswerableInvokeError(f"the document of {arn} is not known offline")
+
+
 INVOKES: dict[str, InvokeHandler] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller,
@@ -520,4 +608,10 @@ INVOKES: dict[str, InvokeHandler] = {
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
     "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
     "kubernetes:yaml:decode": _yaml_decode,
+    "aws:ec2/getVpc:getVpc": _vpc,
+    "aws:ec2/getSubnets:getSubnets": _subnets,
+    "aws:ec2/getSubnet:getSubnet": _subnet,
+    "aws:ec2/getSecurityGroup:getSecurityGroup": _security_group,
+    "aws:iam/getRole:getRole": _iam_role,
+    "aws:iam/getPolicy:getPolicy": _iam_policy,
 }

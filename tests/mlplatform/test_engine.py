@@ -208,3 +208,36 @@ def test_program_crash_is_reported_with_its_location(
     assert "__main__.py:3" in err and "ValueError: boom" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o" / "plan.json").exists()
+
+
+def test_default_vpc_lookups_of_public_examples_are_answered(tmp_path: Path) -> None:
+    # The shape of Pulumi's public ECS/Fargate examples: default VPC, its subnets, an ALB.
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi_aws as aws
+        vpc = aws.ec2.get_vpc(default=True)
+        subnets = aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": [vpc.id]}])
+        sg = aws.ec2.SecurityGroup("web", vpc_id=vpc.id)
+        aws.lb.LoadBalancer("lb", security_groups=[sg.id], subnets=subnets.ids, internal=True)
+        """,
+    )
+    plan = plan_program(prog, "test")
+    lb = by_name(plan, "lb")
+    assert len(lb["inputs"]["subnets"]) == 3
+    assert all(s.startswith("subnet-") for s in lb["inputs"]["subnets"])
+    assert by_name(plan, "web")["inputs"]["vpcId"].startswith("vpc-")
+
+
+def test_managed_policy_documents_are_not_invented(tmp_path: Path) -> None:
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi_aws as aws
+        aws.iam.get_policy(arn="arn:aws:iam::aws:policy/AdministratorAccess")
+        """,
+    )
+    with pytest.raises(PlanError) as info:
+        plan_program(prog, "test")
+    assert "aws:iam/getPolicy:getPolicy" in str(info.value)
+    assert "not known offline" in str(info.value)
