@@ -180,14 +180,29 @@ def log_bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[
     )
 
 
-def _lock_down(
+def _locked_bucket(
     parent: pulumi.Resource,
     name: str,
-    bucket: aws.s3.Bucket,
     *,
+    bucket_name: str | None,
+    tags: Mapping[str, str],
+    force_destroy: bool,
     protect: bool,
-) -> list[pulumi.Resource]:
-    """Public access block, owner-enforced ownership and versioning for ``bucket``."""
+    object_lock_enabled: bool | None = None,
+) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
+    """A bucket with a public access block, owner-enforced ownership and versioning.
+
+    Returns the bucket and ``[public access block, ownership, versioning]`` for the
+    resources that must wait on them.
+    """
+    bucket = aws.s3.Bucket(
+        f"{name}-bucket",
+        bucket=bucket_name,
+        object_lock_enabled=object_lock_enabled,
+        force_destroy=force_destroy,
+        tags=tags,
+        opts=child_opts(parent, protect=protect),
+    )
     pab = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access-block",
         bucket=bucket.id,
@@ -211,7 +226,71 @@ def _lock_down(
         ),
         opts=child_opts(parent, protect=protect),
     )
-    return [pab, ownership, versioning]
+    return bucket, [pab, ownership, versioning]
+
+
+def _encrypt_and_restrict(
+    parent: pulumi.Resource,
+    name: str,
+    bucket: aws.s3.Bucket,
+    locked: list[pulumi.Resource],
+    *,
+    default: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs,
+    policy: pulumi.Output[str],
+    bucket_key_enabled: bool | None = None,
+    protect: bool = False,
+) -> None:
+    """Default encryption (SSE-C refused) and the bucket policy for a locked-down bucket."""
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=default,
+                bucket_key_enabled=bucket_key_enabled,
+                # Customer-provided keys would bypass the bucket's chosen encryption entirely.
+                blocked_encryption_types=["SSE-C"],
+            )
+        ],
+        opts=child_opts(parent, protect=protect),
+    )
+    aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=policy,
+        # A policy put while the public-access block is being created can be refused.
+        opts=child_opts(parent, depends_on=locked[:1]),
+    )
+
+
+def _expire(
+    parent: pulumi.Resource,
+    name: str,
+    bucket: aws.s3.Bucket,
+    locked: list[pulumi.Resource],
+    *,
+    rule_id: str,
+    noncurrent_days: int,
+    **rule: Any,
+) -> None:
+    """One lifecycle rule over the whole bucket that also expires old object versions."""
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id=rule_id,
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=noncurrent_days
+                ),
+                **rule,
+            )
+        ],
+        # Noncurrent-version rules need versioning in place first.
+        opts=child_opts(parent, depends_on=locked[2:]),
+    )
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -236,40 +315,30 @@ class SecureBucket(pulumi.ComponentResource):
             {"data-classification": str(args.data_classification)},
             {"tenant": args.tenant} if args.tenant else None,
         )
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=args.bucket_name,
-            object_lock_enabled=True if args.object_lock else None,
-            force_destroy=args.force_destroy,
+        bucket, locked = _locked_bucket(
+            self,
+            name,
+            bucket_name=args.bucket_name,
             tags=tags,
-            opts=child_opts(self, protect=args.protect),
+            force_destroy=args.force_destroy,
+            protect=args.protect,
+            object_lock_enabled=True if args.object_lock else None,
         )
-        locked = _lock_down(self, name, bucket, protect=args.protect)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms",
-                        kms_master_key_id=args.kms_key_arn,
-                    ),
-                    # Bucket keys cut KMS requests (and cost) by ~99 % for busy buckets.
-                    bucket_key_enabled=True,
-                    # Customer-provided keys would bypass the tenant CMK entirely.
-                    blocked_encryption_types=["SSE-C"],
-                )
-            ],
-            opts=child_opts(self, protect=args.protect),
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
+        _encrypt_and_restrict(
+            self,
+            name,
+            bucket,
+            locked,
+            default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms",
+                kms_master_key_id=args.kms_key_arn,
+            ),
             policy=pulumi.Output.all(bucket.arn, args.kms_key_arn).apply(
                 lambda v: to_json(data_bucket_policy(v[0], v[1]))
             ),
-            # A policy put while the public-access block is being created can be refused.
-            opts=child_opts(self, depends_on=locked[:1]),
+            # Bucket keys cut KMS requests (and cost) by ~99 % for busy buckets.
+            bucket_key_enabled=True,
+            protect=args.protect,
         )
         aws.s3.BucketLogging(
             f"{name}-logging",
@@ -278,23 +347,16 @@ class SecureBucket(pulumi.ComponentResource):
             target_prefix=args.log_prefix or f"{name}/",
             opts=child_opts(self),
         )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-noncurrent-and-abort-uploads",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=args.noncurrent_version_days
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            opts=child_opts(self, depends_on=locked[2:]),
+        _expire(
+            self,
+            name,
+            bucket,
+            locked,
+            rule_id="expire-noncurrent-and-abort-uploads",
+            noncurrent_days=args.noncurrent_version_days,
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=7
+            ),
         )
         if args.object_lock is not None:
             aws.s3.BucketObjectLockConfiguration(
@@ -335,52 +397,36 @@ class AccessLogBucket(pulumi.ComponentResource):
         super().__init__("mlplatform:storage:AccessLogBucket", name, None, opts)
         _check_bucket_name(args.bucket_name)
         tags = merge_tags(args.tags, {"data-classification": "internal", "purpose": "access-logs"})
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=args.bucket_name,
-            force_destroy=args.force_destroy,
+        bucket, locked = _locked_bucket(
+            self,
+            name,
+            bucket_name=args.bucket_name,
             tags=tags,
-            opts=child_opts(self, protect=args.protect),
+            force_destroy=args.force_destroy,
+            protect=args.protect,
         )
-        locked = _lock_down(self, name, bucket, protect=args.protect)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    ),
-                    blocked_encryption_types=["SSE-C"],
-                )
-            ],
-            opts=child_opts(self),
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
+        _encrypt_and_restrict(
+            self,
+            name,
+            bucket,
+            locked,
+            default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            ),
             policy=bucket.arn.apply(
                 lambda arn: to_json(log_bucket_policy(arn, args.account_id, args.partition))
             ),
-            opts=child_opts(self, depends_on=locked[:1]),
         )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-access-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=args.retention_days
-                    ),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=30
-                    ),
-                )
-            ],
-            opts=child_opts(self, depends_on=locked[2:]),
+        _expire(
+            self,
+            name,
+            bucket,
+            locked,
+            rule_id="expire-access-logs",
+            noncurrent_days=30,
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                days=args.retention_days
+            ),
         )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn

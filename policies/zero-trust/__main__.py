@@ -1,29 +1,18 @@
 """The ``zero-trust`` CrossGuard policy pack.
 
-Started by the Pulumi CLI (``python -m pulumi.policy <engine address> .`` in this
-folder) or by ``mlplatform policy``; constructing the ``PolicyPack`` serves the rules
-over the Analyzer gRPC protocol and prints the port.
+Started from this folder by the Pulumi CLI or ``mlplatform policy``; see ``policies.rules.pack``.
 """
 
-import pathlib
 import sys
+from pathlib import Path
 
-# The rules are importable modules of this repository (policies/rules/), shared with
-# the tests; the pack folder itself is not a package, so put the repository root on the
-# path when the CLI starts us from here.
-_REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
-if str(_REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(_REPO_ROOT))
+# This folder is not a package: put the repository root on the path for policies.rules.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from policies.rules import pack, zero_trust
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
-from policies.rules import _fastpath, zero_trust  # noqa: E402
-
-_fastpath.install()
-PolicyPack(
+pack.serve(
     name="zero-trust",
     description="Zero Trust: encryption at rest and in transit, no public exposure, least "
     "privilege, Pod Security restricted.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    policies=list(zero_trust.POLICIES),
+    policies=zero_trust.POLICIES,
 )

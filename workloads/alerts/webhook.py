@@ -39,13 +39,13 @@ import pathlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from workloads.alerts.audit import AuditLog
+from workloads.common.httpserver import BackgroundHTTPServer, JSONRequestHandler
 from workloads.monitoring.queues import TriggerQueue
 from workloads.monitoring.trigger import TRIGGER_TYPE
 from workloads.rollout.actuator import ActuatorError, CanaryActuator, TenantScopeError
@@ -278,7 +278,7 @@ class AlertRouter:
         }
 
 
-class WebhookServer:
+class WebhookServer(BackgroundHTTPServer):
     """The HTTP front: authentication, size limits, payload checks, then the router."""
 
     def __init__(
@@ -290,8 +290,6 @@ class WebhookServer:
         self._expected = f"Bearer {token}".encode()
         self.host = host
         self.port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def _authorized(self, header: str | None) -> bool:
         return hmac.compare_digest((header or "").encode(), self._expected)
@@ -300,30 +298,30 @@ class WebhookServer:
         """Bind and serve in a daemon thread."""
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONRequestHandler):
             server_version = "mlplatform-alerts"
             sys_version = ""
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+            def _reply(
+                self,
+                status: int,
+                body: Mapping[str, Any],
+                headers: Mapping[str, str] | None = None,
+            ) -> None:
                 if status == 401:
-                    self.send_header("WWW-Authenticate", 'Bearer realm="mlplatform-alerts"')
-                self.end_headers()
-                self.wfile.write(data)
+                    headers = {
+                        **(headers or {}),
+                        "WWW-Authenticate": 'Bearer realm="mlplatform-alerts"',
+                    }
+                super()._reply(status, body, headers)
 
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # noqa: N802 (http.server name)
                 if self.path == "/healthz":
                     self._reply(200, {"status": "ok"})
                 else:
                     self._reply(404, {"error": "not found"})
 
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # noqa: N802 (http.server name)
                 caller = f"{self.client_address[0]}"
                 if self.path != "/alerts":
                     self._reply(404, {"error": "not found"})
@@ -354,32 +352,13 @@ class WebhookServer:
                 status, outcomes = outer.router.handle(payload, who)
                 self._reply(status, {"outcomes": outcomes})
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.port = self._serve((self.host, self.port), Handler)
         return self
 
     @property
     def url(self) -> str:
         """Base URL."""
         return f"http://{self.host}:{self.port}"
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> WebhookServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _payload_problem(payload: Any) -> str | None:

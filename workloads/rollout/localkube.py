@@ -30,11 +30,11 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kubernetes import client
 
+from workloads.common.httpserver import BackgroundHTTPServer, JSONRequestHandler
 from workloads.rollout.router import router_traffic_patch
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -102,7 +102,7 @@ def _strategic_problem(patch: Any, where: str = "") -> str | None:
     return None
 
 
-class LocalKube:
+class LocalKube(BackgroundHTTPServer):
     """Threaded HTTP server on 127.0.0.1 holding namespaced objects in memory."""
 
     def __init__(self, token: str) -> None:
@@ -114,8 +114,6 @@ class LocalKube:
         self.forbidden: set[tuple[str, str]] = set()
         """(method, path) pairs answered 403, as a Role without that verb would be."""
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def add(self, obj: dict[str, Any]) -> None:
         """Store an object (``metadata.namespace`` and ``metadata.name`` set)."""
@@ -186,18 +184,7 @@ class LocalKube:
         """Bind a free loopback port and serve in a daemon thread."""
         kube = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONRequestHandler):
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -238,15 +225,13 @@ class LocalKube:
                         status, reply = 200, copy.deepcopy(obj)
                 self._reply(status, reply)
 
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # noqa: N802 (http.server name)
                 self._handle("GET")
 
-            def do_PATCH(self) -> None:
+            def do_PATCH(self) -> None:  # noqa: N802 (http.server name)
                 self._handle("PATCH")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._serve(("127.0.0.1", 0), Handler)
         return self
 
     @property
@@ -264,22 +249,6 @@ class LocalKube:
         cfg.api_key = {"BearerToken": self.token if token is None else token}
         cfg.api_key_prefix = {"BearerToken": "Bearer"}
         return cfg
-
-    def stop(self) -> None:
-        """Shut the server down and join its thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> LocalKube:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

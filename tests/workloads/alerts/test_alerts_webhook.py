@@ -125,6 +125,22 @@ def test_unauthenticated_callers_cannot_roll_back(stack: Stack, token: str | Non
     assert record["who"].startswith("anonymous@127.0.0.1")
 
 
+def test_unauthenticated_reply_names_the_bearer_scheme(stack: Stack) -> None:
+    parsed = urllib.parse.urlsplit(stack.server.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    try:
+        conn.request("POST", "/alerts", body=b"{}", headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 401
+        assert response.getheader("WWW-Authenticate") == 'Bearer realm="mlplatform-alerts"'
+        assert response.getheader("Content-Type") == "application/json"
+    finally:
+        conn.close()
+    ok, _ = _request(stack.server.url, "GET", "/healthz")
+    assert ok == 200
+
+
 def test_canary_alert_rolls_the_router_back_and_is_audited(stack: Stack) -> None:
     alert = _alert("CanaryDegraded", **CANARY)
     status, body = _post(stack.server.url, _payload(alert))

@@ -1,53 +1,10 @@
 """Corpus case: a Deployment pulling an image from Docker Hub."""
 
-import pulumi_kubernetes as k8s
+import sys
+from pathlib import Path
 
-
-def restricted_pod(image: str, privileged: bool = False) -> dict:
-    """A pod spec that meets Pod Security 'restricted' and the zero-trust rules."""
-    security = {
-        "allow_privilege_escalation": False,
-        "read_only_root_filesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    if privileged:
-        security["privileged"] = True
-    return {
-        "service_account_name": "app",
-        "automount_service_account_token": False,
-        "security_context": {
-            "run_as_non_root": True,
-            "run_as_user": 10001,
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        },
-        "containers": [
-            {
-                "name": "app",
-                "image": image,
-                "resources": {
-                    "limits": {"cpu": "500m", "memory": "256Mi"},
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                },
-                "security_context": security,
-            }
-        ],
-    }
-
-
-def deployment(name: str, image: str, privileged: bool = False) -> k8s.apps.v1.Deployment:
-    labels = {"app": name}
-    return k8s.apps.v1.Deployment(
-        name,
-        metadata={"name": name, "namespace": "tenant-acme"},
-        spec={
-            "replicas": 2,
-            "selector": {"match_labels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": restricted_pod(image, privileged),
-            },
-        },
-    )
-
+# The shared secure baseline (_baseline.py) sits in the corpus folder, one level up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _baseline import deployment
 
 deployment("web", "nginx:1.27.3")
