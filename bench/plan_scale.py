@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -75,10 +76,10 @@ def child_bare(replay: Path) -> dict[str, float]:
     resources = json.loads(replay.read_text())
 
     class Bare(mocks.Mocks):
-        def new_resource(self, args: mocks.MockResourceArgs):  # type: ignore[override]
+        def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             return f"{args.name}-id", dict(args.inputs)
 
-        def call(self, args: mocks.MockCallArgs):  # type: ignore[override]
+        def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
             return {}, []
 
     t0 = time.perf_counter()

@@ -62,9 +62,9 @@ def run_baseline_server(model_dir: Path, model_name: str, port: int) -> None:
 
     import kserve.protocol.rest.server as rest_server
 
-    rest_server.uvicorn.Config = loopback_config  # type: ignore[misc]
+    rest_server.uvicorn.Config = loopback_config
 
-    class PlainOnnx(kserve.Model):  # type: ignore[misc]
+    class PlainOnnx(kserve.Model):
         def load(self) -> bool:
             self.session = ort.InferenceSession(
                 str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"]
@@ -197,7 +197,7 @@ def measure(
     try:
         _wait_ready(port, name, proc)
         path = f"/v2/models/{name}/infer"
-        results = {}
+        results: dict[str, Any] = {}
         for concurrency in (1, 16):
             results[f"c{concurrency}"] = asyncio.run(
                 _load(port, path, payload, concurrency, seconds)

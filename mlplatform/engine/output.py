@@ -172,11 +172,12 @@ def render_summary(plan: dict[str, Any], plan_path: Path | None, manifest_count:
     for p in s["providers"]:
         where = f" in {p['region']}" if p["region"] else ""
         lines.append(f"  provider {p['package']} '{p['name']}'{where}")
-    lines.append(f"  {'tenant':<24} {'component':<14} {'resources':>9}")
+    width = max([len("tenant")] + [len(f"{t} ({s['tiers'].get(t, '')})") for t in s["by_tenant"]]) + 2
+    lines.append(f"  {'tenant':<{width}} {'component':<14} {'resources':>9}")
     for tenant, mods in s["by_tenant"].items():
         label = f"{tenant} ({s['tiers'][tenant]})" if tenant in s["tiers"] else tenant
         for i, (mod, n) in enumerate(mods.items()):
-            lines.append(f"  {label if i == 0 else '':<24} {mod:<14} {n:>9}")
+            lines.append(f"  {label if i == 0 else '':<{width}} {mod:<14} {n:>9}")
     if plan_path is not None:
         lines.append(
             f"wrote {plan_path} and {manifest_count} Kubernetes manifests under {plan_path.parent / 'manifests'}/"

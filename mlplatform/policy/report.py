@@ -70,9 +70,15 @@ def render_text(report: PolicyReport) -> str:
     resources = len({v.urn for v in report.violations})
     verdict = "FAILED" if report.exit_code else "PASSED"
     lines.append("")
+    if report.violations:
+        found = (
+            f"{mandatory} mandatory and {other} advisory violation(s) on {resources} resource(s)"
+        )
+    else:
+        found = "no violations"
     lines.append(
-        f"{verdict}: {mandatory} mandatory and {other} advisory violation(s) on {resources} "
-        f"resource(s); {report.resources_analyzed} resources analyzed in {report.seconds:.2f}s."
+        f"{verdict}: {found}; {report.resources_analyzed} resources analyzed "
+        f"in {report.seconds:.2f}s."
     )
     return "\n".join(lines) + "\n"
 

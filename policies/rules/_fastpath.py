@@ -20,9 +20,9 @@ nothing, which is slower but still correct.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
 _SUPPORTED_VERSIONS = ("1.21.0",)
 _ORIGINALS: dict[str, Any] = {}
@@ -31,7 +31,9 @@ _ORIGINALS: dict[str, Any] = {}
 def _run(result: Any) -> None:
     if isawaitable(result):
         loop = asyncio.new_event_loop()
-        task = asyncio.Task(result, loop=loop)  # type: ignore[arg-type]
+        # Validators are ``async def`` functions, so the awaitable is a coroutine; the cast
+        # only tells the checker so (pulumi-policy passes the same object to Task).
+        task: asyncio.Task[Any] = asyncio.Task(cast("Coroutine[Any, Any, Any]", result), loop=loop)
         loop.run_until_complete(task)
         loop.close()
 
@@ -84,7 +86,9 @@ def install() -> bool:
         (it replaces the levels dict, which the cache holds and compares by identity).
         """
         levels = private(self, "policy_pack_config_enforcement_level")
-        cache = getattr(self, "_fastpath_cache", None)
+        cache: tuple[Any, dict[str, list[tuple[Any, Any, bool]]]] | None = getattr(
+            self, "_fastpath_cache", None
+        )
         if cache is None or cache[0] is not levels:
             cache = (levels, {})
             self._fastpath_cache = cache
@@ -184,7 +188,7 @@ def install() -> bool:
                 )
         return response
 
-    class _LazyProps(Mapping):  # type: ignore[type-arg]
+    class _LazyProps(Mapping[str, Any]):
         """A resource's decoded properties, decoded on first use.
 
         AnalyzeStack hands every policy every resource; most stack rules look at a few
@@ -209,7 +213,7 @@ def install() -> bool:
                 return self._target()["__target"]
             return self._target()[key]
 
-        def __iter__(self) -> Any:
+        def __iter__(self) -> Iterator[str]:
             return iter(self._target())
 
         def __len__(self) -> int:
@@ -246,10 +250,10 @@ def install() -> bool:
                 resource.property_dependencies[key] = [by_urn[d] for d in urns if d in by_urn]
         return [resource for resource, *_ in intermediates]
 
-    _ORIGINALS["Analyze"] = servicer.Analyze
-    _ORIGINALS["AnalyzeStack"] = servicer.AnalyzeStack
-    servicer.Analyze = analyze
-    servicer.AnalyzeStack = analyze_stack
+    # setattr, not attribute assignment: replacing methods of the class is the point here.
+    for name, replacement in (("Analyze", analyze), ("AnalyzeStack", analyze_stack)):
+        _ORIGINALS[name] = getattr(servicer, name)
+        setattr(servicer, name, replacement)
     return True
 
 
@@ -259,5 +263,5 @@ def uninstall() -> None:
         return
     import pulumi_policy.policy as pp
 
-    pp._PolicyAnalyzerServicer.Analyze = _ORIGINALS.pop("Analyze")
-    pp._PolicyAnalyzerServicer.AnalyzeStack = _ORIGINALS.pop("AnalyzeStack")
+    for name in ("Analyze", "AnalyzeStack"):
+        setattr(pp._PolicyAnalyzerServicer, name, _ORIGINALS.pop(name))

@@ -50,7 +50,7 @@ DEFAULT_APPROVED_REGISTRIES: list[str] = []
 DEFAULT_REQUIRED_TAGS = {"tenant": "tenant", "classification": "data-classification"}
 DEFAULT_CLASSIFICATIONS = ["public", "internal", "confidential", "restricted"]
 
-_REGIONS_SCHEMA = {
+_REGIONS_SCHEMA: dict[str, dict[str, Any]] = {
     "allowedRegions": {
         "type": "array",
         "items": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]$"},
@@ -58,7 +58,7 @@ _REGIONS_SCHEMA = {
         "description": "AWS regions data may live in.",
     }
 }
-_REGISTRY_SCHEMA = {
+_REGISTRY_SCHEMA: dict[str, dict[str, Any]] = {
     **_REGIONS_SCHEMA,
     "approvedRegistries": {
         "type": "array",
@@ -285,7 +285,7 @@ def validate_s3_replication(check: StackCheck) -> None:
             if dig(rule, "status") == "Disabled":
                 continue
             destination = dig(rule, "destination.bucket")
-            region: Any = MISSING
+            region = MISSING
             if isinstance(destination, str) and destination in buckets:
                 region = buckets[destination]
             else:

@@ -153,7 +153,8 @@ def validate_public_principal(check: ResourceCheck) -> None:
         if document is UNKNOWN:
             check.violation(f"'{field}' could not be determined (unknown during preview).")
             continue
-        if document is None:
+        # After UNKNOWN only a dict or None is left; isinstance lets the checker see that.
+        if not isinstance(document, dict):
             check.violation(f"'{field}' is not a JSON policy document.")
             continue
         for index, statement in enumerate(statements(document)):

@@ -289,7 +289,7 @@ def _metrics_interceptor() -> Any:
     """gRPC interceptor counting ModelInfer calls and timing them (protocol ``grpc``)."""
     from grpc_interceptor.server import AsyncServerInterceptor
 
-    class MetricsInterceptor(AsyncServerInterceptor):  # type: ignore[misc]
+    class MetricsInterceptor(AsyncServerInterceptor):
         async def intercept(self, method: Any, request: Any, context: Any, method_name: str) -> Any:
             if not method_name.endswith("/ModelInfer"):
                 return await method(request, context)

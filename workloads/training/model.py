@@ -20,6 +20,14 @@ from workloads.training.data import FeatureSpec
 class TabularMLP(nn.Module):
     """MLP over standardised numeric columns and one-hot categorical columns."""
 
+    # Buffers set with register_buffer; declared so the checker knows they are tensors.
+    numeric_idx: torch.Tensor
+    log_mask: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    cat_idx: torch.Tensor
+    cat_codes: torch.Tensor
+
     def __init__(
         self,
         features: Sequence[FeatureSpec],

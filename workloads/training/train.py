@@ -297,7 +297,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             )
         digests = artifact_digests(staging, [MODEL_FILE, REFERENCE_FILE])
         version = config.model_version or "sha-" + digests[MODEL_FILE]["sha256"][:12]
-        card = {
+        card: dict[str, Any] = {
             "schema_version": 1,
             "model_name": config.model_name,
             "model_version": version,
