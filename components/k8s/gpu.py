@@ -28,7 +28,7 @@ from components.k8s.podspec import (
 
 
 class GpuEnablementArgs(RegistryArgs):
-    """Inputs of :class:`GpuEnablement` (plain data: the lead maps settings onto them)."""
+    """Inputs of :class:`GpuEnablement` (plain data: the platform maps settings onto them)."""
 
     namespace: NotRequired[str]
     """Namespace of the two DaemonSets (default ``kube-system``, which is not created)."""

@@ -34,7 +34,7 @@ class Registered:
 
 
 class RecordingMocks(PlatformMocks):
-    """The lead's offline cloud (``PlatformMocks``), keeping every registration for asserts."""
+    """The offline engine's cloud (``PlatformMocks``), keeping every registration for asserts."""
 
     def __init__(self) -> None:
         super().__init__()

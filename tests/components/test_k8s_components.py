@@ -91,7 +91,7 @@ _CACHE: dict[str, list[dict[str, Any]]] = {}
 
 
 def registered(tier: str) -> list[dict[str, Any]]:
-    """Run the program once per tier under the lead's recording monitor."""
+    """Run the program once per tier under the offline engine's recording monitor."""
     if tier not in _CACHE:
         mocks = PlatformMocks()
         monitor = RecordingMonitor(mocks, {"aws": {"region": "me-central-1"}, "kubernetes": {}})

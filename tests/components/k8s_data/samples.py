@@ -1,6 +1,6 @@
 """Sample inputs for the Kubernetes-layer tests: one SMB and one enterprise tenant.
 
-Plain data shaped like what the lead's settings will map onto the component args.
+Plain data shaped like what the platform's settings map onto the component args.
 """
 
 from __future__ import annotations
