@@ -172,7 +172,9 @@ def render_summary(plan: dict[str, Any], plan_path: Path | None, manifest_count:
     for p in s["providers"]:
         where = f" in {p['region']}" if p["region"] else ""
         lines.append(f"  provider {p['package']} '{p['name']}'{where}")
-    width = max([len("tenant")] + [len(f"{t} ({s['tiers'].get(t, '')})") for t in s["by_tenant"]]) + 2
+    width = (
+        max([len("tenant")] + [len(f"{t} ({s['tiers'].get(t, '')})") for t in s["by_tenant"]]) + 2
+    )
     lines.append(f"  {'tenant':<{width}} {'component':<14} {'resources':>9}")
     for tenant, mods in s["by_tenant"].items():
         label = f"{tenant} ({s['tiers'][tenant]})" if tenant in s["tiers"] else tenant
