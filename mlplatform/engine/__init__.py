@@ -55,6 +55,37 @@ def _program_site(program_root: Path) -> str | None:
     return None
 
 
+def _lean_stack_trace() -> Any:
+    """The SDK's ``_get_stack_trace``, keeping only what a plan records.
+
+    The SDK walks the whole stack with source lines read from disk and turns every frame
+    into a ``file://`` URI for each registration; the engine only records the source
+    position (the first frame below the third ``__init__``, exactly as the SDK picks
+    it), so this returns a one-frame trace and reads no source lines.
+    """
+    import pathlib
+
+    from pulumi.runtime.proto import source_pb2
+
+    frame = sys._getframe(1)
+    seen = 0
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            seen += 1
+            if seen == 3:
+                break
+        frame = frame.f_back  # type: ignore[assignment]
+    caller = frame.f_back if frame is not None else None
+    if caller is None or not caller.f_code.co_filename:
+        return source_pb2.StackTrace()
+    try:
+        uri = pathlib.Path(caller.f_code.co_filename).as_uri()
+    except ValueError:
+        return source_pb2.StackTrace()
+    pos = source_pb2.SourcePosition(uri=uri, line=caller.f_lineno)
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=pos)])
+
+
 def _user_frame(tb: Any, program_root: Path, repo_roots: list[Path]) -> str | None:
     frames = traceback.extract_tb(tb)
     for frame in reversed(frames):
@@ -110,6 +141,10 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
         old_path = list(sys.path)
         before_modules = set(sys.modules)
         pulumi.runtime.invoke = _site_recording(original_invoke)
+        from pulumi.runtime import resource as presource
+
+        original_stack_trace = presource._get_stack_trace
+        presource._get_stack_trace = _lean_stack_trace
         if original_invoke_output is not None:
             pulumi.runtime.invoke_output = _site_recording(original_invoke_output)
         try:
@@ -170,6 +205,7 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
         finally:
             platform_settings.STACK_FILE_OVERRIDE = None
             pulumi.runtime.invoke = original_invoke
+            presource._get_stack_trace = original_stack_trace
             if original_invoke_output is not None:
                 pulumi.runtime.invoke_output = original_invoke_output
             os.chdir(old_cwd)

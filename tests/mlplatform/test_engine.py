@@ -241,3 +241,34 @@ def test_managed_policy_documents_are_not_invented(tmp_path: Path) -> None:
         plan_program(prog, "test")
     assert "aws:iam/getPolicy:getPolicy" in str(info.value)
     assert "not known offline" in str(info.value)
+
+
+def test_lean_stack_traces_record_the_same_source_positions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi.runtime import resource as sdk_resource
+
+    import mlplatform.engine as engine
+
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi, pulumi_aws as aws
+
+        class Pair(pulumi.ComponentResource):
+            def __init__(self, name, opts=None):
+                super().__init__("test:index:Pair", name, None, opts)
+                aws.s3.Bucket(f"{name}-a", opts=pulumi.ResourceOptions(parent=self))
+                aws.kms.Key(f"{name}-k", opts=pulumi.ResourceOptions(parent=self))
+                self.register_outputs({})
+
+        Pair("one")
+        aws.sqs.Queue("q")
+        """,
+    )
+    lean = plan_program(prog, "test")
+    monkeypatch.setattr(engine, "_lean_stack_trace", sdk_resource._get_stack_trace)
+    full = plan_program(prog, "test")
+    assert lean == full
+    assert by_name(lean, "one-a")["source"]["line"] == 7
+    assert by_name(lean, "q")["source"]["line"] == 12
