@@ -9,11 +9,14 @@ every registration (default providers included) as a plan. Nothing leaves the ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import runpy
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,25 @@ def _program_site(program_root: Path) -> str | None:
         if program_root in path.parents and "site-packages" not in path.parts:
             return f"{path.relative_to(program_root)}:{frame.lineno}"
     return None
+
+
+@contextlib.contextmanager
+def _gc_tuned() -> Iterator[None]:
+    """Fewer cyclic-GC passes while a program runs.
+
+    A plan keeps every registration alive until the end, so the default thresholds
+    make the collector rescan an ever larger heap (the SDK allocates several asyncio
+    tasks and futures per resource): measured here, 40 % of a 40-tenant plan's time.
+    Objects alive before the run are frozen out of the scans; thresholds go back after.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def _lean_stack_trace() -> Any:
@@ -136,7 +158,7 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
 
         return wrapper
 
-    with _RUN_LOCK:
+    with _RUN_LOCK, _gc_tuned():
         old_cwd = os.getcwd()
         old_path = list(sys.path)
         before_modules = set(sys.modules)
