@@ -14,6 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s.catalog import ChartPin, Registry
+
 _Factory = Callable[[str, Mapping[str, Any], pulumi.ResourceOptions], pulumi.CustomResource]
 
 
@@ -67,5 +69,32 @@ def register(
         kind=manifest["kind"],
         metadata=manifest["metadata"],
         spec=manifest.get("spec"),
+        opts=opts,
+    )
+
+
+def pinned_release(
+    resource_name: str,
+    release_name: str,
+    pin: ChartPin,
+    registry: Registry,
+    namespace: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    values: Mapping[str, Any] | None = None,
+    timeout: int | None = None,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a pinned chart from the mirror: exact version, atomic, cleaned up
+    on failure (a half-applied chart is rolled back rather than left behind)."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release_name,
+        chart=registry.chart(pin),
+        version=pin.version,
+        namespace=namespace,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout,
         opts=opts,
     )

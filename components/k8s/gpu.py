@@ -18,6 +18,7 @@ from typing import Any, NotRequired
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s._resources import pinned_release
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.podspec import (
     DEFAULT_GPU_NODE_SELECTOR,
@@ -130,29 +131,25 @@ class GpuEnablement(pulumi.ComponentResource):
             after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
 
         plugin_pin = CHARTS["nvidia-device-plugin"]
-        plugin = k8s.helm.v3.Release(
+        plugin = pinned_release(
             f"{name}-device-plugin",
-            name="nvidia-device-plugin",
-            chart=registry.chart(plugin_pin),
-            version=plugin_pin.version,
-            namespace=ns_name,
+            "nvidia-device-plugin",
+            plugin_pin,
+            registry,
+            ns_name,
+            after_ns,
             values=device_plugin_values(registry, gpu),
-            atomic=True,
-            cleanup_on_fail=True,
-            opts=after_ns,
         )
         if args.get("dcgm_exporter", True):
             dcgm_pin = CHARTS["dcgm-exporter"]
-            k8s.helm.v3.Release(
+            pinned_release(
                 f"{name}-dcgm-exporter",
-                name="dcgm-exporter",
-                chart=registry.chart(dcgm_pin),
-                version=dcgm_pin.version,
-                namespace=ns_name,
+                "dcgm-exporter",
+                dcgm_pin,
+                registry,
+                ns_name,
+                after_ns,
                 values=dcgm_exporter_values(registry, gpu, sm_labels),
-                atomic=True,
-                cleanup_on_fail=True,
-                opts=after_ns,
             )
 
         self.namespace = pulumi.Output.from_input(ns_name)

@@ -26,9 +26,8 @@ from collections.abc import Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.k8s._resources import register
+from components.k8s._resources import pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.featurestore import COMPONENT as FEATURE_SERVER_COMPONENT
 from components.k8s.netpol import monitoring_policies
@@ -222,12 +221,13 @@ class MonitoringStack(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
         pin = CHARTS["kube-prometheus-stack"]
-        k8s.helm.v3.Release(
+        pinned_release(
             f"{name}-kps",
-            name=RELEASE,
-            chart=registry.chart(pin),
-            version=pin.version,
-            namespace=ns_name,
+            RELEASE,
+            pin,
+            registry,
+            ns_name,
+            pulumi.ResourceOptions(parent=self, depends_on=[ns, secret]),
             values=kube_prometheus_values(
                 registry,
                 retention_days=args["retention_days"],
@@ -235,10 +235,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 storage_class=args.get("storage_class", "gp3"),
                 grafana_admin_secret=secret_name,
             ),
-            atomic=True,
-            cleanup_on_fail=True,
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, secret]),
         )
         self.namespace = pulumi.Output.from_input(ns_name)
         self.alertmanager_service = pulumi.Output.from_input(f"{ns_name}/{RELEASE}-alertmanager")

@@ -46,9 +46,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.k8s._resources import register
+from components.k8s._resources import pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.netpol import baseline_policies, scrape_ingress, webhook_ingress
 from components.k8s.placement import Placement
@@ -289,39 +288,33 @@ class KServeInstall(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[cm_ns_res, ks_ns_res]),
             )
         cm_pin = CHARTS["cert-manager"]
-        cert_manager = k8s.helm.v3.Release(
+        cert_manager = pinned_release(
             f"{name}-cert-manager",
-            name="cert-manager",
-            chart=registry.chart(cm_pin),
-            version=cm_pin.version,
-            namespace=cm_ns,
+            "cert-manager",
+            cm_pin,
+            registry,
+            cm_ns,
+            pulumi.ResourceOptions(parent=self, depends_on=[cm_ns_res]),
             values=cert_manager_values(registry, sm_labels),
-            atomic=True,
-            cleanup_on_fail=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cm_ns_res]),
         )
         crd_pin = CHARTS["kserve-crd"]
-        crds = k8s.helm.v3.Release(
+        crds = pinned_release(
             f"{name}-crd",
-            name="kserve-crd",
-            chart=registry.chart(crd_pin),
-            version=crd_pin.version,
-            namespace=ns_name,
-            atomic=True,
-            cleanup_on_fail=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ks_ns_res]),
+            "kserve-crd",
+            crd_pin,
+            registry,
+            ns_name,
+            pulumi.ResourceOptions(parent=self, depends_on=[ks_ns_res]),
         )
         ks_pin = CHARTS["kserve"]
-        k8s.helm.v3.Release(
+        pinned_release(
             f"{name}-controller",
-            name="kserve",
-            chart=registry.chart(ks_pin),
-            version=ks_pin.version,
-            namespace=ns_name,
+            "kserve",
+            ks_pin,
+            registry,
+            ns_name,
+            pulumi.ResourceOptions(parent=self, depends_on=[crds, cert_manager]),
             values=kserve_values(registry),
-            atomic=True,
-            cleanup_on_fail=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, cert_manager]),
         )
         self.namespace = pulumi.Output.from_input(ns_name)
         self.deployment_mode = DEPLOYMENT_MODE

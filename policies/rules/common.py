@@ -343,6 +343,26 @@ def _merged_config(defaults: Mapping[str, Any], given: Mapping[str, Any] | None)
     return merged
 
 
+def _metadata(
+    frameworks: Sequence[Framework],
+    config_defaults: Mapping[str, Any],
+    config_schema: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    """The pulumi-policy keyword arguments resource and stack rules share."""
+    primary = frameworks[0] if frameworks else None
+    return {
+        "config_schema": _config_schema(config_defaults, config_schema or {}),
+        "framework": (
+            PolicyComplianceFramework(
+                name=primary.name, version=primary.version or None, reference=primary.control
+            )
+            if primary
+            else None
+        ),
+        "tags": [f.tag for f in frameworks],
+    }
+
+
 class RulePolicy(ResourceValidationPolicy):
     """A resource rule: filters by type, unwraps proxies, then calls the validator."""
 
@@ -366,23 +386,14 @@ class RulePolicy(ResourceValidationPolicy):
         self.type_predicate = type_predicate
         self.config_defaults = dict(config_defaults or {})
         self.validator = validator
-        primary = frameworks[0] if frameworks else None
         super().__init__(
             name=name,
             description=description,
             validate=self._validate,
             enforcement_level=enforcement_level,
-            config_schema=_config_schema(self.config_defaults, config_schema or {}),
             severity=severity,
-            framework=(
-                PolicyComplianceFramework(
-                    name=primary.name, version=primary.version or None, reference=primary.control
-                )
-                if primary
-                else None
-            ),
-            tags=[f.tag for f in frameworks],
             remediation_steps=remediation,
+            **_metadata(frameworks, self.config_defaults, config_schema),
         )
 
     def applies_to(self, resource_type: str) -> bool:
@@ -428,23 +439,14 @@ class StackRulePolicy(StackValidationPolicy):
         self.frameworks = tuple(frameworks)
         self.config_defaults = dict(config_defaults or {})
         self.validator = validator
-        primary = frameworks[0] if frameworks else None
         super().__init__(
             name=name,
             description=description,
             validate=self._validate,
             enforcement_level=enforcement_level,
-            config_schema=_config_schema(self.config_defaults, config_schema or {}),
             severity=severity,
-            framework=(
-                PolicyComplianceFramework(
-                    name=primary.name, version=primary.version or None, reference=primary.control
-                )
-                if primary
-                else None
-            ),
-            tags=[f.tag for f in frameworks],
             remediation_steps=remediation,
+            **_metadata(frameworks, self.config_defaults, config_schema),
         )
 
     def _validate(self, args: StackValidationArgs, report_violation: Any) -> None:
