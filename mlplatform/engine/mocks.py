@@ -13,8 +13,16 @@ import threading
 from typing import Any
 
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.mocks import (
+    MockCallArgs,
+    MockMonitor,
+    MockResourceArgs,
+    Mocks,
+    _resolve_callbacks,
+)
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from mlplatform.engine import cloud
 
@@ -27,12 +35,17 @@ class PlatformMocks(Mocks):
     def __init__(self, ctx: cloud.CloudContext | None = None) -> None:
         self.ctx = ctx or cloud.CloudContext()
         self.unanswered: list[tuple[str, str]] = []
-        self._urns: dict[tuple[str, str], str] = {}
-        self._secret_outputs: dict[tuple[str, str], list[str]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        """The SDK's Mocks entry point (used when no URN is known, e.g. a plain monitor)."""
+        return self.resource(args, "", [])
+
+    def resource(
+        self, args: MockResourceArgs, resource_urn: str, secret_outputs: list[str]
+    ) -> tuple[str, dict[str, Any]]:
+        """Id and state of a new resource; ids derive from its URN, so plans are stable."""
         inputs = {k: rpc.unwrap_rpc_secret(v) for k, v in (args.inputs or {}).items()}
-        urn = f"{args.typ}::{args.name}::{self._urns.get((args.typ, args.name), '')}"
+        urn = f"{args.typ}::{args.name}::{resource_urn}"
         if args.typ.startswith("pulumi:providers:"):
             return f"{cloud.digest(urn, n=8)}-{cloud.digest(urn, 'p', n=4)}", dict(inputs)
         if args.typ.startswith("aws:"):
@@ -50,7 +63,7 @@ class PlatformMocks(Mocks):
         for k, v in (args.inputs or {}).items():
             if rpc.is_rpc_secret(v):
                 state[k] = v
-        for k in self._secret_outputs.get((args.typ, args.name), []):
+        for k in secret_outputs:
             if k in state and not rpc.is_rpc_secret(state[k]):
                 state[k] = rpc.wrap_rpc_secret(state[k])
         return rid, state
@@ -71,10 +84,6 @@ class PlatformMocks(Mocks):
             raise
 
 
-def _struct_value(v: Any) -> Any:
-    return v
-
-
 class RecordingMonitor(MockMonitor):
     """MockMonitor that records every registration in order, as plan entries."""
 
@@ -88,9 +97,6 @@ class RecordingMonitor(MockMonitor):
         self._default_providers: dict[tuple[str, str], str] = {}
 
     # -- helpers ---------------------------------------------------------------------
-    def _urn(self, parent: str, type_: str, name: str) -> str:
-        return self.make_urn(parent, type_, name)
-
     def _default_provider(self, type_: str, version: str) -> str | None:
         pkg = type_.split(":", 1)[0]
         if pkg in ("pulumi", "mlplatform") or not type_ or ":" not in type_:
@@ -129,22 +135,31 @@ class RecordingMonitor(MockMonitor):
 
     # -- the monitor protocol ------------------------------------------------------------
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        urn = self._urn(request.parent, request.type, request.name)
-        self.platform_mocks._urns[(request.type, request.name)] = urn
-        self.platform_mocks._secret_outputs[(request.type, request.name)] = list(
-            request.additionalSecretOutputs
-        )
+        # What the SDK's MockMonitor.RegisterResource does, with the URN, the provider the
+        # engine would pick and the declared secret outputs handed to the mocks, and the
+        # inputs deserialized once for both the mocks and the record.
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
         provider = request.provider or None
         if request.custom and not provider and not request.type.startswith("pulumi:providers:"):
             provider = self._default_provider(request.type, request.version)
-            # Let the mocks see the provider the engine would have used.
-            request.provider = provider or ""
-        response = super().RegisterResource(request)
-        raw = (
-            rpc.deserialize_properties(request.object)
-            if request.type != "pulumi:pulumi:Stack"
-            else {}
+        _ensure_event_loop()
+        raw = rpc.deserialize_properties(request.object)
+        args = MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=raw,
+            provider=provider or "",
+            resource_id=request.importId,
+            custom=request.custom or False,
+            transforms=_resolve_callbacks(request.transforms),
         )
+        rid, state = self.platform_mocks.resource(args, urn, list(request.additionalSecretOutputs))
+        response = resource_pb2.RegisterResourceResponse(
+            urn=urn, id=rid, object=_sync_await(rpc.serialize_properties(state, {}))
+        )
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, rid, state)
         secret_keys = sorted(k for k, v in raw.items() if rpc.is_rpc_secret(v))
         inputs = {k: _plain(v) for k, v in raw.items()}
         record = {
