@@ -272,3 +272,23 @@ def test_lean_stack_traces_record_the_same_source_positions(
     assert lean == full
     assert by_name(lean, "one-a")["source"]["line"] == 7
     assert by_name(lean, "q")["source"]["line"] == 12
+
+
+def test_program_folder_without_pulumi_yaml_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "--stack", "dev", "--program", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: {tmp_path}: no Pulumi.yaml here; --program must name a Pulumi project folder"
+    ]
+
+
+def test_pack_folder_that_is_not_a_pack_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "--stack", "dev", "--pack", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: --pack {tmp_path}: no PulumiPolicy.yaml there (not a policy pack folder)"
+    ]
