@@ -29,12 +29,13 @@ from components._util import (
     merge_tags,
     to_json,
 )
+from contracts.names import TENANT_LABEL
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 """Taint (and extended resource) key of NVIDIA GPU nodes."""
 GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 """Label the NVIDIA device plugin / GPU feature discovery select nodes by."""
-TENANT_KEY = "mlplatform.io/tenant"
+TENANT_KEY = TENANT_LABEL
 """Taint and label key of nodes dedicated to one tenant."""
 POOL_LABEL = "mlplatform.io/pool"
 """Label naming the pool a node belongs to."""

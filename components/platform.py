@@ -47,10 +47,9 @@ plain, typed arguments.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -72,7 +71,7 @@ from components.k8s import (
 )
 from components.k8s.automation import TenantAutomationArgs
 from components.k8s.catalog import Registry, RegistryArgs
-from components.k8s.featurestore import FeatureStoreArgs, dynamodb_table_name, project_name
+from components.k8s.featurestore import FeatureStoreArgs
 from components.k8s.monitoring import TenantMonitoringArgs
 from components.k8s.placement import Placement, Scheduling
 from components.k8s.serving import ModelServingArgs, ModelSpec
@@ -88,6 +87,15 @@ from components.nodepools import (
     Taint,
     pod_scheduling,
 )
+from components.settings import (
+    Environment,
+    Mode,
+    ModelSettings,
+    NodeGroupSettings,
+    PlatformSettings,
+    Tier,
+)
+from components.settings import Tenant as TenantSettings
 from components.storage import (
     AccessLogBucket,
     AccessLogBucketArgs,
@@ -98,16 +106,17 @@ from components.storage import (
     SecureBucketArgs,
 )
 from components.tenant import EgressRule, Tenant, TenantArgs, TenantAwsIdentity, TenantQuota
-from mlplatform import offerings
-from mlplatform.settings import (
-    Environment,
-    Mode,
-    ModelSettings,
-    NodeGroupSettings,
-    PlatformSettings,
-    Tier,
+from contracts import regions
+from contracts.feature_store import FEATURE_VIEWS, dynamodb_table_name
+from contracts.names import (
+    automation_service_account,
+    feast_project,
+    irsa_service_accounts,
+    model_storage_uri,
+    tenant_data_bucket_name,
+    webhook_secret_name,
 )
-from mlplatform.settings import Tenant as TenantSettings
+from contracts.telemetry import REDIS_PORT
 
 PLATFORM_KEYS: tuple[KeySpec, ...] = (
     KeySpec("eks-secrets", "Envelope encryption of Kubernetes secrets"),
@@ -122,11 +131,6 @@ SHARED_CPU_TYPES: tuple[str, ...] = ("m6i.xlarge", "m6i.2xlarge")
 """Instance types of the CPU pool SMB tenants share (offered in every me-central-1 zone)."""
 TRAINING_TAINT = Taint(PURPOSE_LABEL, "training")
 """Spot training nodes only take pods that tolerate interruption (training jobs)."""
-REDIS_PORT = 6379
-"""ElastiCache Redis (enterprise online store), in the data subnets."""
-FEATURE_VIEWS: tuple[str, ...] = ("customer_profile", "customer_activity")
-"""Feature views the tenants' jobs define (``workloads/features/definitions.py``) and the
-feature server serves online: one DynamoDB table each for SMB tenants."""
 DYNAMODB_ACTIONS: tuple[str, ...] = (
     "dynamodb:DescribeTable",
     "dynamodb:GetItem",
@@ -141,8 +145,6 @@ DYNAMODB_ACTIONS: tuple[str, ...] = (
 created by Pulumi, so no CreateTable/DeleteTable."""
 REDIS_TOKEN_SPECIALS = "!&#$^<>-"  # noqa: S105 (an alphabet, not a secret)
 """The only special characters ElastiCache allows in an AUTH token."""
-AUTOMATION_SERVICE_ACCOUNT = "{tenant}-automation"
-"""Service account of a tenant's alert receiver (``components.k8s.automation``)."""
 
 
 def model_specs(models: Sequence[ModelSettings], bucket: str, *, gpu: bool) -> list[ModelSpec]:
@@ -151,26 +153,14 @@ def model_specs(models: Sequence[ModelSettings], bucket: str, *, gpu: bool) -> l
     for m in models:
         spec: ModelSpec = {
             "name": m.name,
-            "storage_uri": f"s3://{bucket}/models/{m.name}/{m.version}/",
+            "storage_uri": model_storage_uri(bucket, m.name, m.version),
             "gpu": gpu,
         }
         if m.challenger_version is not None:
-            spec["challenger_storage_uri"] = (
-                f"s3://{bucket}/models/{m.name}/{m.challenger_version}/"
-            )
+            spec["challenger_storage_uri"] = model_storage_uri(bucket, m.name, m.challenger_version)
             spec["canary_percent"] = m.canary_percent if m.canary_percent is not None else 10
         specs.append(spec)
     return specs
-
-
-def tenant_data_bucket_name(stack: str, tenant: str, account_id: str) -> str:
-    """``mlp-<stack>-<tenant>-data-<account>``: known before deployment (model storage URIs
-    are plain strings in the serving manifests) and globally unique through the account id.
-    A long stack name is shortened to keep the 63-character limit."""
-    fixed = f"-{tenant}-data-{account_id}"
-    room = 63 - len("mlp-") - len(fixed)
-    short = re.sub(r"[^a-z0-9-]", "-", stack.lower())[:room].strip("-") or "s"
-    return f"mlp-{short}{fixed}"
 
 
 def tenant_placement(tenant: TenantSettings) -> Placement:
@@ -189,7 +179,7 @@ def dynamodb_statements(
     partition: str, region: str, account_id: str, tenant: str, views: Sequence[str]
 ) -> list[dict[str, Any]]:
     """The feature server's access to its own online tables, by exact ARN."""
-    project = project_name(tenant)
+    project = feast_project(tenant)
     return [
         {
             "Sid": "FeastOnlineTables",
@@ -227,7 +217,7 @@ class _ClusterAwsParts:
 
 def pool_zone_ids(instance_types: list[str], zone_ids: list[str], region: str) -> list[str]:
     """Stack zones where every one of ``instance_types`` is offered (region offering data)."""
-    offers = offerings.load(region)
+    offers = regions.load(region)
     if offers is None:
         raise ValueError(f"no offering data ships for region '{region}'")
     usable = list(zone_ids)
@@ -714,7 +704,7 @@ class Platform(pulumi.ComponentResource):
         It gets no inline permissions here; :class:`TenantQueues` attaches the policy for
         exactly this tenant's queues and key.
         """
-        account = AUTOMATION_SERVICE_ACCOUNT.format(tenant=tenant.name)
+        account = automation_service_account(tenant.name)
         trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer_host).apply(
             lambda v: to_json(irsa_trust_policy(v[0], v[1], tenant.namespace, account))
         )
@@ -787,9 +777,7 @@ class Platform(pulumi.ComponentResource):
         """One tenant's feature store, queues, serving, monitoring and alert receiver."""
         hybrid = settings.hybrid
         parts = self._tenant_aws.get(tenant.name)
-        tier: Literal["smb", "enterprise"] = (
-            "enterprise" if tenant.tier is Tier.ENTERPRISE else "smb"
-        )
+        tier = tenant.tier
         opts = pulumi.ResourceOptions(
             parent=self,
             providers=[self.k8s_provider],
@@ -857,7 +845,7 @@ class Platform(pulumi.ComponentResource):
                 "image_tag": image_tag,
                 "retraining_queue_url": queues.queue_urls.apply(lambda u: u["retraining"]),
                 "webhook_token": self._credential(
-                    f"{tenant.name}-alert-webhook", length=48, specials=None
+                    webhook_secret_name(tenant.name), length=48, specials=None
                 ),
                 "role_arn": parts.automation_role_arn,
                 "canary_models": canary,
@@ -896,7 +884,7 @@ class Platform(pulumi.ComponentResource):
             **reg,
             "tenant": tenant.name,
             "namespace": tenant.namespace,
-            "tier": "enterprise" if tenant.tier is Tier.ENTERPRISE else "smb",
+            "tier": tenant.tier,
             "bucket_name": parts.bucket,
             "kms_key_arn": parts.key_arn,
             "role_arn": parts.role_arn,
@@ -939,7 +927,7 @@ class Platform(pulumi.ComponentResource):
             extra_egress=extra_egress,
             # The platform layer's feature server and model server run under their own
             # service accounts in the tenant namespace and use the tenant's role.
-            irsa_service_accounts=[f"{tenant.name}-feast", f"{tenant.name}-serving"],
+            irsa_service_accounts=irsa_service_accounts(tenant.name),
             pod_security_version=pss_version,
             aws=aws_identity,
         )

@@ -34,12 +34,11 @@ from components._util import (
     to_json,
     wildcard_findings,
 )
+from contracts.names import TENANT_LABEL, TIER_LABEL, tenant_namespace
 
 Manifest = dict[str, Any]
 """A Kubernetes object in wire format."""
 
-TENANT_LABEL = "mlplatform.io/tenant"
-TIER_LABEL = "mlplatform.io/tier"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PSS_VERSION = re.compile(r"^(latest|v1\.\d+)$")
@@ -162,7 +161,7 @@ class TenantArgs:
 
 def namespace_of(args: TenantArgs) -> str:
     """The tenant's namespace name."""
-    return args.namespace or f"tenant-{args.name}"
+    return args.namespace or tenant_namespace(args.name)
 
 
 def _meta(

@@ -8,7 +8,7 @@ import pulumi
 # `pulumi up` runs this folder directly; make the repository's packages importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mlplatform.settings import ConfigError, load_settings
+from components.settings import ConfigError, load_settings
 
 try:
     settings = load_settings()

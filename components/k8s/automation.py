@@ -26,7 +26,6 @@ import pulumi
 from components.k8s._resources import register
 from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.invariants import API_ACCESS_ANNOTATION
-from components.k8s.monitoring import WEBHOOK_PORT, webhook_secret_name
 from components.k8s.placement import Placement
 from components.k8s.podspec import (
     TMP_PATH,
@@ -35,14 +34,19 @@ from components.k8s.podspec import (
     cluster_ip_service,
     container,
     deployment,
-    labels,
     object_meta,
     pod_spec,
     selector_labels,
 )
+from contracts.names import (
+    alert_receiver_name,
+    automation_service_account,
+    labels,
+    webhook_secret_name,
+)
+from contracts.telemetry import WEBHOOK_PORT, WEBHOOK_TOKEN_ENV, webhook_url
 
 COMPONENT = "automation"
-TOKEN_ENV = "ALERT_WEBHOOK_TOKEN"  # noqa: S105 (an environment variable name)
 AUDIT_DIR = "/var/lib/mlplatform/audit"
 
 
@@ -62,9 +66,9 @@ def automation_manifests(
     ``queue_url`` may be a placeholder string when called from the component: the
     component substitutes the Output before registering.
     """
-    name = f"{tenant}-alert-receiver"
+    name = alert_receiver_name(tenant)
     obj_labels = labels(tenant, COMPONENT, name=name)
-    sa_name = f"{tenant}-automation"
+    sa_name = automation_service_account(tenant)
     annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
     sa: Manifest = {
         "apiVersion": "v1",
@@ -109,7 +113,7 @@ def automation_manifests(
         args=[
             "--host=0.0.0.0",
             f"--port={WEBHOOK_PORT}",
-            f"--token_env={TOKEN_ENV}",
+            f"--token_env={WEBHOOK_TOKEN_ENV}",
             f"--audit_log={AUDIT_DIR}/alerts.jsonl",
             f"--queue=sqs:{queue_url}",
             f"--tenant_namespace={namespace}",
@@ -118,7 +122,7 @@ def automation_manifests(
         env=[
             {"name": "HOME", "value": TMP_PATH},
             {
-                "name": TOKEN_ENV,
+                "name": WEBHOOK_TOKEN_ENV,
                 "valueFrom": {
                     "secretKeyRef": {"name": webhook_secret_name(tenant), "key": "token"}
                 },
@@ -260,7 +264,5 @@ class TenantAutomation(pulumi.ComponentResource):
             )
             if kind in {"ServiceAccount", "Role", "RoleBinding"}:
                 created.append(res)
-        self.service_url = pulumi.Output.from_input(
-            f"http://{tenant}-alert-receiver.{ns}.svc:{WEBHOOK_PORT}/alerts"
-        )
+        self.service_url = pulumi.Output.from_input(webhook_url(tenant, ns))
         self.register_outputs({"serviceUrl": self.service_url})

@@ -27,12 +27,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict
 
-DEFAULT_REGION = "me-central-1"
+from contracts.names import DEFAULT_REGION
+
 """The UAE region: the default home of the registry mirror."""
 
 CHART_PREFIX = "charts"
 """Repository namespace in the mirror that holds the OCI Helm charts."""
-
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 

@@ -6,7 +6,7 @@
   replicas: a global table would copy data out of the country) or ElastiCache Redis for
   enterprise (TLS in transit, AUTH token, CMK at rest, multi-AZ with automatic failover,
   reachable on 6379 from the cluster nodes only).
-- ``feature_store.yaml`` is rendered by ``workloads.features.platform`` from the same
+- ``feature_store.yaml`` is rendered by ``contracts.feature_store`` from the same
   settings the tenant's jobs use, and mounted from a ConfigMap.
 - The feature server is a restricted Deployment with the tenant's workload identity
   (IRSA), a ClusterIP Service, and a CronJob runs ``materialize-incremental``.
@@ -20,7 +20,7 @@ system of record, for rotation) and in a Kubernetes Secret the feature server re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired
+from typing import Any, NotRequired
 
 import pulumi
 import pulumi_aws as aws
@@ -37,27 +37,26 @@ from components.k8s.podspec import (
     config_map,
     container,
     deployment,
-    labels,
     object_meta,
     pod_disruption_budget,
     pod_spec,
     selector_labels,
     service_account,
 )
-from workloads.features.platform import (
+from contracts.feature_store import (
     DynamoDBOnlineStore,
     PlatformFeatureStoreSettings,
     RedisOnlineStore,
+    dynamodb_table_name,
     render_platform_feature_store_yaml,
 )
-
-Tier = Literal["smb", "enterprise"]
+from contracts.names import DEFAULT_REGION, Tier, feast_project, feast_service_account, labels
+from contracts.telemetry import REDIS_PORT
 
 FEATURE_SERVER_PORT = 6566
 """Feast's default HTTP feature server port."""
 FEATURE_SERVER_METRICS_PORT = 8000
 """Port of ``feast serve --metrics`` (Prometheus exposition)."""
-REDIS_PORT = 6379
 REDIS_PASSWORD_ENV = "FEAST_REDIS_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 REPO_DIR = "/feature_repo"
 COMPONENT = "feature-server"
@@ -109,25 +108,13 @@ class FeatureStoreArgs(RegistryArgs):
     """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
 
 
-def project_name(tenant: str) -> str:
-    """Feast project of a tenant: Feast allows letters, digits and ``_`` only."""
-    return tenant.replace("-", "_")
-
-
-def dynamodb_table_name(project: str, feature_view: str) -> str:
-    """Table Feast uses for a feature view (its default ``{project}.{table_name}``)."""
-    return DynamoDBOnlineStore().table_name_template.format(
-        project=project, table_name=feature_view
-    )
-
-
 def feature_store_settings(
     project: str,
     bucket: str,
     kms_key_arn: str,
     tier: Tier,
     *,
-    region: str = "me-central-1",
+    region: str = DEFAULT_REGION,
     redis_host: str | None = None,
 ) -> PlatformFeatureStoreSettings:
     """The settings both the feature server and the tenant's jobs render their YAML from."""
@@ -320,8 +307,8 @@ class FeatureStore(pulumi.ComponentResource):
                 f"feature store {tenant}: tier must be smb or enterprise, got {tier!r}"
             )
         registry = registry_of(args)
-        project = args.get("project", project_name(tenant))
-        region = args.get("region", "me-central-1")
+        project = args.get("project", feast_project(tenant))
+        region = args.get("region", DEFAULT_REGION)
         protect = args.get("protect", False)
         replicas = args.get("replicas", 2 if tier == "enterprise" else 1)
         tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
@@ -437,7 +424,7 @@ class FeatureStore(pulumi.ComponentResource):
             )
         )
 
-        sa_name = f"{tenant}-feast"
+        sa_name = feast_service_account(tenant)
         obj_labels = labels(tenant, COMPONENT, name=f"{tenant}-feast")
         sa_manifest = service_account(sa_name, ns, obj_labels, None)
         role_arn = args.get("role_arn")

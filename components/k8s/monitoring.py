@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
@@ -35,14 +35,28 @@ from components.k8s.placement import Placement
 from components.k8s.podspec import (
     Manifest,
     Resources,
-    labels,
     namespace,
     object_meta,
     pod_security_context,
 )
 from components.k8s.serving import MODEL_SERVER_COMPONENT, SERVER_PORT_NAME
-
-Tier = Literal["smb", "enterprise"]
+from contracts.names import (
+    INFERENCE_SERVICE_LABEL,
+    ROLE_LABEL,
+    TENANT_LABEL,
+    Tier,
+    labels,
+    webhook_secret_name,
+)
+from contracts.telemetry import (
+    CANARY_ALERT,
+    DRIFT_ALERT,
+    DRIFT_GAUGE,
+    ERROR_STATUS,
+    LATENCY_HISTOGRAM,
+    REQUESTS_COUNTER,
+    webhook_url,
+)
 
 RELEASE = "kps"
 """Release name and ``fullnameOverride``: gives stable Service names (``kps-alertmanager``)."""
@@ -51,17 +65,6 @@ DEDICATED_LABEL = "mlplatform.io/dedicated-prometheus"
 ALERTING_LABEL = "mlplatform.io/alerting"
 DASHBOARD_LABEL = "grafana_dashboard"
 DASHBOARD_FOLDER_ANNOTATION = "grafana_folder"
-
-# Metric names are the workloads' (workloads/serving/metrics.py, workloads/monitoring/metrics.py).
-LATENCY_HISTOGRAM = "mlplatform_inference_request_duration_seconds"
-"""Request latency histogram of the model server, labels ``model``, ``protocol``."""
-REQUESTS_COUNTER = "mlplatform_inference_requests_total"
-"""Requests by ``model``, ``protocol`` and ``status`` (HTTP code, or ``ok``/``error`` for gRPC)."""
-ERROR_STATUS = "5..|error"
-"""``status`` values that count as failures (server errors; client 4xx are not the model's)."""
-DRIFT_GAUGE = "mlplatform_drift_psi"
-"""Population stability index per ``model`` and ``feature``, from the drift monitor."""
-
 
 # --- platform ------------------------------------------------------------------------
 
@@ -265,24 +268,8 @@ DEFAULT_THRESHOLDS: AlertThresholds = {
     "drift_psi": 0.2,
 }
 
-CANARY_ALERT = "CanaryDegraded"
-"""Alert the webhook (``workloads/alerts``) turns into canary analysis and rollback."""
-DRIFT_ALERT = "ModelInputDrift"
-"""Alert the webhook turns into a retraining trigger on the tenant's SQS queue."""
-WEBHOOK_PORT = 9095
-"""Port of ``python -m workloads.alerts.webhook``."""
 DRIFT_MONITOR_COMPONENT = "drift-monitor"
 """``app.kubernetes.io/component`` of the drift monitor's pods (scraped on port ``metrics``)."""
-
-
-def webhook_url(tenant: str, ns: str) -> str:
-    """In-cluster URL of a tenant's alert receiver (see ``components.k8s.automation``)."""
-    return f"http://{tenant}-alert-receiver.{ns}.svc:{WEBHOOK_PORT}/alerts"
-
-
-def webhook_secret_name(tenant: str) -> str:
-    """Secret (key ``token``) holding the bearer token Alertmanager presents."""
-    return f"{tenant}-alert-webhook"
 
 
 def _monitor_labels(tenant: str, dedicated: bool) -> dict[str, str]:
@@ -312,7 +299,7 @@ def model_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
             "selector": {
                 "matchLabels": {
                     "app.kubernetes.io/component": MODEL_SERVER_COMPONENT,
-                    "mlplatform.io/tenant": tenant,
+                    TENANT_LABEL: tenant,
                 }
             },
             "namespaceSelector": {"matchNames": [ns]},
@@ -323,8 +310,8 @@ def model_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
                     "interval": "30s",
                     # ``namespace`` + ``inferenceservice`` is what the webhook acts on.
                     "relabelings": [
-                        _pod_label("mlplatform.io/inferenceservice", "inferenceservice"),
-                        _pod_label("mlplatform.io/role", "role"),
+                        _pod_label(INFERENCE_SERVICE_LABEL, "inferenceservice"),
+                        _pod_label(ROLE_LABEL, "role"),
                     ],
                 }
             ],
@@ -342,7 +329,7 @@ def drift_monitor_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest
             "selector": {
                 "matchLabels": {
                     "app.kubernetes.io/component": DRIFT_MONITOR_COMPONENT,
-                    "mlplatform.io/tenant": tenant,
+                    TENANT_LABEL: tenant,
                 }
             },
             "namespaceSelector": {"matchNames": [ns]},
@@ -361,7 +348,7 @@ def feature_server_service_monitor(tenant: str, ns: str, dedicated: bool) -> Man
             "selector": {
                 "matchLabels": {
                     "app.kubernetes.io/component": FEATURE_SERVER_COMPONENT,
-                    "mlplatform.io/tenant": tenant,
+                    TENANT_LABEL: tenant,
                 }
             },
             "namespaceSelector": {"matchNames": [ns]},
@@ -797,8 +784,16 @@ class TenantMonitoring(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:monitoring:TenantMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        used: set[str] = set()
         for manifest in tenant_monitoring_manifests(args):
-            register(f"{name}-{manifest['kind'].lower()}", manifest, child)
+            resource_name = f"{name}-{manifest['kind'].lower()}"
+            if resource_name in used:
+                # A second object of a kind (the drift monitor's PodMonitor beside the
+                # model servers'): its own name keeps the URNs unique.
+                object_name = manifest["metadata"]["name"].removeprefix(f"{args['tenant']}-")
+                resource_name = f"{resource_name}-{object_name}"
+            used.add(resource_name)
+            register(resource_name, manifest, child)
         self.rule_name = pulumi.Output.from_input(f"{args['tenant']}-model-alerts")
         self.dedicated_prometheus = args["tier"] == "enterprise"
         self.register_outputs(

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.names import TENANT_LABEL
+
 Manifest = dict[str, Any]
 """A Kubernetes object or fragment in wire format."""
 
@@ -78,18 +80,6 @@ class GpuScheduling:
     def tolerations(self) -> list[Manifest]:
         """Tolerate the GPU taint whatever its value (pools may use ``present`` or ``true``)."""
         return [{"key": self.taint_key, "operator": "Exists", "effect": "NoSchedule"}]
-
-
-def labels(tenant: str, component: str, *, name: str | None = None) -> dict[str, str]:
-    """Recommended labels plus the tenant, so policies and dashboards can select by tenant."""
-    result = {
-        "app.kubernetes.io/name": name or component,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": "mlplatform",
-        "app.kubernetes.io/managed-by": "pulumi",
-        "mlplatform.io/tenant": tenant,
-    }
-    return result
 
 
 def container_security_context(uid: int = NONROOT_UID) -> Manifest:
@@ -239,7 +229,7 @@ def deployment(
 
 def selector_labels(obj_labels: Mapping[str, str]) -> dict[str, str]:
     """Labels that identify the pods of one workload (immutable in a Deployment selector)."""
-    keys = ("app.kubernetes.io/name", "app.kubernetes.io/component", "mlplatform.io/tenant")
+    keys = ("app.kubernetes.io/name", "app.kubernetes.io/component", TENANT_LABEL)
     return {k: obj_labels[k] for k in keys if k in obj_labels}
 
 

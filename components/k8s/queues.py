@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.k8s.catalog import data_tags
+from contracts.names import DEFAULT_REGION
 
 QUEUE_PURPOSES = ("retraining", "prediction-log")
 """The two queues every tenant gets (keys of :attr:`TenantQueues.queue_urls`)."""
@@ -128,7 +129,7 @@ class TenantQueues(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:queues:TenantQueues", name, None, opts)
         tenant = args["tenant"]
-        region = args.get("region", "me-central-1")
+        region = args.get("region", DEFAULT_REGION)
         key = args["kms_key_arn"]
         max_receive = args.get("max_receive_count", 5)
         tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))

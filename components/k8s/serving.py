@@ -41,9 +41,8 @@ router pods, under a PodDisruptionBudget); rollback sends 100 % to the champion.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
@@ -63,7 +62,6 @@ from components.k8s.podspec import (
     container,
     container_security_context,
     deployment,
-    labels,
     namespace,
     object_meta,
     pod_disruption_budget,
@@ -72,18 +70,28 @@ from components.k8s.podspec import (
     selector_labels,
     service_account,
 )
-from mlplatform.settings import ed25519_public_pem
-from workloads.common.signing import VERIFY_KEY_ENV
-from workloads.rollout.router import (  # noqa: F401 (re-exported: the deployed router's builders)
-    ROUTER_CONFIG_KEY,
-    ROUTER_PORT,
-    WEIGHTS_ANNOTATION,
-    canary_weights,
-    router_config,
-    router_traffic_patch,
+from contracts.names import (
+    INFERENCE_SERVICE_LABEL,
+    MODEL_LABEL,
+    MODEL_NAME,
+    ROLE_LABEL,
+    TENANT_LABEL,
+    Tier,
+    challenger_of,
+    champion_of,
+    labels,
+    runtime_name,
+    serving_service_account,
+    verify_key_config_map_name,
 )
-
-Tier = Literal["smb", "enterprise"]
+from contracts.router import ROUTER_CONFIG_KEY, ROUTER_PORT, router_traffic_patch
+from contracts.signing import (
+    VERIFY_KEY_DIR,
+    VERIFY_KEY_ENV,
+    VERIFY_KEY_FILE,
+    VERIFY_KEY_PATH,
+    ed25519_public_pem,
+)
 
 KSERVE_GROUP = "serving.kserve.io"
 SERVER_PORT = 8080
@@ -95,12 +103,7 @@ ROUTER_COMPONENT = "model-router"
 BIND_ARG = "--bind_address=0.0.0.0"
 """The workloads server binds loopback by default; in a pod it must listen on all addresses."""
 DEPLOYMENT_MODE = "RawDeployment"
-VERIFY_KEY_DIR = "/etc/mlplatform/keys"
-VERIFY_KEY_FILE = "verify.pub.pem"
-VERIFY_KEY_PATH = f"{VERIFY_KEY_DIR}/{VERIFY_KEY_FILE}"
-"""Where the model server reads the model-signing public key (workloads/serving/Dockerfile)."""
 VERIFY_KEY_VOLUME = "model-verify-key"
-_MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
 # --- platform ------------------------------------------------------------------------
@@ -324,16 +327,6 @@ class KServeInstall(pulumi.ComponentResource):
 # --- tenant builders -----------------------------------------------------------------
 
 
-def runtime_name(tenant: str, gpu: bool) -> str:
-    """Name of a tenant's ONNX runtime (one CPU, optionally one GPU)."""
-    return f"{tenant}-onnx-{'gpu' if gpu else 'cpu'}"
-
-
-def verify_key_config_map_name(tenant: str) -> str:
-    """Name of the ConfigMap holding a tenant's model-signing public key."""
-    return f"{tenant}-model-verify-key"
-
-
 def verify_key_config_map(tenant: str, namespace_name: str, public_key_pem: str) -> Manifest:
     """ConfigMap with the Ed25519 public key the tenant's model servers verify models with.
 
@@ -426,10 +419,10 @@ def predictor_labels(tenant: str, model: str, isvc: str, role: str) -> dict[str,
     return {
         "app.kubernetes.io/component": MODEL_SERVER_COMPONENT,
         "app.kubernetes.io/part-of": "mlplatform",
-        "mlplatform.io/tenant": tenant,
-        "mlplatform.io/model": model,
-        "mlplatform.io/inferenceservice": isvc,
-        "mlplatform.io/role": role,
+        TENANT_LABEL: tenant,
+        MODEL_LABEL: model,
+        INFERENCE_SERVICE_LABEL: isvc,
+        ROLE_LABEL: role,
     }
 
 
@@ -609,7 +602,7 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
     if tier == "enterprise" and lo < 2:
         raise ValueError(f"serving {tenant}: enterprise needs min_replicas >= 2, got {lo}")
     cpu, mem = args.get("cpu", "500m"), args.get("memory", "1Gi")
-    sa = f"{tenant}-serving"
+    sa = serving_service_account(tenant)
     gpu_sched = GpuScheduling(dict(args.get("gpu_node_selector", DEFAULT_GPU_NODE_SELECTOR)))
     uses_gpu = any(m.get("gpu", False) for m in args["models"])
     if uses_gpu and tier != "enterprise":
@@ -634,7 +627,7 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
     names = [m["name"] for m in args["models"]]
     for model_name in names:
         # "<name>-challenger-predictor" must still be a DNS label (63 characters).
-        if not _MODEL_NAME.match(model_name):
+        if not MODEL_NAME.match(model_name):
             raise ValueError(
                 f"serving {tenant}: model name {model_name!r} must be a DNS-1123 label of at "
                 "most 40 characters (lowercase letters, digits, '-')"
@@ -659,8 +652,8 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
                 )
             )  # fmt: skip
             continue
-        champion = f"{name}-champion"
-        challenger = f"{name}-challenger" if "challenger_storage_uri" in model else None
+        champion = champion_of(name)
+        challenger = challenger_of(name) if "challenger_storage_uri" in model else None
         versions = [(champion, "champion", model["storage_uri"])]
         if challenger:
             versions.append((challenger, "challenger", model["challenger_storage_uri"]))
@@ -678,8 +671,8 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
                     ns,
                     labels(tenant, MODEL_SERVER_COMPONENT, name=name),
                     {
-                        "mlplatform.io/tenant": tenant,
-                        "mlplatform.io/inferenceservice": isvc,
+                        TENANT_LABEL: tenant,
+                        INFERENCE_SERVICE_LABEL: isvc,
                     },
                 )
             )
@@ -720,7 +713,7 @@ class ModelServing(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         verify_key = register(f"{name}-verify-key", verify_key_config_map(tenant, ns, pem), child)
         sa_manifest = service_account(
-            f"{tenant}-serving", ns, labels(tenant, MODEL_SERVER_COMPONENT), None
+            serving_service_account(tenant), ns, labels(tenant, MODEL_SERVER_COMPONENT), None
         )
         annotations: dict[str, Any] = {}
         role_arn = args.get("role_arn")

@@ -134,9 +134,7 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
     from pulumi.runtime.stack import run_in_stack
     from pulumi.runtime.sync_await import _sync_await
 
-    from mlplatform import settings as platform_settings
     from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
-    from mlplatform.settings import ConfigError
 
     provider_cfg = _provider_config(project)
     region = provider_cfg.get("aws", {}).get("region")
@@ -176,11 +174,11 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
                 engine=MockEngine(None),
                 project=project.name,
                 stack=project.stack,
+                root_directory=str(project.root.resolve()),
                 dry_run=False,
                 organization="organization",
                 callbacks=None,
             )
-            platform_settings.STACK_FILE_OVERRIDE = project.display(project.stack_file)
             psettings.configure(settings)
             psettings.ROOT.set(None)
             pconfig.set_all_config(dict(project.config), list(project.secret_keys))
@@ -197,8 +195,6 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
 
             try:
                 _sync_await(run_in_stack(program))
-            except ConfigError as exc:
-                raise UsageError(exc.lines) from None
             except (pulumi.RunError, Exception) as exc:
                 if mocks.unanswered:
                     token, why = mocks.unanswered[0]
@@ -207,9 +203,6 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
                         f"{where}: data source '{token}' cannot be answered offline ({why}); "
                         "add an answer to mlplatform/engine/cloud.py INVOKES or avoid the call"
                     ) from None
-                cause = exc.__cause__ or exc
-                if isinstance(cause, ConfigError):
-                    raise UsageError(cause.lines) from None
                 if isinstance(exc, pulumi.RunError):
                     # A RunError is the program's own message for the user: show it as is.
                     lines = [ln for ln in str(exc).splitlines() if ln.strip()]
@@ -225,7 +218,6 @@ def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
                     f"{type(exc).__name__}: {msg}"
                 ) from None
         finally:
-            platform_settings.STACK_FILE_OVERRIDE = None
             pulumi.runtime.invoke = original_invoke
             presource._get_stack_trace = original_stack_trace
             if original_invoke_output is not None:

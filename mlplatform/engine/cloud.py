@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlplatform import offerings
+from contracts import regions
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -190,7 +190,7 @@ def aws_outputs(
             )
         elif kind == "Subnet":
             zone_id = inputs.get("availabilityZoneId")
-            offers = offerings.load(region)
+            offers = regions.load(region)
             if zone_id and offers and zone_id in offers.zone_ids:
                 state.setdefault("availabilityZone", offers.zone_name(zone_id))
             elif inputs.get("availabilityZone") and offers:
@@ -413,7 +413,7 @@ InvokeHandler = Callable[[dict[str, Any], CloudContext, str | None], dict[str, A
 
 def _zones(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
     reg = region or ctx.default_region
-    offers = offerings.load(reg)
+    offers = regions.load(reg)
     if offers is None:
         raise UnanswerableInvokeError(f"no offering data for region '{reg}'")
     zones = [
@@ -537,7 +537,7 @@ def _vpc(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[st
 
 def _subnets(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
     reg = region or ctx.default_region
-    offers = offerings.load(reg)
+    offers = regions.load(reg)
     zones = offers.zone_ids if offers else ("az1", "az2", "az3")
     key = json.dumps(args, sort_keys=True, default=str)
     return {
@@ -550,7 +550,7 @@ def _subnets(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dic
 def _subnet(args: dict[str, Any], ctx: CloudContext, region: str | None) -> dict[str, Any]:
     reg = region or ctx.default_region
     sid = args.get("id") or f"subnet-{digest(json.dumps(args, sort_keys=True, default=str))}"
-    offers = offerings.load(reg)
+    offers = regions.load(reg)
     zone = offers.zones[0] if offers else None
     return {
         "id": sid,

@@ -10,14 +10,14 @@ from typing import Any
 
 import yaml
 
+from contracts.names import TENANT_LABEL, TIER_LABEL
+
 NOT_MANIFESTS = (
     "kubernetes:helm.sh/",
     "kubernetes:yaml",
     "kubernetes:kustomize",
     "pulumi:providers:",
 )
-TENANT_LABEL = "mlplatform.io/tenant"
-TIER_LABEL = "mlplatform.io/tier"
 
 
 def api_version_kind(resource: dict[str, Any]) -> tuple[str, str] | None:

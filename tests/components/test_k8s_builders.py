@@ -26,6 +26,7 @@ from components.k8s import (
     validation,
 )
 from components.k8s.catalog import Registry
+from contracts.names import labels
 
 _spec = importlib.util.spec_from_file_location(
     "k8s_samples", Path(__file__).with_name("k8s_data") / "samples.py"
@@ -62,8 +63,8 @@ def all_manifests(tier: str) -> list[dict[str, Any]]:
         *automation.automation_manifests(
             t, t, Registry(REG), "0.1.0", queue_url=samples.QUEUE_URL, role_arn=samples.ROLE_ARN
         ),
-        podspec.service_account(f"{t}-feast", t, podspec.labels(t, "x"), samples.ROLE_ARN),
-        podspec.config_map(f"{t}-repo", t, podspec.labels(t, "x"), {"a.yaml": "a: 1\n"}),
+        podspec.service_account(f"{t}-feast", t, labels(t, "x"), samples.ROLE_ARN),
+        podspec.config_map(f"{t}-repo", t, labels(t, "x"), {"a.yaml": "a: 1\n"}),
         podspec.namespace("gpu-system", "privileged", {}, "device plugin hostPath"),
     ]
 

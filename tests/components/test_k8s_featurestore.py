@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from components.k8s import featurestore
+from contracts.feature_store import dynamodb_table_name
+from contracts.names import feast_project
 
 KEY = "arn:aws:kms:me-central-1:123456789012:key/1f0e2d3c-aaaa-bbbb-cccc-0123456789ab"
 REDIS_HOST = "master.big-bank-feast.abc123.mec1.cache.amazonaws.com"
@@ -89,10 +91,10 @@ def test_pre_created_tables_use_feasts_default_table_names() -> None:
     source = _feast_source("feast.infra.online_stores.dynamodb")
     (default,) = re.findall(r'table_name_template: StrictStr = "([^"]+)"', source)
     assert default == "{project}.{table_name}"
-    assert featurestore.dynamodb_table_name("corner_shop", "customer_activity") == (
+    assert dynamodb_table_name("corner_shop", "customer_activity") == (
         default.format(project="corner_shop", table_name="customer_activity")
     )
-    assert featurestore.project_name("corner-shop") == "corner_shop"
+    assert feast_project("corner-shop") == "corner_shop"
     # Feast creates missing tables with this key schema; ours must be identical.
     assert '"AttributeName": "entity_id", "KeyType": "HASH"' in source
 

@@ -19,7 +19,6 @@ from pulumi.runtime import rpc
 
 from components._util import wildcard_findings
 from components.k8s import invariants, validation
-from components.k8s.featurestore import dynamodb_table_name, project_name
 from components.k8s.invariants import pod_specs, requests_gpu
 from components.platform import (
     FEATURE_VIEWS,
@@ -29,7 +28,9 @@ from components.platform import (
     pool_zone_ids,
     tenant_data_bucket_name,
 )
-from mlplatform.settings import ConfigError, ModelSettings, PlatformSettings, settings_from_config
+from components.settings import ConfigError, ModelSettings, PlatformSettings, settings_from_config
+from contracts.feature_store import dynamodb_table_name
+from contracts.names import feast_project
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 PROJECT = "sovereign-ml-platform"
@@ -277,7 +278,7 @@ def test_smb_tenant_layer(run_program) -> None:
         if k.inputs["tags"]["tenant"] != "platform"
     }
     for tenant in smb:
-        project = project_name(tenant.name)
+        project = feast_project(tenant.name)
         for view in FEATURE_VIEWS:
             table = tables[dynamodb_table_name(project, view)]
             assert table.inputs["serverSideEncryption"]["enabled"] is True
@@ -527,7 +528,7 @@ def test_smb_roles_read_exactly_their_online_tables(run_program, stack: str) -> 
             assert not tables, "enterprise uses Redis, no DynamoDB grant"
             continue
         (grant,) = tables
-        project = project_name(tenant.name)
+        project = feast_project(tenant.name)
         assert sorted(grant["Resource"]) == sorted(
             f"arn:aws:dynamodb:me-central-1:123456789012:table/{dynamodb_table_name(project, v)}"
             for v in FEATURE_VIEWS

@@ -44,13 +44,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.names import CHALLENGER, model_of_challenger
+from contracts.router import router_name
+from contracts.telemetry import CANARY_ALERT, DRIFT_ALERT, WEBHOOK_PORT
 from workloads.alerts.audit import AuditLog
 from workloads.common.httpserver import BackgroundHTTPServer, JSONRequestHandler
 from workloads.monitoring.queues import TriggerQueue
 from workloads.monitoring.trigger import TRIGGER_TYPE
 from workloads.rollout.actuator import ActuatorError, CanaryActuator, TenantScopeError
 from workloads.rollout.canary import Action, ArmObservations, CanaryDecision, CanaryPolicy, decide
-from workloads.rollout.router import CHALLENGER, router_name
 
 MIN_TOKEN_LENGTH = 16
 MAX_BODY_BYTES = 1_048_576
@@ -66,10 +68,10 @@ class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     drift_alertnames: tuple[str, ...] = Field(
-        default=("ModelInputDrift",), description="Alert names that request retraining."
+        default=(DRIFT_ALERT,), description="Alert names that request retraining."
     )
     canary_alertnames: tuple[str, ...] = Field(
-        default=("CanaryDegraded",), description="Alert names that trigger canary analysis."
+        default=(CANARY_ALERT,), description="Alert names that trigger canary analysis."
     )
     identity: str = Field(
         default="alertmanager", description="Who holds the token (written to the audit log)."
@@ -85,11 +87,11 @@ def model_of(labels: dict[str, Any]) -> str:
     if explicit:
         return explicit
     service = str(labels.get("inferenceservice") or "")
-    suffix = f"-{CHALLENGER}"
-    if service.endswith(suffix) and len(service) > len(suffix):
-        return service.removesuffix(suffix)
+    model = model_of_challenger(service)
+    if model is not None:
+        return model
     raise ValueError(
-        f"label inferenceservice {service!r}: expected '<model>{suffix}' "
+        f"label inferenceservice {service!r}: expected '<model>-{CHALLENGER}' "
         "(or a modelName label naming the model)"
     )
 
@@ -384,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token_file", type=pathlib.Path)
     parser.add_argument("--token_env", help="environment variable holding the token")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9095)
+    parser.add_argument("--port", type=int, default=WEBHOOK_PORT)
     parser.add_argument("--audit_log", type=pathlib.Path, required=True)
     parser.add_argument("--queue", required=True, help="file:DIR or sqs:URL")
     parser.add_argument("--tenant_namespace", required=True)

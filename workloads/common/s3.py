@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.names import DEFAULT_REGION
+
 
 class S3UploadError(RuntimeError):
     """An upload failed or its target is malformed; the message is one line."""
@@ -45,7 +47,7 @@ def upload_artifacts(
     kms_key_id: str,
     *,
     endpoint_url: str | None = None,
-    region: str = "me-central-1",
+    region: str = DEFAULT_REGION,
     client: Any = None,
 ) -> list[str]:
     """Upload ``names`` from ``directory`` under ``uri`` with SSE-KMS; return the keys."""

@@ -35,8 +35,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 SIGNATURE_FILE = "signature.json"
 SIGNATURE_VERSION = 1
-SIGNING_KEY_ENV = "MLPLATFORM_SIGNING_KEY"
-VERIFY_KEY_ENV = "MLPLATFORM_VERIFY_KEY"
 DEV_KEY_DIR = Path(".mlplatform/local/keys")
 DEV_PRIVATE_KEY = "dev_signing_key.pem"
 DEV_PUBLIC_KEY = "dev_signing_key.pub.pem"

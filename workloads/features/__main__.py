@@ -23,13 +23,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from workloads.features.datagen import DataGenError, GeneratorConfig
-from workloads.features.platform import (
+from contracts.feature_store import (
     DynamoDBOnlineStore,
     PlatformFeatureStoreSettings,
     RedisOnlineStore,
     render_platform_feature_store_yaml,
 )
+from contracts.names import DEFAULT_REGION
+from contracts.telemetry import REDIS_PORT
+from workloads.features.datagen import DataGenError, GeneratorConfig
 
 DEFAULT_REPO = Path(".mlplatform/local/feature_repo")
 
@@ -63,8 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     online = render.add_mutually_exclusive_group(required=True)
     online.add_argument("--dynamodb", action="store_true", help="DynamoDB online store")
     online.add_argument("--redis-host", help="Redis online store host")
-    render.add_argument("--region", default="me-central-1")
-    render.add_argument("--redis-port", type=int, default=6379)
+    render.add_argument("--region", default=DEFAULT_REGION)
+    render.add_argument("--redis-port", type=int, default=REDIS_PORT)
     render.add_argument("--redis-cluster", action="store_true")
     render.add_argument("--redis-password-env", default="FEAST_REDIS_PASSWORD")
     return parser

@@ -23,6 +23,8 @@ from typing import Any
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float32, Int64
 
+from contracts.feature_store import ACTIVITY_VIEW, PROFILE_VIEW
+
 PROJECT = "uae_bank_churn"
 FEATURE_SERVICE = "churn_model"
 ENTITY_KEY = "customer_id"
@@ -86,7 +88,7 @@ def build_objects(data_uri: str = "data") -> list[Any]:
         created_timestamp_column="created",
     )
     profile = FeatureView(
-        name="customer_profile",
+        name=PROFILE_VIEW,
         entities=[customer],
         # Profiles change rarely; a ten-year TTL keeps old onboarding rows joinable.
         ttl=timedelta(days=3650),
@@ -101,7 +103,7 @@ def build_objects(data_uri: str = "data") -> list[Any]:
         tags={"owner": "retail-analytics", "pii": "false"},
     )
     activity = FeatureView(
-        name="customer_activity",
+        name=ACTIVITY_VIEW,
         entities=[customer],
         # Snapshots are weekly; a value older than two weeks is stale and must not join.
         ttl=timedelta(days=14),

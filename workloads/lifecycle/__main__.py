@@ -45,7 +45,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY, SIGNING_KEY_ENV
+from contracts.signing import SIGNING_KEY_ENV
+from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY
 from workloads.lifecycle.runtime import (
     ArmStats,
     Processes,
@@ -119,6 +120,7 @@ def _reset(workdir: pathlib.Path) -> None:
 
 def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
     """Run every stage; return the summary. Raises StageError."""
+    from contracts.router import WEIGHTS_ANNOTATION, routed_backends
     from workloads.alerts.audit import AuditLog, verify_audit_log
     from workloads.alerts.webhook import AlertRouter, WebhookConfig, WebhookServer
     from workloads.monitoring.drift import DriftThresholds, compute_drift, prepare_reference
@@ -133,7 +135,6 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
     from workloads.rollout.actuator import CanaryActuator
     from workloads.rollout.canary import ArmObservations, CanaryPolicy
     from workloads.rollout.localkube import LocalKube, canary_objects
-    from workloads.rollout.router import WEIGHTS_ANNOTATION, routed_backends
 
     w = args.workdir
     repo, champion_dir, challenger_dir = (

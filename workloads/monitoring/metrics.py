@@ -10,15 +10,16 @@ import time
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from contracts.telemetry import DRIFT_PREFIX
 from workloads.monitoring.drift import DriftReport
 
 
 class DriftMetrics:
     """Publishes each :class:`DriftReport` as gauges in ``registry``."""
 
-    def __init__(self, registry: CollectorRegistry, namespace: str = "mlplatform") -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         labels = ["model", "feature"]
-        prefix = f"{namespace}_drift"
+        prefix = DRIFT_PREFIX
         self.registry = registry
         self.psi = Gauge(f"{prefix}_psi", "Population stability index.", labels, registry=registry)
         self.ks = Gauge(

@@ -6,7 +6,7 @@ RawDeployment mode silently ignores ``spec.predictor.canaryTrafficPercent``
 model as two InferenceServices, ``<model>-champion`` and ``<model>-challenger``,
 behind ConfigMap + Deployment ``<model>-router`` (Envoy, weighted clusters) and Service
 ``<model>``. This actuator patches exactly those two router objects, with the same pure
-builders the component renders them from (:mod:`workloads.rollout.router`), using the
+builders the component renders them from (:mod:`contracts.router`), using the
 official client (``CoreV1Api``, ``AppsV1Api``; ``CustomObjectsApi`` only to read).
 
 Every action is two JSON merge patches, in this order: the ConfigMap's Envoy
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,10 +50,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from workloads.rollout.canary import Action, CanaryDecision
-from workloads.rollout.router import (
-    CHALLENGER,
-    CHAMPION,
+from contracts.names import DNS1123_LABEL, MODEL_NAME, challenger_of, champion_of
+from contracts.router import (
     ROUTER_CONFIG_KEY,
     WEIGHTS_ANNOTATION,
     promotion_patch,
@@ -62,14 +59,13 @@ from workloads.rollout.router import (
     router_name,
     router_traffic_patch,
 )
+from workloads.rollout.canary import Action, CanaryDecision
 
 KSERVE_GROUP = "serving.kserve.io"
 KSERVE_VERSION = "v1beta1"
 CHANGE_ANNOTATION = "mlplatform.io/last-traffic-change"
 """Deployment metadata annotation: who moved traffic, when and why (JSON)."""
 MERGE_PATCH = "application/merge-patch+json"
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 _HINTS = {
     401: "the API server rejected the credentials (service account token)",
     403: "RBAC: the receiver's Role must allow this verb on this object by name",
@@ -83,16 +79,6 @@ class TenantScopeError(PermissionError):
 
 class ActuatorError(RuntimeError):
     """The Kubernetes API refused, or the objects are not a canary router this platform made."""
-
-
-def champion_of(model: str) -> str:
-    """Name of a model's champion InferenceService."""
-    return f"{model}-{CHAMPION}"
-
-
-def challenger_of(model: str) -> str:
-    """Name of a model's challenger InferenceService."""
-    return f"{model}-{CHALLENGER}"
 
 
 @dataclass(frozen=True)
@@ -134,7 +120,7 @@ class CanaryActuator:
     def __init__(
         self, api_client: client.ApiClient, tenant_namespace: str, actor: str = "mlplatform"
     ) -> None:
-        if not _DNS1123.match(tenant_namespace or ""):
+        if not DNS1123_LABEL.match(tenant_namespace or ""):
             raise ValueError(
                 f"tenant_namespace {tenant_namespace!r}: must be a DNS-1123 label "
                 "(lowercase letters, digits, '-')"
@@ -163,7 +149,7 @@ class CanaryActuator:
     def check_scope(self, namespace: str, model: str) -> None:
         """Refuse other namespaces and names that cannot be a model's."""
         self.check_namespace(namespace)
-        if not _MODEL_NAME.match(model or ""):
+        if not MODEL_NAME.match(model or ""):
             raise ValueError(
                 f"model {model!r}: must be a DNS-1123 label of at most 40 characters "
                 "(lowercase letters, digits, '-')"

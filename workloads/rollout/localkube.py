@@ -34,8 +34,9 @@ from typing import Any
 
 from kubernetes import client
 
+from contracts.names import challenger_of, champion_of
+from contracts.router import router_traffic_patch
 from workloads.common.httpserver import BackgroundHTTPServer, JSONRequestHandler
-from workloads.rollout.router import router_traffic_patch
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -294,13 +295,13 @@ def canary_objects(
     component deploys with; the rest of each object is trimmed to what the actuator reads.
     """
     patch = router_traffic_patch(
-        namespace, f"{model}-champion", f"{model}-challenger", canary_percent
+        namespace, champion_of(model), challenger_of(model), canary_percent
     )
     name = f"{model}-router"
     return [
-        inference_service(namespace, f"{model}-champion", champion_uri, model=model),
+        inference_service(namespace, champion_of(model), champion_uri, model=model),
         inference_service(
-            namespace, f"{model}-challenger", challenger_uri, ready=challenger_ready, model=model
+            namespace, challenger_of(model), challenger_uri, ready=challenger_ready, model=model
         ),
         {
             "apiVersion": "v1",

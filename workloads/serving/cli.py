@@ -35,7 +35,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY, VERIFY_KEY_ENV
+from contracts.signing import VERIFY_KEY_ENV
+from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 BIND_ADDRESS_ENV = "MLPLATFORM_BIND_ADDRESS"

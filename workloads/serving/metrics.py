@@ -24,27 +24,29 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from contracts import telemetry
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
 REQUESTS = Counter(
-    "mlplatform_inference_requests_total",
+    telemetry.REQUESTS_COUNTER,
     "Inference requests by model, protocol and status.",
     ["model", "protocol", "status"],
 )
 LATENCY = Histogram(
-    "mlplatform_inference_request_duration_seconds",
+    telemetry.LATENCY_HISTOGRAM,
     "Inference request latency in seconds.",
     ["model", "protocol"],
     buckets=LATENCY_BUCKETS,
 )
 PREDICTION_LOG_WRITTEN = Counter(
-    "mlplatform_prediction_log_records_total",
+    telemetry.PREDICTION_LOG_RECORDS,
     "Prediction log records written.",
     ["model"],
 )
 PREDICTION_LOG_DROPPED = Counter(
-    "mlplatform_prediction_log_dropped_total",
+    telemetry.PREDICTION_LOG_DROPPED,
     "Prediction log records dropped because the queue was full.",
     ["model"],
 )
@@ -84,7 +86,7 @@ class PredictionDistribution(Collector):
     def collect(self) -> Iterator[HistogramMetricFamily]:
         """Yield the Prometheus histogram family."""
         family = HistogramMetricFamily(
-            "mlplatform_prediction_score",
+            telemetry.PREDICTION_SCORE,
             "Distribution of the predicted positive-class probability.",
             labels=["model"],
         )

@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from contracts.names import DEFAULT_REGION
 from workloads.common.signing import SigningKeyError
 from workloads.training.data import LostRowsError, TrainingDataError
 from workloads.training.train import TrainConfig, TrainingFailedError, train
@@ -114,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--upload-to", default=None, help="s3://bucket/prefix to upload artifacts to")
     p.add_argument("--kms-key-id", default=None, help="KMS key for SSE-KMS (with --upload-to)")
     p.add_argument("--s3-endpoint-url", default=None, help="S3 endpoint (e.g. a VPC endpoint)")
-    p.add_argument("--s3-region", default="me-central-1")
+    p.add_argument("--s3-region", default=DEFAULT_REGION)
     p.add_argument(
         "--shuffle-labels",
         action="store_true",

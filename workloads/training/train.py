@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.names import DEFAULT_REGION
 from workloads.common.signing import SIGNATURE_FILE, artifact_digests, key_id, sign_artifacts
 
 MODEL_FILE = "model.onnx"
@@ -72,7 +73,7 @@ class TrainConfig:
     upload_to: str | None = None
     kms_key_id: str | None = None
     s3_endpoint_url: str | None = None
-    s3_region: str = "me-central-1"
+    s3_region: str = DEFAULT_REGION
     shuffle_labels: bool = False
 
 

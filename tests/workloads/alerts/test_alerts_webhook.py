@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from contracts.router import WEIGHTS_ANNOTATION
 from workloads.alerts.audit import AuditLog, verify_audit_log
 from workloads.alerts.webhook import (
     AlertRouter,
@@ -29,7 +30,6 @@ from workloads.monitoring.trigger import InMemoryDedupeStore, RetrainingHandler
 from workloads.rollout.actuator import CanaryActuator
 from workloads.rollout.canary import ArmObservations
 from workloads.rollout.localkube import LocalKube, canary_objects
-from workloads.rollout.router import WEIGHTS_ANNOTATION
 
 TOKEN = "s3cret-webhook-token-0123456789"
 CM = "/api/v1/namespaces/team-a/configmaps/fraud-router"

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from components.k8s import serving
+from contracts.router import ROUTER_CONFIG_KEY, WEIGHTS_ANNOTATION
 from workloads.rollout.actuator import (
     CHANGE_ANNOTATION,
     ActuatorError,
@@ -25,7 +26,6 @@ from workloads.rollout.actuator import (
 )
 from workloads.rollout.canary import Action, CanaryDecision
 from workloads.rollout.localkube import LocalKube, canary_objects
-from workloads.rollout.router import ROUTER_CONFIG_KEY, WEIGHTS_ANNOTATION
 
 TOKEN = "test-token-123"
 CM = "/api/v1/namespaces/team-a/configmaps/fraud-router"
@@ -143,15 +143,6 @@ def test_rollback_writes_exactly_what_the_serving_component_deploys_without_chal
     assert dep["spec"] == expected["Deployment"]["spec"]
     assert dep["metadata"]["generation"] == 2
     assert set(dep["metadata"]["annotations"]) == {CHANGE_ANNOTATION}
-
-
-def test_serving_component_renders_the_router_with_the_workloads_builders() -> None:
-    # One source of truth: the component's names are the workloads module's objects.
-    from workloads.rollout import router
-
-    assert serving.router_traffic_patch is router.router_traffic_patch
-    assert serving.router_config is router.router_config
-    assert serving.ROUTER_CONFIG_KEY == router.ROUTER_CONFIG_KEY
 
 
 def test_promote_routes_everything_to_the_challenger_and_rollback_undoes_it(

@@ -12,13 +12,13 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from workloads.features.__main__ import main as features_main
-from workloads.features.platform import (
+from contracts.feature_store import (
     DynamoDBOnlineStore,
     PlatformFeatureStoreSettings,
     RedisOnlineStore,
     render_platform_feature_store_yaml,
 )
+from workloads.features.__main__ import main as features_main
 
 KEY = "arn:aws:kms:me-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -171,7 +171,7 @@ def test_feast_rejects_a_misspelt_store_field(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The validation used above is real: a typo in a store field fails in Feast."""
-    from workloads.features.platform import render_platform_config
+    from contracts.feature_store import render_platform_config
 
     config = render_platform_config(_settings())
     config["online_store"] = {**config["online_store"], "regoin": "me-central-1"}  # type: ignore[dict-item]

@@ -17,7 +17,17 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEFAULT_REGION = "me-central-1"
+from contracts.names import DEFAULT_REGION
+from contracts.telemetry import REDIS_PORT
+
+PROFILE_VIEW = "customer_profile"
+"""Feature view of customer profiles (``workloads/features/definitions.py`` defines it)."""
+ACTIVITY_VIEW = "customer_activity"
+"""Feature view of weekly customer activity snapshots."""
+FEATURE_VIEWS: tuple[str, ...] = (PROFILE_VIEW, ACTIVITY_VIEW)
+"""Every feature view the tenants' jobs define: the online store's tables (and the IAM
+policies scoped to them) are created per view before any job runs."""
+
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
 
@@ -40,7 +50,7 @@ class RedisOnlineStore(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["redis"] = Field(default="redis", description="Store selector.")
     host: str = Field(description="Primary (or configuration) endpoint host name.")
-    port: int = Field(default=6379, ge=1, le=65535, description="Redis port.")
+    port: int = Field(default=REDIS_PORT, ge=1, le=65535, description="Redis port.")
     cluster: bool = Field(default=False, description="True for cluster-mode ElastiCache.")
     password_env: str = Field(
         default="FEAST_REDIS_PASSWORD",
@@ -136,7 +146,14 @@ def render_platform_config(settings: PlatformFeatureStoreSettings) -> dict[str, 
 def render_platform_feature_store_yaml(settings: PlatformFeatureStoreSettings) -> str:
     """Return ``feature_store.yaml`` text for the platform (see the module docstring)."""
     header = (
-        "# Rendered by workloads.features.platform; offline parquet lives under "
+        "# Rendered by contracts.feature_store; offline parquet lives under "
         f"{settings.offline_data_uri}\n"
     )
     return header + yaml.safe_dump(render_platform_config(settings), sort_keys=False)
+
+
+def dynamodb_table_name(project: str, feature_view: str) -> str:
+    """Table Feast uses for a feature view (its default ``{project}.{table_name}``)."""
+    return DynamoDBOnlineStore().table_name_template.format(
+        project=project, table_name=feature_view
+    )

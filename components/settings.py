@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -25,24 +26,18 @@ from pydantic import (
     model_validator,
 )
 
-from mlplatform import offerings
+from contracts import regions
+from contracts.names import DEFAULT_REGION, DNS1123_LABEL, MODEL_NAME, MODEL_VERSION, Tier
+from contracts.signing import ed25519_public_pem
 
 PROJECT = "sovereign-ml-platform"
-DEFAULT_REGION = "me-central-1"
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Tenant names end up in bucket names (<= 63 chars with prefix and suffix), IAM role
 # names (<= 64) and Kubernetes namespaces: 20 characters keeps every derived name valid.
 TENANT_NAME_MAX = 20
 # EKS 1.34 leaves standard support on 2026-12-02 (AWS docs); 1.35 is the floor.
 SUPPORTED_KUBERNETES_VERSIONS = ("1.35", "1.36")
-# KServe names "<model>-challenger-predictor" must stay DNS labels: 40 characters at most.
-MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
-# A version is one path segment of the model's storage URI.
-MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 # OCI tag grammar; "latest" is refused because a tag must pin one build.
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# The offline engine knows the stack file's real path and sets it here for messages.
-STACK_FILE_OVERRIDE: str | None = None
 
 
 class ConfigError(Exception):
@@ -53,50 +48,12 @@ class ConfigError(Exception):
         self.lines = lines
 
 
-def ed25519_public_pem(value: str) -> str:
-    """Check that ``value`` is the PEM text of an Ed25519 public key; return it unchanged.
-
-    The model server refuses any model whose Ed25519 signature it cannot verify with
-    this key, so a wrong key must fail here, not as a crash-looping predictor.
-    """
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    if "PRIVATE KEY" in value:
-        raise ValueError(
-            "is a private key; give only the Ed25519 public key PEM (the private key that "
-            "signs models stays in the secret store)"
-        )
-    try:
-        key = load_pem_public_key(value.strip().encode())
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ValueError(
-            "is not a PEM public key; allowed: the PEM text of an Ed25519 public key "
-            "('-----BEGIN PUBLIC KEY-----' ... '-----END PUBLIC KEY-----')"
-        ) from None
-    if not isinstance(key, Ed25519PublicKey):
-        kind = type(key).__name__.removeprefix("_").removesuffix("PublicKey")
-        raise ValueError(
-            f"is a public key of type {kind}, not Ed25519; the model server verifies "
-            "Ed25519 signatures only: give an Ed25519 public key PEM"
-        )
-    return value
-
-
 class Environment(StrEnum):
     """Deployment environment: decides cost/HA trade-offs and protection of stateful data."""
 
     DEV = "dev"
     STAGING = "staging"
     PROD = "prod"
-
-
-class Tier(StrEnum):
-    """Tenant tier: SMB is CPU-only and cost-first; enterprise gets GPUs, HA and isolation."""
-
-    SMB = "smb"
-    ENTERPRISE = "enterprise"
 
 
 class Mode(StrEnum):
@@ -616,13 +573,13 @@ def _resolve_tenant(
     problems: list[str] = []
     preset = PRESETS[spec.tier](spec)
     o = spec.overrides
-    offers = offerings.load(region)
+    offers = regions.load(region)
 
     def check_types(types: list[str], field: str, want_gpu: bool) -> None:
         if offers is None:
             problems.append(
                 f"{path}.overrides.{field}: no offering data for region '{region}' "
-                f"(data ships for: {', '.join(offerings.regions_with_data())})"
+                f"(data ships for: {', '.join(regions.regions_with_data())})"
             )
             return
         for t in types:
@@ -818,7 +775,7 @@ def settings_from_config(
     region = str(region or DEFAULT_REGION)
 
     zone_ids: list[str] = []
-    offers = offerings.load(region)
+    offers = regions.load(region)
     if spec.mode is Mode.AWS and offers is not None:
         known = set(offers.zone_ids)
         for field in ("zone_ids", "excluded_zone_ids"):
@@ -846,7 +803,7 @@ def settings_from_config(
     elif spec.mode is Mode.AWS and region in spec.allowed_regions:
         problems.append(
             f"{stack_file}: aws:region: no offering data ships for '{region}'; "
-            f"available: {', '.join(offerings.regions_with_data())}"
+            f"available: {', '.join(regions.regions_with_data())}"
         )
 
     unkeyed = [t.name for t in spec.tenants if t.overrides.model_signing_public_key is None]
@@ -914,5 +871,29 @@ def load_settings() -> PlatformSettings:
         raw,
         project=project,
         stack=stack,
-        stack_file=STACK_FILE_OVERRIDE or f"stacks/Pulumi.{stack}.yaml",
+        stack_file=_stack_file(stack),
     )
+
+
+def _stack_file(stack: str) -> str:
+    """The running stack's config file as messages name it: relative to the project root.
+
+    The root is where ``Pulumi.yaml`` lives (the CLI tells the program); the file sits in
+    the project's ``stackConfigDir``.
+    """
+    import pulumi
+    import yaml
+
+    name = f"Pulumi.{stack}.yaml"
+    try:
+        root = pulumi.get_root_directory()
+    except AttributeError:  # settings made by an older test harness carry no root
+        root = None
+    if not root:
+        return name
+    try:
+        project = yaml.safe_load((Path(root) / "Pulumi.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        project = {}
+    config_dir = project.get("stackConfigDir") if isinstance(project, dict) else None
+    return str(Path(config_dir) / name) if isinstance(config_dir, str) else name

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from components.settings import PROJECT, ConfigError, Mode, Tier, settings_from_config
 from mlplatform.cli import main
 from mlplatform.engine import load_project
-from mlplatform.settings import PROJECT, ConfigError, Mode, Tier, settings_from_config
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(

@@ -1,7 +1,7 @@
 """The canary router's traffic state: Envoy bootstrap and the patches that move it.
 
 Pure Python (``yaml`` only, no Pulumi), because two sides must produce byte-identical
-objects: ``components.k8s.serving`` renders the router it deploys from these builders,
+objects: the Kubernetes layer renders the router it deploys from these builders,
 and the canary actuator in the workloads image (which has no Pulumi) patches the live
 router with the same builders. One source, so a rollback writes exactly what a deploy
 with ``challenger=None`` would have written.
@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from contracts.names import CHALLENGER, CHAMPION
+
 ROUTER_PORT = 8080
 """Envoy listener port (the router Service maps 80 to it)."""
 ROUTER_CONFIG_KEY = "envoy.yaml"
@@ -26,8 +28,6 @@ WEIGHTS_ANNOTATION = "mlplatform.io/traffic-weights"
 """Pod-template annotation of the router: changing it rolls the pods onto new weights."""
 PREDICTOR_PORT = 80
 """Port of the Service KServe creates for a RawDeployment predictor."""
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 def router_name(model: str) -> str:

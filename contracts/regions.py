@@ -1,6 +1,6 @@
 """What a region really offers: EC2 instance types per availability-zone id, zone health.
 
-The data ships with the package (``mlplatform/data/<region>.json``) and is dated: the
+The data ships with the package (``contracts/data/<region>.json``) and is dated: the
 instance-type offerings are moto's refresh of ``DescribeInstanceTypeOfferings`` for
 2026-03-16, prices come from a public pricing catalogue, and zone health from press
 reports on the March 2026 strikes (see the file's ``sources`` list for each fact).
@@ -127,7 +127,7 @@ def _parse(raw: dict[str, Any]) -> RegionOfferings:
 def load(region: str) -> RegionOfferings | None:
     """Offerings for ``region``, or None when no data ships for it."""
     try:
-        text = resources.files("mlplatform.data").joinpath(f"{region}.json").read_text()
+        text = resources.files("contracts.data").joinpath(f"{region}.json").read_text()
     except (FileNotFoundError, ModuleNotFoundError):
         return None
     return _parse(json.loads(text))
@@ -137,6 +137,6 @@ def regions_with_data() -> list[str]:
     """Regions for which offering data ships."""
     return sorted(
         p.name.removesuffix(".json")
-        for p in resources.files("mlplatform.data").iterdir()
+        for p in resources.files("contracts.data").iterdir()
         if p.name.endswith(".json")
     )
