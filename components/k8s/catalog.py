@@ -23,7 +23,7 @@ mirror is populated (``crane digest <mirror ref>``) by setting ``ImagePin.digest
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict
 
@@ -400,18 +400,3 @@ def registry_of(args: RegistryArgs) -> Registry:
         image_prefix=args.get("image_prefix", ""),
         chart_prefix=args.get("chart_prefix", CHART_PREFIX),
     )
-
-
-DATA_CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
-"""Allowed values of the ``data-classification`` tag (the residency pack checks them)."""
-
-
-def data_tags(
-    tenant: str, classification: str, extra: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Tags every data-bearing AWS resource of a tenant carries (owner and classification)."""
-    if classification not in DATA_CLASSIFICATIONS:
-        raise ValueError(
-            f"data_classification {classification!r}: allowed {', '.join(DATA_CLASSIFICATIONS)}"
-        )
-    return {"tenant": tenant, "data-classification": classification, **dict(extra or {})}

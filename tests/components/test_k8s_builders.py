@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws import online_store
 from components.k8s import (
     automation,
     featurestore,
@@ -477,7 +478,7 @@ def test_feature_server_runs_restricted_with_workload_identity() -> None:
 
 
 def test_redis_security_group_admits_only_the_nodes() -> None:
-    rules = featurestore.redis_security_group_rules("sg-0nodes")
+    rules = online_store.redis_security_group_rules("sg-0nodes")
     assert rules["egress"] == []
     (ingress,) = rules["ingress"]
     assert (ingress["from_port"], ingress["to_port"]) == (6379, 6379)
@@ -690,7 +691,7 @@ def test_platform_namespaces_deny_by_default_and_allow_named_flows() -> None:
 
 
 def test_data_tags_name_owner_and_classification() -> None:
-    from components.k8s.catalog import data_tags
+    from components.aws.tags import data_tags
 
     assert data_tags("acme", "restricted", {"cost-centre": "ml"}) == {
         "tenant": "acme",

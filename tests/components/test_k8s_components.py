@@ -1,6 +1,6 @@
 """Every Kubernetes-layer component under the Pulumi mocks, per tier, with invariants.
 
-The program below is what ``components/platform.py`` will do for one SMB and one
+The program below is what ``components.platform`` will do for one SMB and one
 enterprise tenant. Each registered Kubernetes object is rebuilt as a manifest (type
 token -> apiVersion/kind, plus its inputs) and checked: Kubernetes 1.31 schema (strict)
 for built-in kinds, KServe SDK models for KServe kinds, and the invariants (restricted
@@ -20,15 +20,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from components.aws.queues import TenantQueues
+from components.featurestore import FeatureStore
 from components.k8s import (
-    FeatureStore,
     GpuEnablement,
     KServeInstall,
     ModelServing,
     MonitoringStack,
     TenantAutomation,
     TenantMonitoring,
-    TenantQueues,
     invariants,
     validation,
 )
@@ -190,7 +190,7 @@ def test_resource_counts_per_tier(tier: str) -> None:
 @pytest.mark.parametrize("tier", samples.TIERS)
 def test_every_child_is_parented_to_its_component(tier: str) -> None:
     records = registered(tier)
-    # Type tokens are ``mlplatform:<module>:<Type>`` (module = components/k8s/<module>.py).
+    # Type tokens are ``mlplatform:<module>:<Type>`` (module: where the component lives).
     modules = ("automation", "featurestore", "gpu", "monitoring", "queues", "serving")
     components = {
         r["urn"]: r

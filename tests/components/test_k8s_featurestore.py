@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from components.k8s import featurestore
-from contracts.feature_store import dynamodb_table_name
+from contracts.feature_store import dynamodb_table_name, render_platform_feature_store_yaml
 from contracts.names import feast_project
 
 KEY = "arn:aws:kms:me-central-1:123456789012:key/1f0e2d3c-aaaa-bbbb-cccc-0123456789ab"
@@ -44,7 +44,7 @@ def _render(tier: str, **kw: str) -> dict:
     project = "corner_shop" if tier == "smb" else "big_bank"
     settings = featurestore.feature_store_settings(project, f"{project}-data", KEY, tier, **kw)  # type: ignore[arg-type]
     return yaml.safe_load(
-        os.path.expandvars(featurestore.render_platform_feature_store_yaml(settings))
+        os.path.expandvars(render_platform_feature_store_yaml(settings))
     )
 
 
@@ -84,7 +84,7 @@ def test_redis_section_matches_feasts_config_class(monkeypatch: pytest.MonkeyPat
     settings = featurestore.feature_store_settings(
         "big_bank", "b", KEY, "enterprise", redis_host=REDIS_HOST
     )
-    assert "token-value" not in featurestore.render_platform_feature_store_yaml(settings)
+    assert "token-value" not in render_platform_feature_store_yaml(settings)
 
 
 def test_pre_created_tables_use_feasts_default_table_names() -> None:

@@ -20,17 +20,13 @@ from pulumi.runtime import rpc
 from components._util import wildcard_findings
 from components.k8s import invariants, validation
 from components.k8s.invariants import pod_specs, requests_gpu
-from components.platform import (
-    FEATURE_VIEWS,
-    REDIS_TOKEN_SPECIALS,
-    Platform,
-    model_specs,
-    pool_zone_ids,
-    tenant_data_bucket_name,
-)
+from components.platform import Platform
+from components.platform.aws import REDIS_TOKEN_SPECIALS
+from components.platform.kubernetes import model_specs
+from components.platform.sizing import pool_zone_ids
 from components.settings import ConfigError, ModelSettings, PlatformSettings, settings_from_config
-from contracts.feature_store import dynamodb_table_name
-from contracts.names import feast_project
+from contracts.feature_store import FEATURE_VIEWS, dynamodb_table_name
+from contracts.names import feast_project, tenant_data_bucket_name
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 PROJECT = "sovereign-ml-platform"

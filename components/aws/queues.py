@@ -16,7 +16,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.k8s.catalog import data_tags
+from components.aws.tags import data_tags
 from contracts.names import DEFAULT_REGION
 
 QUEUE_PURPOSES = ("retraining", "prediction-log")

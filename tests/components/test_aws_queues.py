@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components._util import wildcard_findings
-from components.k8s import queues
+from components.aws import queues
 
 KEY = "arn:aws:kms:me-central-1:123456789012:key/1f0e2d3c-aaaa-bbbb-cccc-0123456789ab"
 ARNS = [

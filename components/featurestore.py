@@ -1,0 +1,218 @@
+"""Feature store per tenant (Feast): online store, feature server and materialisation.
+
+- Registry: a file in the tenant's encrypted S3 bucket, written with SSE-KMS (tenant key).
+- Offline store: parquet under the same bucket (Feast's file store reads ``s3://``).
+- Online store (:mod:`components.aws.online_store`): DynamoDB for SMB or ElastiCache
+  Redis with TLS, AUTH and multi-AZ failover for enterprise.
+- Feature server and materialisation (:mod:`components.k8s.featurestore`): a restricted
+  Deployment with the tenant's workload identity, a ClusterIP Service and a CronJob,
+  configured by the ``feature_store.yaml`` that ``contracts.feature_store`` renders.
+
+The Redis AUTH token is an input, not generated here (the composition generates it, so
+it is stable across runs and kept in state). Secrets Manager holds it under the tenant
+key (the system of record, for rotation); a Kubernetes Secret holds the copy the feature
+server reads (EKS encrypts Secrets with the platform's KMS key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NotRequired
+
+import pulumi
+
+from components.aws.online_store import REDIS_NODE_TYPE, RedisNetwork, dynamodb_tables, redis_store
+from components.aws.tags import data_tags
+from components.k8s._resources import register
+from components.k8s.catalog import RegistryArgs, registry_of
+from components.k8s.featurestore import (
+    COMPONENT,
+    feature_server_manifests,
+    feature_store_settings,
+)
+from components.k8s.placement import Placement
+from components.k8s.podspec import config_map, object_meta, service_account
+from contracts.feature_store import render_platform_feature_store_yaml
+from contracts.names import DEFAULT_REGION, Tier, feast_project, feast_service_account, labels
+
+
+class FeatureStoreArgs(RegistryArgs):
+    """Inputs of :class:`FeatureStore`."""
+
+    tenant: str
+    """Tenant name (kebab-case); prefixes every name."""
+    namespace: str
+    """Tenant namespace (created by the tenant component)."""
+    tier: Tier
+    """``smb`` (DynamoDB) or ``enterprise`` (Redis)."""
+    bucket_name: pulumi.Input[str]
+    """Tenant's encrypted S3 bucket (registry + offline parquet)."""
+    kms_key_arn: pulumi.Input[str]
+    """Tenant CMK: DynamoDB SSE, Redis at-rest, registry SSE-KMS, the token secret."""
+    feature_views: Sequence[str]
+    """Feature views served online (one DynamoDB table each for SMB)."""
+    project: NotRequired[str]
+    """Feast project (default: tenant name with ``_`` for ``-``)."""
+    role_arn: NotRequired[pulumi.Input[str] | None]
+    """IRSA role of the tenant's workloads; ``None`` on a cluster without IRSA."""
+    region: NotRequired[str]
+    """AWS region of the stores (default ``me-central-1``)."""
+    replicas: NotRequired[int]
+    """Feature server replicas (default 1 SMB, 2 enterprise)."""
+    materialize_schedule: NotRequired[str]
+    """Cron schedule of ``materialize-incremental`` (default hourly)."""
+    # enterprise only
+    data_subnet_ids: NotRequired[Sequence[pulumi.Input[str]]]
+    """Private data subnets (at least two zones) for the Redis subnet group."""
+    vpc_id: NotRequired[pulumi.Input[str]]
+    """VPC of the Redis security group."""
+    node_security_group_id: NotRequired[pulumi.Input[str]]
+    """Security group of the cluster nodes: the only source allowed on 6379."""
+    redis_auth_token: NotRequired[pulumi.Input[str]]
+    """AUTH token (16-128 printable chars, no ``@``, ``"`` or ``/``): a config secret."""
+    redis_node_type: NotRequired[str]
+    """ElastiCache node type (default ``cache.r7g.large``)."""
+    protect: NotRequired[bool]
+    """Protect the stateful resources (prod)."""
+    tags: NotRequired[Mapping[str, str]]
+    """Extra AWS tags."""
+    data_classification: NotRequired[str]
+    """Data classification tag (``public|internal|confidential|restricted``; default ``confidential``)."""
+    placement: NotRequired[Placement]
+    """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
+
+
+class FeatureStore(pulumi.ComponentResource):
+    """A tenant's Feast: online store (DynamoDB or Redis), feature server, materialisation."""
+
+    feature_store_yaml: pulumi.Output[str]
+    """The rendered ``feature_store.yaml`` (no secrets: the token is an env reference)."""
+    service_name: pulumi.Output[str]
+    """ClusterIP Service of the feature server."""
+    online_store_kind: str
+    """``dynamodb`` or ``redis``."""
+    online_table_names: pulumi.Output[list[str]]
+    """DynamoDB tables (SMB); empty for Redis."""
+    redis_endpoint: pulumi.Output[str | None]
+    """Redis primary endpoint (enterprise); ``None`` for DynamoDB."""
+
+    def __init__(
+        self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:featurestore:FeatureStore", name, None, opts)
+        tenant, ns, tier = args["tenant"], args["namespace"], args["tier"]
+        if tier not in ("smb", "enterprise"):
+            raise ValueError(
+                f"feature store {tenant}: tier must be smb or enterprise, got {tier!r}"
+            )
+        registry = registry_of(args)
+        project = args.get("project", feast_project(tenant))
+        region = args.get("region", DEFAULT_REGION)
+        protect = args.get("protect", False)
+        replicas = args.get("replicas", 2 if tier == "enterprise" else 1)
+        tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
+        child = pulumi.ResourceOptions(parent=self)
+
+        secret_name: str | None = None
+        table_names: list[pulumi.Output[str]] = []
+        redis_host: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        if tier == "smb":
+            self.online_store_kind = "dynamodb"
+            table_names = dynamodb_tables(
+                name,
+                project=project,
+                feature_views=args["feature_views"],
+                kms_key_arn=args["kms_key_arn"],
+                protect=protect,
+                tags=tags,
+                parent=self,
+            )
+        else:
+            self.online_store_kind = "redis"
+            missing = [
+                k
+                for k in ("data_subnet_ids", "vpc_id", "node_security_group_id", "redis_auth_token")
+                if not args.get(k)
+            ]
+            if missing:
+                raise ValueError(f"enterprise feature store {tenant}: missing {', '.join(missing)}")
+            token = pulumi.Output.secret(args["redis_auth_token"])
+            redis_host = redis_store(
+                name,
+                tenant=tenant,
+                network=RedisNetwork(
+                    data_subnet_ids=args["data_subnet_ids"],
+                    vpc_id=args["vpc_id"],
+                    node_security_group_id=args["node_security_group_id"],
+                ),
+                auth_token=token,
+                kms_key_arn=args["kms_key_arn"],
+                node_type=args.get("redis_node_type", REDIS_NODE_TYPE),
+                protect=protect,
+                tags=tags,
+                parent=self,
+            )
+            secret_name = f"{tenant}-feast-redis"
+            register(
+                f"{name}-redis-secret",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": object_meta(
+                        secret_name, ns, labels(tenant, COMPONENT, name=f"{tenant}-feast")
+                    ),
+                    "type": "Opaque",
+                    "stringData": {"auth-token": token},
+                },
+                child,
+            )
+
+        bucket = pulumi.Output.from_input(args["bucket_name"])
+        key = pulumi.Output.from_input(args["kms_key_arn"])
+        self.feature_store_yaml = pulumi.Output.all(bucket, key, redis_host).apply(
+            lambda v: render_platform_feature_store_yaml(
+                feature_store_settings(project, v[0], v[1], tier, region=region, redis_host=v[2])
+            )
+        )
+
+        sa_name = feast_service_account(tenant)
+        obj_labels = labels(tenant, COMPONENT, name=f"{tenant}-feast")
+        sa_manifest = service_account(sa_name, ns, obj_labels, None)
+        role_arn = args.get("role_arn")
+        if role_arn is not None:
+            sa_manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+        sa = register(f"{name}-sa", sa_manifest, child)
+        config_name = f"{tenant}-feature-repo"
+        cfg_manifest = config_map(config_name, ns, obj_labels, {"feature_store.yaml": ""})
+        cfg_manifest["data"] = {"feature_store.yaml": self.feature_store_yaml}
+        cfg = register(f"{name}-config", cfg_manifest, child)
+
+        after = pulumi.ResourceOptions(parent=self, depends_on=[sa, cfg])
+        for manifest in feature_server_manifests(
+            tenant,
+            ns,
+            tier,
+            registry,
+            service_account_name=sa_name,
+            config_name=config_name,
+            secret_name=secret_name,
+            region=region,
+            replicas=replicas,
+            schedule=args.get("materialize_schedule", "0 * * * *"),
+        ):
+            suffix = manifest["kind"].lower()
+            if "placement" in args:
+                args["placement"].apply(manifest)
+            register(f"{name}-{suffix}", manifest, after)
+
+        self.service_name = pulumi.Output.from_input(f"{tenant}-feature-server")
+        self.online_table_names = pulumi.Output.all(*table_names).apply(list)
+        self.redis_endpoint = redis_host
+        self.register_outputs(
+            {
+                "featureStoreYaml": self.feature_store_yaml,
+                "serviceName": self.service_name,
+                "onlineTableNames": self.online_table_names,
+                "redisEndpoint": self.redis_endpoint,
+            }
+        )

@@ -1,0 +1,194 @@
+"""The Kubernetes layer, the same on every site.
+
+Platform-wide: KServe (RawDeployment) with cert-manager, the shared monitoring stack,
+and GPU enablement when any tenant has GPU pools. Per tenant: the services its site
+backs (feature store, queues), its model serving, its monitoring and, where the site
+gives it a queue, the alert receiver that turns alerts into retraining requests and
+canary rollbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from components.k8s import (
+    GpuEnablement,
+    KServeInstall,
+    ModelServing,
+    MonitoringStack,
+    TenantAutomation,
+    TenantMonitoring,
+)
+from components.k8s.automation import TenantAutomationArgs
+from components.k8s.monitoring import TenantMonitoringArgs
+from components.k8s.serving import ModelServingArgs, ModelSpec
+from components.platform.site import Credentials, Site
+from components.settings import ModelSettings, PlatformSettings
+from components.settings import Tenant as TenantSettings
+from contracts.names import Tier, model_storage_uri, webhook_secret_name
+
+
+def model_specs(models: Sequence[ModelSettings], bucket: str, *, gpu: bool) -> list[ModelSpec]:
+    """Serving specs of a tenant's models: ``s3://<bucket>/models/<name>/<version>/``."""
+    specs: list[ModelSpec] = []
+    for model in models:
+        spec: ModelSpec = {
+            "name": model.name,
+            "storage_uri": model_storage_uri(bucket, model.name, model.version),
+            "gpu": gpu,
+        }
+        if model.challenger_version is not None:
+            spec["challenger_storage_uri"] = model_storage_uri(
+                bucket, model.name, model.challenger_version
+            )
+            spec["canary_percent"] = (
+                model.canary_percent if model.canary_percent is not None else 10
+            )
+        specs.append(spec)
+    return specs
+
+
+class KubernetesLayer:
+    """Creates the layer's components as children of ``parent`` on ``site``'s cluster."""
+
+    serving: dict[str, ModelServing]
+    """Model serving by tenant name."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: PlatformSettings,
+        site: Site,
+        credentials: Credentials,
+        parent: pulumi.Resource,
+    ) -> None:
+        self._settings = settings
+        self._site = site
+        self._credentials = credentials
+        self._parent = parent
+        self.serving = {}
+        platform = self._platform_components(name)
+        for tenant in settings.tenants:
+            self._tenant(tenant, platform)
+
+    def _platform_components(self, name: str) -> list[pulumi.Resource]:
+        """KServe, monitoring and GPU enablement: what every tenant's objects wait for."""
+        settings, site = self._settings, self._site
+        opts = pulumi.ResourceOptions(
+            parent=self._parent, providers=[site.k8s_provider], depends_on=list(site.k8s_depends)
+        )
+        kserve = KServeInstall(
+            f"{name}-kserve", {**site.registry, "cluster_cidrs": site.cluster_cidrs}, opts
+        )
+        smb_retention = [
+            t.monitoring_retention_days for t in settings.tenants if t.tier is Tier.SMB
+        ]
+        monitoring = MonitoringStack(
+            f"{name}-monitoring",
+            {
+                **site.registry,
+                "cluster_cidrs": site.cluster_cidrs,
+                "retention_days": max(smb_retention, default=15),
+                "grafana_admin_password": self._credentials.generate(
+                    f"{name}-grafana-admin", length=32, specials="!#%*-_=+"
+                ),
+                "storage_class": site.storage_class,
+            },
+            opts,
+        )
+        if any(t.gpu_pool is not None for t in settings.tenants):
+            GpuEnablement(f"{name}-gpu", {**site.registry}, opts)
+        return [kserve, monitoring]
+
+    def _tenant(self, tenant: TenantSettings, platform: list[pulumi.Resource]) -> None:
+        """One tenant's site services, serving, monitoring and alert receiver."""
+        site = self._site
+        opts = pulumi.ResourceOptions(
+            parent=self._parent,
+            providers=[site.k8s_provider],
+            depends_on=[*platform, site.tenants[tenant.name]],
+        )
+        services = site.tenant_services(tenant, opts, self._credentials)
+        self.serving[tenant.name] = self._serving(tenant, opts)
+        # The receiver needs a queue for retraining triggers: without one, alerts stop at
+        # Alertmanager (they still fire and notify).
+        automation = services.retraining_queue_url is not None and (
+            tenant.drift_automation or tenant.inference.canary
+        )
+        self._monitoring(tenant, automation, opts)
+        if automation:
+            assert services.retraining_queue_url is not None
+            self._automation(
+                tenant, services.retraining_queue_url, services.automation_role_arn, opts
+            )
+
+    def _serving(self, tenant: TenantSettings, opts: pulumi.ResourceOptions) -> ModelServing:
+        site = self._site
+        storage = site.model_storage(tenant)
+        placement = site.placement(tenant)
+        gpu = tenant.inference.gpu and tenant.gpu_pool is not None
+        serving: ModelServingArgs = {
+            **site.registry,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "tier": tenant.tier,
+            "image_tag": self._settings.registry.serving_image_tag,
+            "min_replicas": tenant.inference.min_replicas,
+            "max_replicas": tenant.inference.max_replicas,
+            "models": model_specs(tenant.models, storage.bucket, gpu=gpu),
+            "verify_key_pem": tenant.model_signing_public_key,
+        }
+        if storage.role_arn is not None:
+            serving["role_arn"] = storage.role_arn
+        if storage.s3_endpoint is not None:
+            serving["s3_endpoint"] = storage.s3_endpoint
+        if placement is not None:
+            serving["placement"] = placement
+        return ModelServing(f"{tenant.name}-serving", serving, opts)
+
+    def _monitoring(
+        self, tenant: TenantSettings, automation: bool, opts: pulumi.ResourceOptions
+    ) -> TenantMonitoring:
+        site = self._site
+        placement = site.placement(tenant)
+        monitoring: TenantMonitoringArgs = {
+            **site.registry,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "tier": tenant.tier,
+            "models": [m.name for m in tenant.models],
+            "retention_days": tenant.monitoring_retention_days,
+            "canary": any(m.challenger_version is not None for m in tenant.models),
+            "automation": automation,
+            "storage_class": site.storage_class,
+        }
+        if placement is not None:
+            monitoring["placement"] = placement
+        return TenantMonitoring(f"{tenant.name}-monitoring", monitoring, opts)
+
+    def _automation(
+        self,
+        tenant: TenantSettings,
+        queue_url: pulumi.Output[str],
+        role_arn: pulumi.Output[str] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> TenantAutomation:
+        site = self._site
+        placement = site.placement(tenant)
+        receiver: TenantAutomationArgs = {
+            **site.registry,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "image_tag": self._settings.registry.serving_image_tag,
+            "retraining_queue_url": queue_url,
+            "webhook_token": self._credentials.generate(
+                webhook_secret_name(tenant.name), length=48, specials=None
+            ),
+            "role_arn": role_arn,
+            "canary_models": [m.name for m in tenant.models if m.challenger_version is not None],
+        }
+        if placement is not None:
+            receiver["placement"] = placement
+        return TenantAutomation(f"{tenant.name}-automation", receiver, opts)
