@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from components.settings import PROJECT, ConfigError, Mode, Tier, settings_from_config
+from components.settings import PROJECT, ConfigError, Mode, settings_from_config
+from contracts.names import Tier
 from mlplatform.cli import main
 from mlplatform.engine import load_project
 

@@ -1,0 +1,258 @@
+"""Tier presets and tenant overrides: from a stack file's tenant entry to a :class:`Tenant`.
+
+The preset of the tenant's tier fills everything; the overrides may change what the
+tier allows (an SMB tenant asking for a GPU pool is an error, not a silent upgrade), and
+every instance type is checked against the region's offering data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.settings.models import (
+    DEFAULT_MODELS,
+    DataClassification,
+    InferenceSettings,
+    NodeGroupSettings,
+    Quota,
+    Tenant,
+    TenantOverrides,
+    TenantSpec,
+)
+from contracts import regions
+from contracts.names import Tier, tenant_namespace
+
+SMB_ALLOWED_OVERRIDES = (
+    "training_instance_types, quota, min_replicas, max_replicas, data_classification, "
+    "monitoring_retention_days"
+)
+"""What an SMB tenant may override (it shares the platform's CPU pool)."""
+
+
+def _smb_preset(spec: TenantSpec) -> dict[str, Any]:
+    return {
+        "data_classification": DataClassification.CONFIDENTIAL,
+        "dedicated_nodes": False,
+        "cpu_pool": None,
+        "gpu_pool": None,
+        # Training on spot: SMB jobs are short, checkpointed and cost-sensitive.
+        "training_pool": NodeGroupSettings(
+            instance_types=["m6i.xlarge", "m6i.2xlarge", "m5.xlarge"],
+            capacity_type="SPOT",
+            min_size=0,
+            max_size=3,
+        ),
+        "quota": Quota(cpu=8, memory_gib=32, gpus=0, pods=50),
+        "inference": InferenceSettings(
+            min_replicas=1, max_replicas=3, gpu=False, canary=False, pdb=False
+        ),
+        "online_store": "dynamodb",
+        "object_lock": False,
+        "monitoring_retention_days": 15,
+        "drift_automation": True,
+    }
+
+
+def _enterprise_preset(spec: TenantSpec) -> dict[str, Any]:
+    return {
+        "data_classification": DataClassification.RESTRICTED,
+        "dedicated_nodes": True,
+        "cpu_pool": NodeGroupSettings(instance_types=["m6i.2xlarge"], min_size=2, max_size=6),
+        # g6 (L4) for inference: offered in mec1-az1/az2 only; scales from zero.
+        "gpu_pool": NodeGroupSettings(instance_types=["g6.xlarge"], min_size=0, max_size=4),
+        "training_pool": NodeGroupSettings(instance_types=["g6e.xlarge"], min_size=0, max_size=2),
+        "quota": Quota(cpu=64, memory_gib=256, gpus=8, pods=200),
+        "inference": InferenceSettings(
+            min_replicas=2, max_replicas=10, gpu=True, canary=True, pdb=True
+        ),
+        "online_store": "redis",
+        "object_lock": True,
+        "monitoring_retention_days": 90,
+        "drift_automation": True,
+    }
+
+
+PRESETS = {Tier.SMB: _smb_preset, Tier.ENTERPRISE: _enterprise_preset}
+
+
+def resolve_tenant(
+    spec: TenantSpec, path: str, region: str, zone_ids: list[str], signing_key: str | None = None
+) -> tuple[Tenant | None, list[str]]:
+    """Apply the tier preset and the overrides; return the tenant or the problems.
+
+    ``path`` is the tenant's config key path (``<project>:tenants[<i>]``) that problems
+    name; ``signing_key`` is the stack-level model-signing key a tenant may override.
+    """
+    resolution = _Resolution(spec, path, region, zone_ids)
+    if spec.tier is Tier.SMB:
+        resolution.smb_overrides()
+    else:
+        resolution.enterprise_overrides()
+    resolution.common_overrides()
+    key = spec.overrides.model_signing_public_key or signing_key
+    if key is None:
+        # settings_from_config reports the stack-level key as missing once.
+        return None, resolution.problems
+    if resolution.problems:
+        return None, resolution.problems
+    preset = resolution.preset
+    preset["model_signing_public_key"] = key
+    return Tenant(
+        name=spec.name, tier=spec.tier, namespace=tenant_namespace(spec.name), **preset
+    ), []
+
+
+class _Resolution:
+    """One tenant's preset being overridden, and the problems found on the way."""
+
+    def __init__(self, spec: TenantSpec, path: str, region: str, zone_ids: list[str]) -> None:
+        self.spec = spec
+        self.overrides: TenantOverrides = spec.overrides
+        self.preset: dict[str, Any] = PRESETS[spec.tier](spec)
+        self.problems: list[str] = []
+        self._path = path
+        self._region = region
+        self._zone_ids = zone_ids
+        self._offers = regions.load(region)
+
+    def problem(self, field: str, text: str) -> None:
+        """Record ``<path>.overrides.<field>: <text>``."""
+        self.problems.append(f"{self._path}.overrides.{field}: {text}")
+
+    def update_pool(self, pool: str, **changes: Any) -> None:
+        """Replace fields of one of the preset's node pools."""
+        self.preset[pool] = self.preset[pool].model_copy(update=changes)
+
+    def check_types(self, types: list[str], field: str, want_gpu: bool) -> None:
+        """Every type offered in the region, of the right kind, in one of the stack's zones."""
+        offers, region = self._offers, self._region
+        if offers is None:
+            self.problem(
+                field,
+                f"no offering data for region '{region}' "
+                f"(data ships for: {', '.join(regions.regions_with_data())})",
+            )
+            return
+        for name in types:
+            offered = offers.offered(name)
+            if offered is None:
+                hint = (
+                    f"; GPU types offered: {offers.families(offers.gpu_types())}"
+                    if want_gpu
+                    else ""
+                )
+                self.problem(
+                    field,
+                    f"'{name}' is not offered in {region} (offerings of {offers.data_date}){hint}",
+                )
+                continue
+            if offered.is_gpu != want_gpu:
+                self.problem(
+                    field,
+                    f"'{name}' is {'a GPU' if offered.is_gpu else 'a CPU-only'} type; this pool "
+                    f"needs {'GPU' if want_gpu else 'CPU'} types",
+                )
+                continue
+            if not set(offered.az_ids) & set(self._zone_ids):
+                self.problem(
+                    field,
+                    f"'{name}' is offered only in {', '.join(offered.az_ids)}, none of the "
+                    f"stack's zones ({', '.join(self._zone_ids)})",
+                )
+
+    def smb_overrides(self) -> None:
+        """SMB tenants run on CPU, share the platform CPU pool and serve one version."""
+        overrides = self.overrides
+        for field in ("gpu_instance_types", "gpu_max_nodes"):
+            if getattr(overrides, field) is not None:
+                self.problem(
+                    field,
+                    "SMB tenants run on CPU; GPU pools are enterprise-only (use tier: enterprise)",
+                )
+        if overrides.training_capacity_reservation_id is not None:
+            self.problem(
+                "training_capacity_reservation_id",
+                "SMB tenants train on CPU; capacity reservations are for enterprise GPU training",
+            )
+        if overrides.quota is not None and overrides.quota.gpus > 0:
+            self.problem("quota.gpus", "SMB tenants get no GPUs; allowed: 0")
+        for index, model in enumerate(overrides.models or []):
+            if model.challenger_version is not None or model.canary_percent is not None:
+                self.problem(
+                    f"models[{index}].challenger_version",
+                    "canary rollouts are enterprise-only; SMB tenants serve one version per model",
+                )
+        if overrides.cpu_instance_types is not None:
+            self.problem(
+                "cpu_instance_types",
+                "SMB tenants share the platform CPU pool; allowed overrides: "
+                + SMB_ALLOWED_OVERRIDES,
+            )
+        if overrides.training_instance_types is not None:
+            self.check_types(overrides.training_instance_types, "training_instance_types", False)
+            self.update_pool("training_pool", instance_types=overrides.training_instance_types)
+
+    def enterprise_overrides(self) -> None:
+        """Enterprise pools: instance types, bounds, and a reservation for p5en training."""
+        overrides = self.overrides
+        for pool, field, want_gpu in (
+            ("cpu_pool", "cpu_instance_types", False),
+            ("gpu_pool", "gpu_instance_types", True),
+            ("training_pool", "training_instance_types", True),
+        ):
+            types = getattr(overrides, field)
+            if types is not None:
+                self.check_types(types, field, want_gpu)
+                self.update_pool(pool, instance_types=types)
+        if overrides.training_capacity_reservation_id is not None:
+            self.update_pool(
+                "training_pool",
+                capacity_reservation_id=overrides.training_capacity_reservation_id,
+            )
+        training: NodeGroupSettings = self.preset["training_pool"]
+        if (
+            any(t.startswith("p5") for t in training.instance_types)
+            and training.capacity_reservation_id is None
+        ):
+            self.problem(
+                "training_capacity_reservation_id",
+                "p5en pools need an EC2 capacity reservation id (cr-...) in me-central-1",
+            )
+        if overrides.cpu_max_nodes is not None:
+            self.update_pool("cpu_pool", max_size=overrides.cpu_max_nodes)
+        if overrides.gpu_max_nodes is not None:
+            self.update_pool("gpu_pool", max_size=overrides.gpu_max_nodes)
+
+    def common_overrides(self) -> None:
+        """Quota, replicas, classification, retention and models: any tier."""
+        overrides, preset = self.overrides, self.preset
+        if overrides.quota is not None:
+            preset["quota"] = overrides.quota
+        self._replicas()
+        if overrides.data_classification is not None:
+            preset["data_classification"] = overrides.data_classification
+        if overrides.monitoring_retention_days is not None:
+            preset["monitoring_retention_days"] = overrides.monitoring_retention_days
+        preset["models"] = (
+            list(overrides.models) if overrides.models is not None else list(DEFAULT_MODELS)
+        )
+
+    def _replicas(self) -> None:
+        overrides = self.overrides
+        if overrides.min_replicas is None and overrides.max_replicas is None:
+            return
+        inference: InferenceSettings = self.preset["inference"]
+        low = (
+            overrides.min_replicas if overrides.min_replicas is not None else inference.min_replicas
+        )
+        high = (
+            overrides.max_replicas if overrides.max_replicas is not None else inference.max_replicas
+        )
+        if self.spec.tier is Tier.ENTERPRISE and low < 2:
+            self.problem("min_replicas", "enterprise serving is HA; allowed: >= 2")
+        if low > high:
+            self.problem("min_replicas", f"{low} exceeds max_replicas {high}")
+        else:
+            self.preset["inference"] = inference.model_copy(
+                update={"min_replicas": low, "max_replicas": high}
+            )
