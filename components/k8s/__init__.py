@@ -12,13 +12,10 @@ Pinned charts and images, and the list an air-gapped team must mirror, live in
 from components.k8s.automation import TenantAutomation, TenantAutomationArgs
 from components.k8s.catalog import PlatformFeatures, Registry, required_artifacts
 from components.k8s.gpu import GpuEnablement, GpuEnablementArgs
-from components.k8s.monitoring import (
-    MonitoringStack,
-    MonitoringStackArgs,
-    TenantMonitoring,
-    TenantMonitoringArgs,
-)
-from components.k8s.serving import KServeInstall, KServeInstallArgs, ModelServing, ModelServingArgs
+from components.k8s.kserve import KServeInstall, KServeInstallArgs
+from components.k8s.monitoring import MonitoringStack, MonitoringStackArgs
+from components.k8s.serving import ModelServing, ModelServingArgs
+from components.k8s.tenant_monitoring import TenantMonitoring, TenantMonitoringArgs
 
 __all__ = [
     "GpuEnablement",

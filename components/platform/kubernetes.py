@@ -22,8 +22,8 @@ from components.k8s import (
     TenantMonitoring,
 )
 from components.k8s.automation import TenantAutomationArgs
-from components.k8s.monitoring import TenantMonitoringArgs
 from components.k8s.serving import ModelServingArgs, ModelSpec
+from components.k8s.tenant_monitoring import TenantMonitoringArgs
 from components.platform.site import Credentials, Site
 from components.settings import ModelSettings, PlatformSettings
 from components.settings import Tenant as TenantSettings

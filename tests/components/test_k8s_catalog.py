@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from components.k8s import gpu, invariants, monitoring, serving
+from components.k8s import gpu, invariants, monitoring, serving, tenant_monitoring
+from components.k8s import kserve as kserve_platform
 from components.k8s.catalog import (
     CHARTS,
     IMAGES,
@@ -37,8 +38,8 @@ def all_values() -> dict[str, dict[str, Any]]:
     return {
         "nvidia-device-plugin": gpu.device_plugin_values(REG, g),
         "dcgm-exporter": gpu.dcgm_exporter_values(REG, g, {"release": "kps"}),
-        "cert-manager": serving.cert_manager_values(REG, {"release": "kps"}),
-        "kserve": serving.kserve_values(REG),
+        "cert-manager": kserve_platform.cert_manager_values(REG, {"release": "kps"}),
+        "kserve": kserve_platform.kserve_values(REG),
         "kube-prometheus-stack": monitoring.kube_prometheus_values(
             REG,
             retention_days=30,
@@ -58,7 +59,7 @@ def manifest_images() -> set[str]:
         t = samples.tenant(tier)
         manifests = [
             *serving.serving_manifests(samples.serving_args(tier)),
-            *monitoring.tenant_monitoring_manifests(samples.monitoring_args(tier)),
+            *tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args(tier)),
             *featurestore.feature_server_manifests(
                 t, t, tier, REG, service_account_name="sa", config_name="cm",
                 secret_name="s", region="me-central-1", replicas=2, schedule="0 * * * *",
@@ -243,7 +244,7 @@ def test_registry_prefixes_follow_the_settings() -> None:
     args = samples.serving_args("smb") | {"image_prefix": "mirror"}
     runtime = serving.serving_manifests(args)[0]
     assert runtime["spec"]["containers"][0]["image"] == f"{REG.host}/mlplatform/onnx-serving:0.1.0"
-    values = serving.kserve_values(reg)
+    values = kserve_platform.kserve_values(reg)
     assert values["kserve"]["controller"]["image"] == (
         f"{REG.host}/mirror/docker.io/kserve/kserve-controller"
     )
