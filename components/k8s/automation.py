@@ -4,7 +4,7 @@ It turns ``ModelInputDrift`` alerts into retraining triggers on the tenant's SQS
 and ``CanaryDegraded`` alerts into canary decisions (rollback) through the Kubernetes
 API, and audits every call. What it may touch is exactly its tenant's:
 
-- AWS: the IRSA role passed in, which :class:`components.k8s.queues.TenantQueues`
+- AWS: the IRSA role passed in, which :class:`components.aws.queues.TenantQueues`
   grants this tenant's queue ARNs and key only;
 - Kubernetes: a Role in the tenant namespace allowing only get on its
   InferenceServices (the actuator reads a challenger's Ready condition before sending
