@@ -100,110 +100,37 @@ class FeatureStore(pulumi.ComponentResource):
         self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:featurestore:FeatureStore", name, None, opts)
-        tenant, ns, tier = args["tenant"], args["namespace"], args["tier"]
+        tenant, tier = args["tenant"], args["tier"]
         if tier not in ("smb", "enterprise"):
             raise ValueError(
                 f"feature store {tenant}: tier must be smb or enterprise, got {tier!r}"
             )
-        registry = registry_of(args)
-        project = args.get("project", feast_project(tenant))
-        region = args.get("region", DEFAULT_REGION)
-        protect = args.get("protect", False)
-        replicas = args.get("replicas", 2 if tier == "enterprise" else 1)
-        tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
-        child = pulumi.ResourceOptions(parent=self)
-
-        secret_name: str | None = None
+        self._name = name
+        self._args = args
+        self._project = args.get("project", feast_project(tenant))
+        self._region = args.get("region", DEFAULT_REGION)
+        self._tags = data_tags(
+            tenant, args.get("data_classification", "confidential"), args.get("tags")
+        )
         table_names: list[pulumi.Output[str]] = []
         redis_host: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        secret_name: str | None = None
         if tier == "smb":
             self.online_store_kind = "dynamodb"
-            table_names = dynamodb_tables(
-                name,
-                project=project,
-                feature_views=args["feature_views"],
-                kms_key_arn=args["kms_key_arn"],
-                protect=protect,
-                tags=tags,
-                parent=self,
-            )
+            table_names = self._dynamodb()
         else:
             self.online_store_kind = "redis"
-            missing = [
-                k
-                for k in ("data_subnet_ids", "vpc_id", "node_security_group_id", "redis_auth_token")
-                if not args.get(k)
-            ]
-            if missing:
-                raise ValueError(f"enterprise feature store {tenant}: missing {', '.join(missing)}")
-            token = pulumi.Output.secret(args["redis_auth_token"])
-            redis_host = redis_store(
-                name,
-                tenant=tenant,
-                network=RedisNetwork(
-                    data_subnet_ids=args["data_subnet_ids"],
-                    vpc_id=args["vpc_id"],
-                    node_security_group_id=args["node_security_group_id"],
-                ),
-                auth_token=token,
-                kms_key_arn=args["kms_key_arn"],
-                node_type=args.get("redis_node_type", REDIS_NODE_TYPE),
-                protect=protect,
-                tags=tags,
-                parent=self,
-            )
-            secret_name = f"{tenant}-feast-redis"
-            register(
-                f"{name}-redis-secret",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": object_meta(
-                        secret_name, ns, labels(tenant, COMPONENT, name=f"{tenant}-feast")
-                    ),
-                    "type": "Opaque",
-                    "stringData": {"auth-token": token},
-                },
-                child,
-            )
+            redis_host, secret_name = self._redis()
 
         bucket = pulumi.Output.from_input(args["bucket_name"])
         key = pulumi.Output.from_input(args["kms_key_arn"])
+        project, region = self._project, self._region
         self.feature_store_yaml = pulumi.Output.all(bucket, key, redis_host).apply(
             lambda v: render_platform_feature_store_yaml(
                 feature_store_settings(project, v[0], v[1], tier, region=region, redis_host=v[2])
             )
         )
-
-        sa_name = feast_service_account(tenant)
-        obj_labels = labels(tenant, COMPONENT, name=f"{tenant}-feast")
-        sa_manifest = service_account(sa_name, ns, obj_labels, None)
-        role_arn = args.get("role_arn")
-        if role_arn is not None:
-            sa_manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
-        sa = register(f"{name}-sa", sa_manifest, child)
-        config_name = f"{tenant}-feature-repo"
-        cfg_manifest = config_map(config_name, ns, obj_labels, {"feature_store.yaml": ""})
-        cfg_manifest["data"] = {"feature_store.yaml": self.feature_store_yaml}
-        cfg = register(f"{name}-config", cfg_manifest, child)
-
-        after = pulumi.ResourceOptions(parent=self, depends_on=[sa, cfg])
-        for manifest in feature_server_manifests(
-            tenant,
-            ns,
-            tier,
-            registry,
-            service_account_name=sa_name,
-            config_name=config_name,
-            secret_name=secret_name,
-            region=region,
-            replicas=replicas,
-            schedule=args.get("materialize_schedule", "0 * * * *"),
-        ):
-            suffix = manifest["kind"].lower()
-            if "placement" in args:
-                args["placement"].apply(manifest)
-            register(f"{name}-{suffix}", manifest, after)
+        self._feature_server(secret_name)
 
         self.service_name = pulumi.Output.from_input(f"{tenant}-feature-server")
         self.online_table_names = pulumi.Output.all(*table_names).apply(list)
@@ -216,3 +143,96 @@ class FeatureStore(pulumi.ComponentResource):
                 "redisEndpoint": self.redis_endpoint,
             }
         )
+
+    def _dynamodb(self) -> list[pulumi.Output[str]]:
+        """SMB: one on-demand table per feature view."""
+        args = self._args
+        return dynamodb_tables(
+            self._name,
+            project=self._project,
+            feature_views=args["feature_views"],
+            kms_key_arn=args["kms_key_arn"],
+            protect=args.get("protect", False),
+            tags=self._tags,
+            parent=self,
+        )
+
+    def _redis(self) -> tuple[pulumi.Output[str], str]:
+        """Enterprise: ElastiCache Redis, and the Secret the feature server reads its token from."""
+        args, tenant = self._args, self._args["tenant"]
+        missing = [
+            k
+            for k in ("data_subnet_ids", "vpc_id", "node_security_group_id", "redis_auth_token")
+            if not args.get(k)
+        ]
+        if missing:
+            raise ValueError(f"enterprise feature store {tenant}: missing {', '.join(missing)}")
+        token = pulumi.Output.secret(args["redis_auth_token"])
+        host = redis_store(
+            self._name,
+            tenant=tenant,
+            network=RedisNetwork(
+                data_subnet_ids=args["data_subnet_ids"],
+                vpc_id=args["vpc_id"],
+                node_security_group_id=args["node_security_group_id"],
+            ),
+            auth_token=token,
+            kms_key_arn=args["kms_key_arn"],
+            node_type=args.get("redis_node_type", REDIS_NODE_TYPE),
+            protect=args.get("protect", False),
+            tags=self._tags,
+            parent=self,
+        )
+        secret_name = f"{tenant}-feast-redis"
+        register(
+            f"{self._name}-redis-secret",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": object_meta(
+                    secret_name,
+                    args["namespace"],
+                    labels(tenant, COMPONENT, name=f"{tenant}-feast"),
+                ),
+                "type": "Opaque",
+                "stringData": {"auth-token": token},
+            },
+            pulumi.ResourceOptions(parent=self),
+        )
+        return host, secret_name
+
+    def _feature_server(self, secret_name: str | None) -> None:
+        """Service account, ``feature_store.yaml`` ConfigMap, server, Service, materialisation."""
+        args, name = self._args, self._name
+        tenant, namespace, tier = args["tenant"], args["namespace"], args["tier"]
+        child = pulumi.ResourceOptions(parent=self)
+        sa_name = feast_service_account(tenant)
+        obj_labels = labels(tenant, COMPONENT, name=f"{tenant}-feast")
+        sa_manifest = service_account(sa_name, namespace, obj_labels, None)
+        role_arn = args.get("role_arn")
+        if role_arn is not None:
+            sa_manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+        service_account_resource = register(f"{name}-sa", sa_manifest, child)
+        config_name = f"{tenant}-feature-repo"
+        config_manifest = config_map(config_name, namespace, obj_labels, {"feature_store.yaml": ""})
+        config_manifest["data"] = {"feature_store.yaml": self.feature_store_yaml}
+        config_resource = register(f"{name}-config", config_manifest, child)
+
+        after = pulumi.ResourceOptions(
+            parent=self, depends_on=[service_account_resource, config_resource]
+        )
+        for manifest in feature_server_manifests(
+            tenant,
+            namespace,
+            tier,
+            registry_of(args),
+            service_account_name=sa_name,
+            config_name=config_name,
+            secret_name=secret_name,
+            region=self._region,
+            replicas=args.get("replicas", 2 if tier == "enterprise" else 1),
+            schedule=args.get("materialize_schedule", "0 * * * *"),
+        ):
+            if "placement" in args:
+                args["placement"].apply(manifest)
+            register(f"{name}-{manifest['kind'].lower()}", manifest, after)

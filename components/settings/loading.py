@@ -72,25 +72,10 @@ def settings_from_config(
     values as Pulumi would hand them to the program after JSON-decoding objects.
     Raises ConfigError with every problem found.
     """
-    ns = f"{project}:"
-    raw = {k[len(ns) :]: v for k, v in config.items() if k.startswith(ns)}
+    namespace = f"{project}:"
+    raw = {k[len(namespace) :]: v for k, v in config.items() if k.startswith(namespace)}
     region = config.get("aws:region")
-    mode = raw.get("mode", Mode.AWS.value)
-    allowed = raw.get("allowed_regions")
-    if not (isinstance(allowed, list) and all(isinstance(r, str) for r in allowed)):
-        allowed = [DEFAULT_REGION]
-    problems: list[str] = []
-    if mode == Mode.AWS.value:
-        if region is None:
-            problems.append(
-                f"{stack_file}: aws:region: required in aws mode; allowed: {', '.join(allowed)}"
-            )
-        elif region not in allowed:
-            problems.append(
-                f"{stack_file}: aws:region: '{region}' is not allowed; allowed: "
-                f"{', '.join(allowed)} (UAE data residency"
-                + ("; me-south-1 is Bahrain, not the UAE)" if region == "me-south-1" else ")")
-            )
+    problems = _region_problems(raw, region, stack_file)
     try:
         spec = StackSpec.model_validate(raw)
     except ValidationError as exc:
@@ -99,68 +84,29 @@ def settings_from_config(
         raise ConfigError(problems)
 
     region = str(region or DEFAULT_REGION)
-
-    zone_ids: list[str] = []
-    offers = regions.load(region)
-    if spec.mode is Mode.AWS and offers is not None:
-        known = set(offers.zone_ids)
-        for field in ("zone_ids", "excluded_zone_ids"):
-            for z in getattr(spec.network, field) or []:
-                if z not in known:
-                    problems.append(
-                        f"{stack_file}: {PROJECT}:network.{field}: '{z}' is not a zone id of "
-                        f"{region}; allowed: {', '.join(offers.zone_ids)} (use zone ids, "
-                        "not zone names)"
-                    )
-        chosen = spec.network.zone_ids or list(offers.zone_ids)
-        zone_ids = [z for z in chosen if z not in spec.network.excluded_zone_ids]
-        if len(zone_ids) < 2:
-            problems.append(
-                f"{stack_file}: {PROJECT}:network: {len(zone_ids)} usable zone(s) "
-                f"({', '.join(zone_ids) or 'none'}); stateful data must span at least two "
-                "healthy zones"
-            )
-        for t in spec.cluster.system_nodes.instance_types:
-            if offers.offered(t) is None:
-                problems.append(
-                    f"{stack_file}: {PROJECT}:cluster.system_nodes.instance_types: '{t}' is "
-                    f"not offered in {region} (offerings of {offers.data_date})"
-                )
-    elif spec.mode is Mode.AWS and region in spec.allowed_regions:
-        problems.append(
-            f"{stack_file}: aws:region: no offering data ships for '{region}'; "
-            f"available: {', '.join(regions.regions_with_data())}"
-        )
-
-    unkeyed = [t.name for t in spec.tenants if t.overrides.model_signing_public_key is None]
-    if spec.model_signing_public_key is None and unkeyed:
-        problems.append(
-            f"{stack_file}: {PROJECT}:model_signing_public_key: required but missing; give "
-            "the PEM of the Ed25519 public key that verifies signed models (tenants serving "
-            f"models without their own key: {', '.join(unkeyed)})"
-        )
+    zone_ids, problems = _zones(spec, region, stack_file)
+    problems += _signing_key_problems(spec, stack_file)
     tenants: list[Tenant] = []
-    for i, tspec in enumerate(spec.tenants):
-        tenant, errs = resolve_tenant(
-            tspec,
-            f"{PROJECT}:tenants[{i}]",
+    for index, tenant_spec in enumerate(spec.tenants):
+        tenant, errors = resolve_tenant(
+            tenant_spec,
+            f"{PROJECT}:tenants[{index}]",
             region,
             zone_ids or ["-"],
             spec.model_signing_public_key,
         )
-        problems.extend(f"{stack_file}: {e}" for e in errs)
+        problems.extend(f"{stack_file}: {e}" for e in errors)
         if tenant is not None:
             tenants.append(tenant)
     if problems:
         raise ConfigError(problems)
 
-    env = spec.environment
     return PlatformSettings(
         project=project,
         stack=stack,
         stack_file=stack_file,
-        environment=env,
-        profile=PROFILES[env],
+        environment=spec.environment,
+        profile=PROFILES[spec.environment],
         mode=spec.mode,
         region=region,
         allowed_regions=spec.allowed_regions,
@@ -172,6 +118,75 @@ def settings_from_config(
         tags=spec.tags,
         tenants=tenants,
     )
+
+
+def _region_problems(raw: Mapping[str, Any], region: Any, stack_file: str) -> list[str]:
+    """``aws:region``: required in aws mode, one of the allowed (UAE) regions."""
+    if raw.get("mode", Mode.AWS.value) != Mode.AWS.value:
+        return []
+    allowed = raw.get("allowed_regions")
+    if not (isinstance(allowed, list) and all(isinstance(r, str) for r in allowed)):
+        allowed = [DEFAULT_REGION]
+    if region is None:
+        return [f"{stack_file}: aws:region: required in aws mode; allowed: {', '.join(allowed)}"]
+    if region not in allowed:
+        return [
+            f"{stack_file}: aws:region: '{region}' is not allowed; allowed: "
+            f"{', '.join(allowed)} (UAE data residency"
+            + ("; me-south-1 is Bahrain, not the UAE)" if region == "me-south-1" else ")")
+        ]
+    return []
+
+
+def _zones(spec: StackSpec, region: str, stack_file: str) -> tuple[list[str], list[str]]:
+    """The stack's usable zone ids (aws mode) and the problems with the zone settings."""
+    problems: list[str] = []
+    offers = regions.load(region)
+    if spec.mode is not Mode.AWS:
+        return [], problems
+    if offers is None:
+        if region in spec.allowed_regions:
+            problems.append(
+                f"{stack_file}: aws:region: no offering data ships for '{region}'; "
+                f"available: {', '.join(regions.regions_with_data())}"
+            )
+        return [], problems
+    known = set(offers.zone_ids)
+    for field in ("zone_ids", "excluded_zone_ids"):
+        for zone in getattr(spec.network, field) or []:
+            if zone not in known:
+                problems.append(
+                    f"{stack_file}: {PROJECT}:network.{field}: '{zone}' is not a zone id of "
+                    f"{region}; allowed: {', '.join(offers.zone_ids)} (use zone ids, "
+                    "not zone names)"
+                )
+    chosen = spec.network.zone_ids or list(offers.zone_ids)
+    zone_ids = [z for z in chosen if z not in spec.network.excluded_zone_ids]
+    if len(zone_ids) < 2:
+        problems.append(
+            f"{stack_file}: {PROJECT}:network: {len(zone_ids)} usable zone(s) "
+            f"({', '.join(zone_ids) or 'none'}); stateful data must span at least two "
+            "healthy zones"
+        )
+    for instance_type in spec.cluster.system_nodes.instance_types:
+        if offers.offered(instance_type) is None:
+            problems.append(
+                f"{stack_file}: {PROJECT}:cluster.system_nodes.instance_types: "
+                f"'{instance_type}' is not offered in {region} (offerings of {offers.data_date})"
+            )
+    return zone_ids, problems
+
+
+def _signing_key_problems(spec: StackSpec, stack_file: str) -> list[str]:
+    """The stack-level key is required unless every tenant brings its own."""
+    unkeyed = [t.name for t in spec.tenants if t.overrides.model_signing_public_key is None]
+    if spec.model_signing_public_key is None and unkeyed:
+        return [
+            f"{stack_file}: {PROJECT}:model_signing_public_key: required but missing; give "
+            "the PEM of the Ed25519 public key that verifies signed models (tenants serving "
+            f"models without their own key: {', '.join(unkeyed)})"
+        ]
+    return []
 
 
 def load_settings() -> PlatformSettings:
