@@ -44,6 +44,7 @@ from contracts.names import (
     labels,
     webhook_secret_name,
 )
+from contracts.router import router_name
 from contracts.telemetry import WEBHOOK_PORT, WEBHOOK_TOKEN_ENV, webhook_url
 
 COMPONENT = "automation"
@@ -68,6 +69,34 @@ def automation_manifests(
     """
     name = alert_receiver_name(tenant)
     obj_labels = labels(tenant, COMPONENT, name=name)
+    rbac = _rbac(tenant, namespace, obj_labels, role_arn, canary_models)
+    receiver = _receiver_deployment(
+        tenant, namespace, obj_labels, registry.serving_image(image_tag), queue_url
+    )
+    svc = cluster_ip_service(
+        name,
+        namespace,
+        obj_labels,
+        selector_labels(obj_labels),
+        [{"name": "webhook", "port": WEBHOOK_PORT, "targetPort": "webhook", "protocol": "TCP"}],
+    )
+    return [
+        *rbac,
+        receiver,
+        svc,
+        _ingress_from_alertmanager(name, namespace, obj_labels, monitoring_namespace),
+    ]
+
+
+def _rbac(
+    tenant: str,
+    namespace: str,
+    obj_labels: dict[str, str],
+    role_arn: str | None,
+    canary_models: Sequence[str],
+) -> list[Manifest]:
+    """The receiver's account (IRSA), and a Role reading InferenceServices and patching
+    only its canary models' routers, by name."""
     sa_name = automation_service_account(tenant)
     annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
     sa: Manifest = {
@@ -90,7 +119,7 @@ def automation_manifests(
             }
         ],
     }
-    routers = sorted(f"{model}-router" for model in canary_models)
+    routers = sorted(router_name(model) for model in canary_models)
     if routers:
         role["rules"] += [
             {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": routers,
@@ -105,9 +134,18 @@ def automation_manifests(
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa_name},
         "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": namespace}],
     }
+    return [sa, role, binding]
+
+
+def _receiver_deployment(
+    tenant: str, namespace: str, obj_labels: dict[str, str], image: str, queue_url: str
+) -> Manifest:
+    """One replica of ``python -m workloads.alerts.webhook`` (one writer of the audit log)."""
+    name = alert_receiver_name(tenant)
+    sa_name = automation_service_account(tenant)
     receiver = container(
         "alert-receiver",
-        registry.serving_image(image_tag),
+        image,
         Resources("100m", "256Mi", cpu_limit="500m", memory_limit="512Mi"),
         command=["python", "-m", "workloads.alerts.webhook"],
         args=[
@@ -148,14 +186,14 @@ def automation_manifests(
     }
     # One writer of the audit log and of rollbacks: replace, never run two side by side.
     dep["spec"]["strategy"] = {"type": "Recreate"}
-    svc = cluster_ip_service(
-        name,
-        namespace,
-        obj_labels,
-        selector_labels(obj_labels),
-        [{"name": "webhook", "port": WEBHOOK_PORT, "targetPort": "webhook", "protocol": "TCP"}],
-    )
-    netpol: Manifest = {
+    return dep
+
+
+def _ingress_from_alertmanager(
+    name: str, namespace: str, obj_labels: dict[str, str], monitoring_namespace: str
+) -> Manifest:
+    """Only the shared Alertmanager may reach the receiver."""
+    return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": object_meta(f"{name}-from-alertmanager", namespace, obj_labels),
@@ -179,7 +217,6 @@ def automation_manifests(
             ],
         },
     }
-    return [sa, role, binding, dep, svc, netpol]
 
 
 class TenantAutomationArgs(RegistryArgs):
