@@ -56,76 +56,67 @@ def _pod_label(label: str, target: str) -> dict[str, Any]:
     return {"sourceLabels": [meta], "targetLabel": target, "action": "replace"}
 
 
+def _monitor(
+    kind: str,
+    name: str,
+    tenant: str,
+    ns: str,
+    dedicated: bool,
+    component: str,
+    endpoints: list[Manifest],
+) -> Manifest:
+    """A PodMonitor or ServiceMonitor of one component's objects in the tenant namespace."""
+    endpoints_key = "podMetricsEndpoints" if kind == "PodMonitor" else "endpoints"
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": kind,
+        "metadata": object_meta(name, ns, monitor_labels(tenant, dedicated)),
+        "spec": {
+            "selector": {
+                "matchLabels": {"app.kubernetes.io/component": component, TENANT_LABEL: tenant}
+            },
+            "namespaceSelector": {"matchNames": [ns]},
+            endpoints_key: endpoints,
+        },
+    }
+
+
 def model_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
     """Scrape every model-server pod of the tenant (champion and challenger alike).
 
     KServe generates the predictors' Services, so their port names are not ours to rely
     on; the pods' container port is (``http1`` in our ServingRuntime).
     """
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": object_meta(f"{tenant}-model-servers", ns, monitor_labels(tenant, dedicated)),
-        "spec": {
-            "selector": {
-                "matchLabels": {
-                    "app.kubernetes.io/component": MODEL_SERVER_COMPONENT,
-                    TENANT_LABEL: tenant,
-                }
-            },
-            "namespaceSelector": {"matchNames": [ns]},
-            "podMetricsEndpoints": [
-                {
-                    "port": SERVER_PORT_NAME,
-                    "path": "/metrics",
-                    "interval": "30s",
-                    # ``namespace`` + ``inferenceservice`` is what the webhook acts on.
-                    "relabelings": [
-                        _pod_label(INFERENCE_SERVICE_LABEL, "inferenceservice"),
-                        _pod_label(ROLE_LABEL, "role"),
-                    ],
-                }
-            ],
-        },
+    endpoint = {
+        "port": SERVER_PORT_NAME,
+        "path": "/metrics",
+        "interval": "30s",
+        # ``namespace`` + ``inferenceservice`` is what the webhook acts on.
+        "relabelings": [
+            _pod_label(INFERENCE_SERVICE_LABEL, "inferenceservice"),
+            _pod_label(ROLE_LABEL, "role"),
+        ],
     }
+    return _monitor(
+        "PodMonitor", f"{tenant}-model-servers", tenant, ns, dedicated, MODEL_SERVER_COMPONENT,
+        [endpoint],
+    )  # fmt: skip
 
 
 def drift_monitor_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
     """Scrape the drift monitor (``workloads/monitoring``) wherever the tenant runs it."""
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": object_meta(f"{tenant}-drift-monitor", ns, monitor_labels(tenant, dedicated)),
-        "spec": {
-            "selector": {
-                "matchLabels": {
-                    "app.kubernetes.io/component": DRIFT_MONITOR_COMPONENT,
-                    TENANT_LABEL: tenant,
-                }
-            },
-            "namespaceSelector": {"matchNames": [ns]},
-            "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "60s"}],
-        },
-    }
+    return _monitor(
+        "PodMonitor", f"{tenant}-drift-monitor", tenant, ns, dedicated, DRIFT_MONITOR_COMPONENT,
+        [{"port": "metrics", "path": "/metrics", "interval": "60s"}],
+    )  # fmt: skip
 
 
 def feature_server_service_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
     """Scrape the Feast feature server's ``--metrics`` endpoint through its Service."""
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
-        "metadata": object_meta(f"{tenant}-feature-server", ns, monitor_labels(tenant, dedicated)),
-        "spec": {
-            "selector": {
-                "matchLabels": {
-                    "app.kubernetes.io/component": FEATURE_SERVER_COMPONENT,
-                    TENANT_LABEL: tenant,
-                }
-            },
-            "namespaceSelector": {"matchNames": [ns]},
-            "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
-        },
-    }
+    return _monitor(
+        "ServiceMonitor", f"{tenant}-feature-server", tenant, ns, dedicated,
+        FEATURE_SERVER_COMPONENT, [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
+    )  # fmt: skip
 
 
 def dedicated_prometheus(
