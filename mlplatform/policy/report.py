@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from mlplatform.policy.runner import PolicyInfo, PolicyReport, Violation
+from mlplatform.policy.model import PolicyInfo, PolicyReport, Violation
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "mlplatform-policy"
@@ -39,7 +39,11 @@ def _grouped(report: PolicyReport) -> dict[str, list[Violation]]:
         groups[violation.urn].append(violation)
     for violations in groups.values():
         violations.sort(
-            key=lambda v: (not v.mandatory, _SEVERITY_ORDER.get(v.severity, 9), v.policy)
+            key=lambda violation: (
+                not violation.mandatory,
+                _SEVERITY_ORDER.get(violation.severity, 9),
+                violation.policy,
+            )
         )
     return dict(sorted(groups.items()))
 
@@ -47,7 +51,9 @@ def _grouped(report: PolicyReport) -> dict[str, list[Violation]]:
 def render_text(report: PolicyReport) -> str:
     """Human-readable report: violations grouped by resource, then a summary line."""
     lines = []
-    packs = ", ".join(f"{p.name} {p.version} ({len(p.policies)} policies)" for p in report.packs)
+    packs = ", ".join(
+        f"{pack.name} {pack.version} ({len(pack.policies)} policies)" for pack in report.packs
+    )
     lines.append(
         f"Policy check of {report.project}/{report.stack}: {report.resources_analyzed} "
         f"resources, packs: {packs}"
@@ -57,17 +63,20 @@ def render_text(report: PolicyReport) -> str:
         kind = f" ({first.resource_type})" if first.resource_type else ""
         lines.append("")
         lines.append(f"{urn or '(stack)'}{kind}")
-        for v in violations:
-            lines.append(f"  [{v.enforcement_level}] [{v.severity}] {v.policy} ({v.pack})")
-            for message_line in v.message.splitlines() or [v.description]:
+        for violation in violations:
+            lines.append(
+                f"  [{violation.enforcement_level}] [{violation.severity}] {violation.policy} "
+                f"({violation.pack})"
+            )
+            for message_line in violation.message.splitlines() or [violation.description]:
                 lines.append(f"      {message_line}")
-            if v.remediation:
-                lines.append(f"      Remediation: {v.remediation}")
-            if v.frameworks:
-                lines.append(f"      Frameworks: {'; '.join(v.frameworks)}")
+            if violation.remediation:
+                lines.append(f"      Remediation: {violation.remediation}")
+            if violation.frameworks:
+                lines.append(f"      Frameworks: {'; '.join(violation.frameworks)}")
     mandatory = len(report.mandatory_violations)
     other = len(report.violations) - mandatory
-    resources = len({v.urn for v in report.violations})
+    resources = len({violation.urn for violation in report.violations})
     verdict = "FAILED" if report.exit_code else "PASSED"
     lines.append("")
     if report.violations:
@@ -106,18 +115,18 @@ def render_json(report: PolicyReport) -> str:
         "summary": {
             "mandatory": len(report.mandatory_violations),
             "advisory": len(report.violations) - len(report.mandatory_violations),
-            "resources": len({v.urn for v in report.violations}),
+            "resources": len({violation.urn for violation in report.violations}),
         },
         "packs": [
             {
-                "name": p.name,
-                "version": p.version,
-                "path": p.path,
-                "policies": [_policy_dict(x) for x in p.policies],
+                "name": pack.name,
+                "version": pack.version,
+                "path": pack.path,
+                "policies": [_policy_dict(policy) for policy in pack.policies],
             }
-            for p in report.packs
+            for pack in report.packs
         ],
-        "violations": [v.to_dict() for v in report.violations],
+        "violations": [violation.to_dict() for violation in report.violations],
     }
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
@@ -142,10 +151,8 @@ def _fingerprint(violation: Violation) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def render_sarif(
-    report: PolicyReport, plan: Mapping[str, Any], artifact_uri: str = "Pulumi.yaml"
-) -> str:
-    """SARIF 2.1.0 log for GitHub code scanning (one run, one rule per policy)."""
+def _sarif_rules(report: PolicyReport) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One SARIF rule per policy (first pack wins), and each policy's index among them."""
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     for pack in report.packs:
@@ -173,41 +180,60 @@ def render_sarif(
                     "markdown": f"**Remediation.** {policy.remediation}",
                 }
             rules.append(rule)
-    by_urn = {r.get("urn"): r for r in plan.get("resources") or [] if isinstance(r, Mapping)}
+    return rules, index
+
+
+def _sarif_result(
+    violation: Violation, resource: Mapping[str, Any] | None, artifact_uri: str
+) -> dict[str, Any]:
+    """One SARIF result: the violation, located at the line that registered the resource."""
+    uri, line = _source_location(resource, artifact_uri)
+    return {
+        "ruleId": violation.policy,
+        "level": _SARIF_LEVEL.get(violation.enforcement_level, "warning"),
+        "message": {
+            "text": f"{violation.resource_name or 'stack'} ({violation.resource_type or 'stack'})"
+            f": {violation.message or violation.description}"
+        },
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": line},
+                },
+                "logicalLocations": [
+                    {
+                        "name": violation.resource_name or "stack",
+                        "fullyQualifiedName": violation.urn or "stack",
+                        "kind": "resource",
+                    }
+                ],
+            }
+        ],
+        "partialFingerprints": {"mlplatformPolicyViolation/v1": _fingerprint(violation)},
+        "properties": {
+            "urn": violation.urn,
+            "pack": violation.pack,
+            "enforcementLevel": violation.enforcement_level,
+            "severity": violation.severity,
+            "frameworks": list(violation.frameworks),
+        },
+    }
+
+
+def render_sarif(
+    report: PolicyReport, plan: Mapping[str, Any], artifact_uri: str = "Pulumi.yaml"
+) -> str:
+    """SARIF 2.1.0 log for GitHub code scanning (one run, one rule per policy)."""
+    rules, index = _sarif_rules(report)
+    by_urn = {
+        resource.get("urn"): resource
+        for resource in plan.get("resources") or []
+        if isinstance(resource, Mapping)
+    }
     results = []
     for violation in report.violations:
-        uri, line = _source_location(by_urn.get(violation.urn), artifact_uri)
-        result: dict[str, Any] = {
-            "ruleId": violation.policy,
-            "level": _SARIF_LEVEL.get(violation.enforcement_level, "warning"),
-            "message": {
-                "text": f"{violation.resource_name or 'stack'} ({violation.resource_type or 'stack'})"
-                f": {violation.message or violation.description}"
-            },
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri},
-                        "region": {"startLine": line},
-                    },
-                    "logicalLocations": [
-                        {
-                            "name": violation.resource_name or "stack",
-                            "fullyQualifiedName": violation.urn or "stack",
-                            "kind": "resource",
-                        }
-                    ],
-                }
-            ],
-            "partialFingerprints": {"mlplatformPolicyViolation/v1": _fingerprint(violation)},
-            "properties": {
-                "urn": violation.urn,
-                "pack": violation.pack,
-                "enforcementLevel": violation.enforcement_level,
-                "severity": violation.severity,
-                "frameworks": list(violation.frameworks),
-            },
-        }
+        result = _sarif_result(violation, by_urn.get(violation.urn), artifact_uri)
         if violation.policy in index:
             result["ruleIndex"] = index[violation.policy]
         results.append(result)
@@ -220,7 +246,8 @@ def render_sarif(
                     "driver": {
                         "name": TOOL_NAME,
                         "informationUri": TOOL_URI,
-                        "version": "+".join(f"{p.name}-{p.version}" for p in report.packs) or "0",
+                        "version": "+".join(f"{pack.name}-{pack.version}" for pack in report.packs)
+                        or "0",
                         "rules": rules,
                     }
                 },

@@ -1,36 +1,23 @@
-"""Building blocks shared by every rule: rule metadata, plain-data access, unknown values.
+"""Building blocks shared by every validator: plain-data access, unknown values, checks.
 
-A rule here is one validator function plus its metadata (name, description, severity,
-enforcement level, frameworks, remediation). :func:`resource_rule` and :func:`stack_rule`
-wrap it in the pulumi-policy classes the CrossGuard engine understands, so the same
-objects are served by the packs and called directly by the tests.
+Rules are declared with :func:`policies.rules.declare.rule`; their validators receive a
+:class:`ResourceCheck` (one resource) or a :class:`StackCheck` (the whole stack).
 
 Unknown values: pulumi-policy hands validators a proxy that raises when a value that is
 not known during preview is read, and then reports an *advisory* "can't run policy"
-note, which would let a mandatory check pass silently. The wrappers below unwrap the
-proxy into plain data instead, and each rule decides explicitly: a value that must be
-*set* (a key ARN, a tag) counts as present when unknown, a value that must *equal*
-something (a region, a boolean) is a violation saying it could not be determined.
+note, which would let a mandatory check pass silently. The rule wrappers unwrap the
+proxy into plain data instead (:func:`plain`), and each rule decides explicitly: a value
+that must be *set* (a key ARN, a tag) counts as present when unknown, a value that must
+*equal* something (a region, a boolean) is a violation saying it could not be determined.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyComplianceFramework,
-    PolicyConfigSchema,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    Severity,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
 
 UNKNOWN_SENTINELS = frozenset(
     {
@@ -77,14 +64,14 @@ def plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         if type(value).__name__ in ("_DictProxy", "_DictSecretsProxy", "_LazyProps"):
             value = value["__target"]
-        return {k: plain(v) for k, v in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple) or type(value).__name__ in (
         "_ListProxy",
         "_ListSecretsProxy",
     ):
         if type(value).__name__ in ("_ListProxy", "_ListSecretsProxy"):
             value = value["__target"]
-        return [plain(v) for v in value]
+        return [plain(item) for item in value]
     if type(value).__name__ == "Secret":
         return plain(value.value)
     return value
@@ -190,24 +177,17 @@ def statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     raw = document.get("Statement", [])
     if isinstance(raw, Mapping):
         return [dict(raw)]
-    return [dict(s) for s in raw if isinstance(s, Mapping)]
+    return [dict(statement) for statement in raw if isinstance(statement, Mapping)]
 
 
-@dataclass(frozen=True)
-class Framework:
-    """One control of a compliance framework that a rule serves."""
-
-    name: str
-    """Framework name, e.g. ``UAE PDPL``."""
-    control: str
-    """Article or control id within it, e.g. ``Art. 22`` or ``EKS.1``."""
-    version: str = ""
-    """Edition of the framework, when it matters."""
-
-    @property
-    def tag(self) -> str:
-        """A machine-readable tag, ``framework:<name>:<control>``, sent over the protocol."""
-        return f"framework:{self.name}:{self.control}"
+def s3_bucket_refs(props: Mapping[str, Any]) -> set[str]:
+    """The names and ARNs an S3 bucket is referred to by (from its known ``bucket``/``id``)."""
+    refs: set[str] = set()
+    for key in ("bucket", "id"):
+        value = props.get(key)
+        if isinstance(value, str) and not is_unknown(value):
+            refs.update({value, f"arn:aws:s3:::{value}"})
+    return refs
 
 
 @dataclass
@@ -233,6 +213,34 @@ class ResourceCheck:
     def get(self, path: str) -> Any:
         """:func:`dig` into this resource's inputs."""
         return dig(self.props, path)
+
+    def require_known(self, path: str, unknown: str) -> Any:
+        """The input at ``path``; None, after reporting ``unknown``, when it is unknown.
+
+        (A missing input is :data:`MISSING`, never None.)
+        """
+        value = self.get(path)
+        if value is UNKNOWN:
+            self.violation(unknown)
+            return None
+        return value
+
+    def expect_flag(
+        self, value: Any, want: bool, *, unknown: str, wrong: str, unset_ok: bool = False
+    ) -> bool:
+        """Report ``unknown`` when a flag is unknown, ``wrong`` when it is not ``want``.
+
+        With ``unset_ok`` a flag that is not set (or not a boolean) passes: only an
+        explicit opposite value is wrong. Returns whether a violation was reported.
+        """
+        if value is UNKNOWN:
+            self.violation(unknown)
+            return True
+        state = truthy(value)
+        if state is want or (unset_ok and state is None):
+            return False
+        self.violation(wrong)
+        return True
 
 
 class StackResource:
@@ -287,7 +295,8 @@ class StackResource:
         """Resources each top-level input was computed from, by URN."""
         if self._deps is None:
             self._deps = {
-                k: tuple(d.urn for d in v) for k, v in self._source.property_dependencies.items()
+                key: tuple(dependency.urn for dependency in dependencies)
+                for key, dependencies in self._source.property_dependencies.items()
             }
         return self._deps
 
@@ -315,147 +324,6 @@ class StackCheck:
             self._by_type = index
         for resource_type in dict.fromkeys(types):
             yield from self._by_type.get(resource_type, ())
-
-
-ResourceValidator = Callable[[ResourceCheck], None]
-StackValidator = Callable[[StackCheck], None]
-
-
-def _config_schema(defaults: Mapping[str, Any], schema: Mapping[str, Mapping[str, Any]]) -> Any:
-    if not schema:
-        return None
-    properties = {}
-    for key, prop in schema.items():
-        entry = dict(prop)
-        if key in defaults:
-            entry["default"] = defaults[key]
-        properties[key] = entry
-    return PolicyConfigSchema(properties=properties)
-
-
-def _merged_config(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
-    # Validators only read their config, so the defaults are shared, not copied.
-    if not given:
-        return dict(defaults)
-    merged = dict(defaults)
-    for key, value in given.items():
-        merged[key] = plain(value)
-    return merged
-
-
-def _metadata(
-    frameworks: Sequence[Framework],
-    config_defaults: Mapping[str, Any],
-    config_schema: Mapping[str, Mapping[str, Any]] | None,
-) -> dict[str, Any]:
-    """The pulumi-policy keyword arguments resource and stack rules share."""
-    primary = frameworks[0] if frameworks else None
-    return {
-        "config_schema": _config_schema(config_defaults, config_schema or {}),
-        "framework": (
-            PolicyComplianceFramework(
-                name=primary.name, version=primary.version or None, reference=primary.control
-            )
-            if primary
-            else None
-        ),
-        "tags": [f.tag for f in frameworks],
-    }
-
-
-class RulePolicy(ResourceValidationPolicy):
-    """A resource rule: filters by type, unwraps proxies, then calls the validator."""
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        description: str,
-        validator: ResourceValidator,
-        resource_types: Iterable[str] | None,
-        severity: Severity,
-        enforcement_level: EnforcementLevel,
-        frameworks: Sequence[Framework],
-        remediation: str,
-        config_defaults: Mapping[str, Any] | None = None,
-        config_schema: Mapping[str, Mapping[str, Any]] | None = None,
-        type_predicate: Callable[[str], bool] | None = None,
-    ) -> None:
-        self.frameworks = tuple(frameworks)
-        self.resource_types = frozenset(resource_types) if resource_types is not None else None
-        self.type_predicate = type_predicate
-        self.config_defaults = dict(config_defaults or {})
-        self.validator = validator
-        super().__init__(
-            name=name,
-            description=description,
-            validate=self._validate,
-            enforcement_level=enforcement_level,
-            severity=severity,
-            remediation_steps=remediation,
-            **_metadata(frameworks, self.config_defaults, config_schema),
-        )
-
-    def applies_to(self, resource_type: str) -> bool:
-        """Whether this rule looks at resources of ``resource_type`` at all."""
-        if self.resource_types is not None and resource_type in self.resource_types:
-            return True
-        return self.type_predicate is not None and self.type_predicate(resource_type)
-
-    def _validate(self, args: ResourceValidationArgs, report_violation: Any) -> None:
-        if not self.applies_to(args.resource_type):
-            return
-        provider = args.provider
-        check = ResourceCheck(
-            resource_type=args.resource_type,
-            name=args.name,
-            urn=args.urn,
-            props=plain_once(args.props),
-            provider_type=provider.resource_type if provider is not None else None,
-            provider_name=provider.name if provider is not None else None,
-            provider_props=plain(provider.props) if provider is not None else {},
-            config=_merged_config(self.config_defaults, args.get_config()),
-            report=lambda message: report_violation(message, None),
-        )
-        self.validator(check)
-
-
-class StackRulePolicy(StackValidationPolicy):
-    """A stack rule: converts every resource to plain data, then calls the validator."""
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        description: str,
-        validator: StackValidator,
-        severity: Severity,
-        enforcement_level: EnforcementLevel,
-        frameworks: Sequence[Framework],
-        remediation: str,
-        config_defaults: Mapping[str, Any] | None = None,
-        config_schema: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        self.frameworks = tuple(frameworks)
-        self.config_defaults = dict(config_defaults or {})
-        self.validator = validator
-        super().__init__(
-            name=name,
-            description=description,
-            validate=self._validate,
-            enforcement_level=enforcement_level,
-            severity=severity,
-            remediation_steps=remediation,
-            **_metadata(frameworks, self.config_defaults, config_schema),
-        )
-
-    def _validate(self, args: StackValidationArgs, report_violation: Any) -> None:
-        check = StackCheck(
-            resources=[StackResource(r) for r in args.resources],
-            config=_merged_config(self.config_defaults, args.get_config()),
-            report=lambda message, urn: report_violation(message, urn),
-        )
-        self.validator(check)
 
 
 def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:

@@ -15,7 +15,7 @@ serves and sends them over the Analyzer protocol as ``framework:<name>:<control>
 
 from __future__ import annotations
 
-from policies.rules.common import Framework
+from policies.rules.declare import Framework
 
 PDPL_SECURITY = Framework("UAE PDPL", "Art. 20", "Federal Decree-Law 45/2021")
 PDPL_TRANSFER = Framework("UAE PDPL", "Art. 22-23", "Federal Decree-Law 45/2021")
@@ -32,9 +32,9 @@ SECURITY = (PDPL_SECURITY, CBUAE_OUTSOURCING, DIFC_SECURITY)
 
 def cis_eks(*ids: str) -> tuple[Framework, ...]:
     """CIS EKS Benchmark recommendations by id."""
-    return tuple(Framework("CIS EKS", i, "v1.5.0") for i in ids)
+    return tuple(Framework("CIS EKS", control, "v1.5.0") for control in ids)
 
 
 def fsbp(*ids: str) -> tuple[Framework, ...]:
     """AWS Foundational Security Best Practices controls by id."""
-    return tuple(Framework("AWS FSBP", i) for i in ids)
+    return tuple(Framework("AWS FSBP", control) for control in ids)

@@ -17,10 +17,10 @@ if str(Path(__file__).parent) not in sys.path:
 @pytest.fixture
 def stack_region(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None]:
     """Set the stack's ``aws:region`` as the engine would pass it to the pack."""
-    from policies.rules import residency
+    from policies.rules.residency import regions
 
     def set_region(region: str | None) -> None:
-        monkeypatch.setattr(residency, "stack_region", lambda: region)
+        monkeypatch.setattr(regions, "stack_region", lambda: region)
 
     set_region("me-central-1")
     return set_region

@@ -9,7 +9,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from mlplatform.policy import runner
+from mlplatform.policy import analyzer_requests
 from policies.rules import _fastpath, residency, zero_trust
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -68,7 +68,7 @@ def _requests():
         },
     )
     doc = plan(*secure_bucket("eu", region="eu-west-1"), workload, unknown_bucket, ssh)
-    return runner._build_requests(doc)
+    return analyzer_requests.build_requests(doc)
 
 
 def _configure(servicer) -> None:
