@@ -25,22 +25,24 @@ def _default_program() -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="mlplatform",
         description="Offline plan, policy check and mirror list for the sovereign ML platform.",
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)")
-        sp.add_argument(
+    def common(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml)"
+        )
+        command.add_argument(
             "--program",
             type=Path,
             default=None,
             help="folder of a Pulumi Python project (default: this repository)",
         )
 
-    plan = sub.add_parser(
+    plan = commands.add_parser(
         "plan", help="run the Pulumi program offline; write plan.json and manifests"
     )
     common(plan)
@@ -49,34 +51,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--format", choices=["text", "json"], default="text")
 
-    pol = sub.add_parser(
+    policy = commands.add_parser(
         "policy", help="plan, then run every policy pack through the Analyzer protocol"
     )
-    common(pol)
-    pol.add_argument(
+    common(policy)
+    policy.add_argument(
         "--pack",
         type=Path,
         action="append",
         default=None,
         help="policy pack folder (repeatable; default: all under policies/)",
     )
-    pol.add_argument(
+    policy.add_argument(
         "--config",
         type=Path,
         default=None,
         help="policy pack config JSON (the --policy-pack-config shape)",
     )
-    pol.add_argument("--format", choices=["text", "json", "sarif"], default="text")
-    pol.add_argument(
+    policy.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    policy.add_argument(
         "--out", type=Path, default=None, help="also write plan.json and manifests here"
     )
 
-    mirror = sub.add_parser(
+    mirror = commands.add_parser(
         "mirror", help="list every image and chart the stack needs (for air-gapped mirroring)"
     )
     common(mirror)
     mirror.add_argument("--format", choices=["text", "json"], default="text")
-    return p
+    return parser
 
 
 def _plan(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,8 +92,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from mlplatform.engine.output import render_summary, write_outputs
 
     plan = _plan(args)
-    out = args.out or Path(".mlplatform") / args.stack
-    plan_path, count = write_outputs(plan, out)
+    out_dir = args.out or Path(".mlplatform") / args.stack
+    plan_path, count = write_outputs(plan, out_dir)
     if args.format == "json":
         print(json.dumps(plan, indent=2))
     else:
@@ -102,7 +104,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_policy(args: argparse.Namespace) -> int:
     from mlplatform.engine import UsageError
     from mlplatform.engine.output import write_outputs
-    from mlplatform.policy import report as preport
+    from mlplatform.policy import report as policy_report
     from mlplatform.policy import runner
 
     packs = args.pack or runner.discover_packs(REPO_ROOT / "policies")
@@ -128,11 +130,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
         print(f"mlplatform policy: error: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        print(preport.render_json(report), end="")
+        print(policy_report.render_json(report), end="")
     elif args.format == "sarif":
-        print(preport.render_sarif(report, plan), end="")
+        print(policy_report.render_sarif(report, plan), end="")
     else:
-        print(preport.render_text(report), end="")
+        print(policy_report.render_text(report), end="")
     return int(report.exit_code)
 
 
@@ -146,17 +148,14 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mlplatform`` console script."""
-    from mlplatform.engine import PlanError, UsageError
+    from mlplatform.engine import EngineError
 
     args = _parser().parse_args(argv)
     handlers = {"plan": cmd_plan, "policy": cmd_policy, "mirror": cmd_mirror}
     try:
         return handlers[args.command](args)
-    except UsageError as exc:
-        for line in exc.lines:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    except PlanError as exc:
+    except EngineError as exc:
+        # Bad usage or configuration (UsageError), or a failed run (PlanError).
         for line in exc.lines:
             print(f"error: {line}", file=sys.stderr)
         return 2

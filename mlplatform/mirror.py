@@ -43,7 +43,7 @@ def _walk(node: Any, used_by: str, found: set[Artifact], in_values: bool) -> Non
         if in_values and isinstance(node.get("image"), str) and isinstance(tag, (str, int, float)):
             # Charts such as KServe's write {image: "<repo>", tag: "<version>"}.
             found.add(Artifact("image", f"{node['image']}:{tag}", used_by))
-            node = {k: v for k, v in node.items() if k not in ("image", "tag")}
+            node = {key: value for key, value in node.items() if key not in ("image", "tag")}
         for key, value in node.items():
             if (key == "image" and isinstance(value, str) and value and value != "[secret]") or (
                 in_values and key.endswith("Image") and isinstance(value, str) and ":" in value
@@ -63,11 +63,12 @@ def _walk(node: Any, used_by: str, found: set[Artifact], in_values: bool) -> Non
 def artifacts_from_plan(plan: dict[str, Any]) -> list[Artifact]:
     """Images and charts referenced by the plan's resources, sorted and de-duplicated."""
     found: set[Artifact] = set()
-    for res in plan["resources"]:
-        if not res["type"].startswith("kubernetes:") or res["type"].startswith("pulumi:providers:"):
+    for resource in plan["resources"]:
+        type_ = resource["type"]
+        if not type_.startswith("kubernetes:") or type_.startswith("pulumi:providers:"):
             continue
-        inputs = res.get("inputs") or {}
-        if res["type"].startswith("kubernetes:helm.sh/"):
+        inputs = resource.get("inputs") or {}
+        if type_.startswith("kubernetes:helm.sh/"):
             chart = inputs.get("chart", "")
             repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
             version = inputs.get("version", "")
@@ -78,10 +79,10 @@ def artifacts_from_plan(plan: dict[str, Any]) -> list[Artifact]:
                 if repo
                 else str(chart)
             )
-            found.add(Artifact("chart", f"{ref}:{version}" if version else ref, res["name"]))
-            _walk(inputs.get("values") or {}, res["name"], found, in_values=True)
+            found.add(Artifact("chart", f"{ref}:{version}" if version else ref, resource["name"]))
+            _walk(inputs.get("values") or {}, resource["name"], found, in_values=True)
         else:
-            _walk(inputs, res["name"], found, in_values=False)
+            _walk(inputs, resource["name"], found, in_values=False)
     return sorted(found)
 
 
@@ -89,18 +90,20 @@ def render(artifacts: list[Artifact], fmt: str) -> str:
     """Text (one ref per line, images then charts) or JSON."""
     if fmt == "json":
         grouped: dict[str, dict[str, list[str]]] = {"images": {}, "charts": {}}
-        for a in artifacts:
-            grouped["images" if a.kind == "image" else "charts"].setdefault(a.ref, []).append(
-                a.used_by
-            )
+        for artifact in artifacts:
+            group = grouped["images" if artifact.kind == "image" else "charts"]
+            group.setdefault(artifact.ref, []).append(artifact.used_by)
         return json.dumps(
             {
-                k: [{"ref": r, "used_by": sorted(set(u))} for r, u in sorted(v.items())]
-                for k, v in grouped.items()
+                group_name: [
+                    {"ref": ref, "used_by": sorted(set(users))}
+                    for ref, users in sorted(group.items())
+                ]
+                for group_name, group in grouped.items()
             },
             indent=2,
         )
-    images = sorted({a.ref for a in artifacts if a.kind == "image"})
-    charts = sorted({a.ref for a in artifacts if a.kind == "chart"})
+    images = sorted({artifact.ref for artifact in artifacts if artifact.kind == "image"})
+    charts = sorted({artifact.ref for artifact in artifacts if artifact.kind == "chart"})
     lines = [f"# {len(images)} images", *images, f"# {len(charts)} charts", *charts]
     return "\n".join(lines)

@@ -4,6 +4,11 @@
 would call the cloud: it reads the project and stack file, sets the stack config the
 way the CLI does, runs the program's ``__main__.py`` inside a root Stack, and records
 every registration (default providers included) as a plan. Nothing leaves the machine.
+
+A run, step by step (``run_project``): ``_prepare`` the mocks and monitor; inside
+``_sdk_hooks`` (invoke sites, lean stack traces) and ``_program_environment`` (working
+directory, import path), ``_configure_sdk`` and ``_run_program``; a failure becomes one
+error for the user (``_failure``); ``_assemble_plan`` orders the records into the plan.
 """
 
 from __future__ import annotations
@@ -17,33 +22,128 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
 
 from mlplatform.engine import cloud
-from mlplatform.engine.stackfile import Project, UsageError, load_project
+from mlplatform.engine.stackfile import EngineError, Project, UsageError, load_project
 
-__all__ = ["PlanError", "UsageError", "load_project", "plan_program", "run_project"]
+if TYPE_CHECKING:
+    from mlplatform.engine.mocks import DuplicateUrn, PlatformMocks
+
+__all__ = [
+    "EngineError",
+    "PlanError",
+    "UsageError",
+    "load_project",
+    "plan_program",
+    "run_project",
+]
 
 _RUN_LOCK = threading.Lock()
+_ENGINE_CHECKOUT = Path(__file__).resolve().parents[2]
+"""Where the engine itself lives: code there (not the program's) is shown relative to it."""
 
 
-class PlanError(Exception):
+class PlanError(EngineError):
     """The program failed while planning (not a configuration problem)."""
 
-    def __init__(self, lines: list[str] | str) -> None:
-        self.lines = [lines] if isinstance(lines, str) else list(lines)
-        super().__init__("\n".join(self.lines))
+
+@dataclass
+class _Run:
+    """One run of a program: its project, the mocks and monitor, where invokes were made."""
+
+    project: Project
+    mocks: PlatformMocks
+    monitor: Any
+    invoke_sites: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def program_root(self) -> Path:
+        return self.project.root.resolve()
+
+
+def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
+    """Run ``project``'s program under mocks; return the plan dict. Not re-entrant.
+
+    ``record=False`` runs the same program under the SDK's plain ``MockMonitor`` (same
+    mocks, nothing recorded): the baseline ``bench/plan_scale.py`` measures us against.
+    Raises UsageError (the program's own ``pulumi.RunError``) or PlanError (it failed).
+    """
+    run = _prepare(project, record)
+    with (
+        _RUN_LOCK,
+        _gc_tuned(),
+        _sdk_hooks(run.program_root, run.invoke_sites),
+        _program_environment(project),
+    ):
+        _configure_sdk(project, run.monitor)
+        try:
+            _run_program(project)
+        except Exception as exc:  # pulumi.RunError included
+            raise _failure(run, exc) from None
+        duplicate = _duplicate_urn_error(run)
+        if duplicate is not None:
+            raise duplicate
+    return _assemble_plan(project, getattr(run.monitor, "records", []))
+
+
+def plan_program(program_dir: Path, stack: str) -> dict[str, Any]:
+    """Plan the Pulumi Python program in ``program_dir`` for ``stack``.
+
+    Raises UsageError (bad usage or config: exit 2) or PlanError (the program failed).
+    """
+    return run_project(load_project(Path(program_dir), stack))
+
+
+# --- before the run ---------------------------------------------------------------------
 
 
 def _provider_config(project: Project) -> dict[str, dict[str, Any]]:
     """Provider config from stack config (``aws:region`` -> {"aws": {"region": ...}})."""
-    out: dict[str, dict[str, Any]] = {}
+    config: dict[str, dict[str, Any]] = {}
     for key, value in project.raw_config.items():
-        pkg, _, name = key.partition(":")
-        if pkg in ("aws", "kubernetes", "random", "tls") and name:
-            out.setdefault(pkg, {})[name] = "[secret]" if key in project.secret_keys else value
-    return out
+        package, _, name = key.partition(":")
+        if package in ("aws", "kubernetes", "random", "tls") and name:
+            shown = "[secret]" if key in project.secret_keys else value
+            config.setdefault(package, {})[name] = shown
+    return config
+
+
+def _prepare(project: Project, record: bool) -> _Run:
+    """Mocks answering in the stack's region, and the monitor (recording or the SDK's)."""
+    from pulumi.runtime.mocks import MockMonitor
+
+    from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
+
+    provider_config = _provider_config(project)
+    region = provider_config.get("aws", {}).get("region")
+    ctx = cloud.CloudContext(default_region=region if isinstance(region, str) else "me-central-1")
+    mocks = PlatformMocks(ctx)
+    monitor = RecordingMonitor(mocks, provider_config) if record else MockMonitor(mocks)
+    return _Run(project, mocks, monitor)
+
+
+@contextlib.contextmanager
+def _gc_tuned() -> Iterator[None]:
+    """Fewer cyclic-GC passes while a program runs.
+
+    A plan keeps every registration alive until the end, so the default thresholds
+    make the collector rescan an ever larger heap (the SDK allocates several asyncio
+    tasks and futures per resource): measured here, 40 % of a 40-tenant plan's time.
+    Objects alive before the run are frozen out of the scans; thresholds go back after.
+    """
+    old_thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old_thresholds)
+        gc.unfreeze()
 
 
 def _program_site(program_root: Path) -> str | None:
@@ -56,25 +156,6 @@ def _program_site(program_root: Path) -> str | None:
         if program_root in path.parents and "site-packages" not in path.parts:
             return f"{path.relative_to(program_root)}:{frame.lineno}"
     return None
-
-
-@contextlib.contextmanager
-def _gc_tuned() -> Iterator[None]:
-    """Fewer cyclic-GC passes while a program runs.
-
-    A plan keeps every registration alive until the end, so the default thresholds
-    make the collector rescan an ever larger heap (the SDK allocates several asyncio
-    tasks and futures per resource): measured here, 40 % of a 40-tenant plan's time.
-    Objects alive before the run are frozen out of the scans; thresholds go back after.
-    """
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 def _lean_stack_trace() -> Any:
@@ -90,11 +171,11 @@ def _lean_stack_trace() -> Any:
     from pulumi.runtime.proto import source_pb2
 
     frame = sys._getframe(1)
-    seen = 0
+    init_frames = 0
     while frame is not None:
         if frame.f_code.co_name == "__init__":
-            seen += 1
-            if seen == 3:
+            init_frames += 1
+            if init_frames == 3:
                 break
         frame = frame.f_back  # type: ignore[assignment]
     caller = frame.f_back if frame is not None else None
@@ -104,173 +185,241 @@ def _lean_stack_trace() -> Any:
         uri = pathlib.Path(caller.f_code.co_filename).as_uri()
     except ValueError:
         return source_pb2.StackTrace()
-    pos = source_pb2.SourcePosition(uri=uri, line=caller.f_lineno)
-    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=pos)])
+    position = source_pb2.SourcePosition(uri=uri, line=caller.f_lineno)
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=position)])
 
 
-def _user_frame(tb: Any, program_root: Path, repo_roots: list[Path]) -> str | None:
-    frames = traceback.extract_tb(tb)
-    for frame in reversed(frames):
-        path = Path(frame.filename).resolve()
-        if "site-packages" in path.parts:
-            continue
-        for root in [program_root, *repo_roots]:
-            if root in path.parents:
-                return f"{path.relative_to(root)}:{frame.lineno}"
-    return None
+@contextlib.contextmanager
+def _sdk_hooks(program_root: Path, invoke_sites: dict[str, str]) -> Iterator[None]:
+    """The engine's hooks in the SDK for one run, the SDK's own put back after.
 
-
-def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
-    """Run ``project``'s program under mocks; return the plan dict. Not re-entrant.
-
-    ``record=False`` runs the same program under the SDK's plain ``MockMonitor`` (same
-    mocks, nothing recorded): the baseline ``bench/plan_scale.py`` measures us against.
+    Invokes note the program line that made them in ``invoke_sites`` (for the error when
+    one cannot be answered); registrations get the lean one-frame stack trace.
     """
-    import pulumi
     import pulumi.runtime
-    from pulumi.runtime import config as pconfig
-    from pulumi.runtime import settings as psettings
-    from pulumi.runtime.mocks import MockEngine, MockMonitor, MockSettings
-    from pulumi.runtime.stack import run_in_stack
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime import resource as sdk_resource
 
-    from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
-
-    provider_cfg = _provider_config(project)
-    region = provider_cfg.get("aws", {}).get("region")
-    ctx = cloud.CloudContext(default_region=region if isinstance(region, str) else "me-central-1")
-    mocks = PlatformMocks(ctx)
-    monitor = RecordingMonitor(mocks, provider_cfg) if record else MockMonitor(mocks)
-    invoke_sites: dict[str, str] = {}
-    program_root = project.root.resolve()
-
-    original_invoke = pulumi.runtime.invoke
-    original_invoke_output = getattr(pulumi.runtime, "invoke_output", None)
-
-    def _site_recording(fn: Any) -> Any:
-        def wrapper(tok: str, *args: Any, **kwargs: Any) -> Any:
+    def noting_site(invoke: Any) -> Any:
+        def wrapper(token: str, *args: Any, **kwargs: Any) -> Any:
             site = _program_site(program_root)
             if site:
-                invoke_sites.setdefault(tok, site)
-            return fn(tok, *args, **kwargs)
+                invoke_sites.setdefault(token, site)
+            return invoke(token, *args, **kwargs)
 
         return wrapper
 
-    with _RUN_LOCK, _gc_tuned():
-        old_cwd = os.getcwd()
-        old_path = list(sys.path)
-        before_modules = set(sys.modules)
-        pulumi.runtime.invoke = _site_recording(original_invoke)
-        from pulumi.runtime import resource as presource
-
-        original_stack_trace = presource._get_stack_trace
-        presource._get_stack_trace = _lean_stack_trace
+    original_invoke = pulumi.runtime.invoke
+    original_invoke_output = getattr(pulumi.runtime, "invoke_output", None)
+    original_stack_trace = sdk_resource._get_stack_trace
+    pulumi.runtime.invoke = noting_site(original_invoke)
+    if original_invoke_output is not None:
+        pulumi.runtime.invoke_output = noting_site(original_invoke_output)
+    sdk_resource._get_stack_trace = _lean_stack_trace
+    try:
+        yield
+    finally:
+        pulumi.runtime.invoke = original_invoke
         if original_invoke_output is not None:
-            pulumi.runtime.invoke_output = _site_recording(original_invoke_output)
-        try:
-            settings = MockSettings(
-                monitor=monitor,
-                monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-                engine=MockEngine(None),
-                project=project.name,
-                stack=project.stack,
-                root_directory=str(project.root.resolve()),
-                dry_run=False,
-                organization="organization",
-                callbacks=None,
-            )
-            psettings.configure(settings)
-            psettings.ROOT.set(None)
-            pconfig.set_all_config(dict(project.config), list(project.secret_keys))
-            os.chdir(project.main_dir)
-            sys.path.insert(0, str(project.main_dir))
-            # The SDK wants an event loop on this thread.
-            try:
-                asyncio.get_event_loop()
-            except RuntimeError:
-                asyncio.set_event_loop(asyncio.new_event_loop())
+            pulumi.runtime.invoke_output = original_invoke_output
+        sdk_resource._get_stack_trace = original_stack_trace
 
-            def program() -> None:
-                runpy.run_path(str(project.main_dir / "__main__.py"), run_name="__main__")
 
-            try:
-                _sync_await(run_in_stack(program))
-            except (pulumi.RunError, Exception) as exc:
-                if mocks.unanswered:
-                    token, why = mocks.unanswered[0]
-                    where = invoke_sites.get(token, "location unknown (asynchronous invoke)")
-                    raise PlanError(
-                        f"{where}: data source '{token}' cannot be answered offline ({why}); "
-                        "add an answer to mlplatform/engine/cloud.py INVOKES or avoid the call"
-                    ) from None
-                if isinstance(exc, pulumi.RunError):
-                    # A RunError is the program's own message for the user: show it as is.
-                    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-                    if lines and lines[0].rstrip().endswith(":") and len(lines) > 1:
-                        lines = lines[1:]
-                    raise UsageError(lines or [type(exc).__name__]) from None
-                site: str | None = _user_frame(
-                    exc.__traceback__, program_root, [Path(__file__).resolve().parents[2]]
-                )
-                msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise PlanError(
-                    f"{site or project.display(project.main_dir / '__main__.py')}: the program failed: "
-                    f"{type(exc).__name__}: {msg}"
-                ) from None
-        finally:
-            pulumi.runtime.invoke = original_invoke
-            presource._get_stack_trace = original_stack_trace
-            if original_invoke_output is not None:
-                pulumi.runtime.invoke_output = original_invoke_output
-            os.chdir(old_cwd)
-            sys.path[:] = old_path
-            # Forget modules imported from the program folder so the next run starts clean.
-            for mod in set(sys.modules) - before_modules:
-                file = getattr(sys.modules[mod], "__file__", None) or ""
-                if (
-                    file
-                    and program_root in Path(file).resolve().parents
-                    and "site-packages" not in file
-                ):
-                    del sys.modules[mod]
+@contextlib.contextmanager
+def _program_environment(project: Project) -> Iterator[None]:
+    """The program's folder as working directory and first on the import path.
 
-    stack_urn = "urn:pulumi:" + "::".join(
-        [project.stack, project.name, "pulumi:pulumi:Stack", f"{project.name}-{project.stack}"]
+    After the run, the old ones come back and modules imported from the program folder
+    are forgotten, so the next run starts clean.
+    """
+    program_root = project.root.resolve()
+    old_cwd = os.getcwd()
+    old_path = list(sys.path)
+    modules_before = set(sys.modules)
+    try:
+        os.chdir(project.main_dir)
+        sys.path.insert(0, str(project.main_dir))
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+        for module_name in set(sys.modules) - modules_before:
+            file = getattr(sys.modules[module_name], "__file__", None) or ""
+            if (
+                file
+                and program_root in Path(file).resolve().parents
+                and "site-packages" not in file
+            ):
+                del sys.modules[module_name]
+
+
+def _configure_sdk(project: Project, monitor: Any) -> None:
+    """SDK settings for this project and stack, the stack's config, an event loop."""
+    from pulumi.runtime import config as sdk_config
+    from pulumi.runtime import settings as sdk_settings
+    from pulumi.runtime.mocks import MockEngine, MockSettings
+
+    settings = MockSettings(
+        monitor=monitor,
+        monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+        engine=MockEngine(None),
+        project=project.name,
+        stack=project.stack,
+        root_directory=str(project.root.resolve()),
+        dry_run=False,
+        organization="organization",
+        callbacks=None,
     )
-    resources: list[dict[str, Any]] = [
-        {
-            "urn": stack_urn,
-            "id": None,
-            "type": "pulumi:pulumi:Stack",
-            "name": f"{project.name}-{project.stack}",
-            "parent": None,
-            "provider": None,
-            "custom": False,
-            "inputs": {},
-            "options": {},
-            "secretInputs": [],
-        }
-    ]
+    sdk_settings.configure(settings)
+    sdk_settings.ROOT.set(None)
+    sdk_config.set_all_config(dict(project.config), list(project.secret_keys))
+    # The SDK wants an event loop on this thread.
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+# --- the run and its failures -------------------------------------------------------------
+
+
+def _run_program(project: Project) -> None:
+    """Run ``__main__.py`` inside a root Stack, as the language host does."""
+    from pulumi.runtime.stack import run_in_stack
+    from pulumi.runtime.sync_await import _sync_await
+
+    main = project.main_dir / "__main__.py"
+
+    def program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    _sync_await(run_in_stack(program))
+
+
+def _failure(run: _Run, exc: Exception) -> UsageError | PlanError:
+    """The one error a failed run is shown as, most telling cause first."""
+    import pulumi
+
+    duplicate = _duplicate_urn_error(run)
+    if duplicate is not None:
+        return duplicate
+    if run.mocks.unanswered:
+        token, why = run.mocks.unanswered[0]
+        where = run.invoke_sites.get(token, "location unknown (asynchronous invoke)")
+        return PlanError(
+            f"{where}: data source '{token}' cannot be answered offline ({why}); "
+            "add an answer to mlplatform/engine/invokes.py INVOKES or avoid the call"
+        )
+    if isinstance(exc, pulumi.RunError):
+        # A RunError is the program's own message for the user: show it as is.
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        if lines and lines[0].rstrip().endswith(":") and len(lines) > 1:
+            lines = lines[1:]
+        return UsageError(lines or [type(exc).__name__])
+    site = _user_frame(exc.__traceback__, run.program_root)
+    text = str(exc).strip()
+    message = text.splitlines()[-1] if text else type(exc).__name__
+    where = site or run.project.display(run.project.main_dir / "__main__.py")
+    return PlanError(f"{where}: the program failed: {type(exc).__name__}: {message}")
+
+
+def _duplicate_urn_error(run: _Run) -> PlanError | None:
+    """URNs the program registered more than once, as the engine reports them; None if none.
+
+    One line per URN, at the last of its registrations in source order (registrations
+    run concurrently, so the order they reached the monitor in is not stable).
+    """
+    duplicates: list[DuplicateUrn] = getattr(run.monitor, "duplicates", [])
+    lines = []
+    for urn in sorted({duplicate.urn for duplicate in duplicates}):
+        positions = sorted(
+            {
+                position
+                for duplicate in duplicates
+                if duplicate.urn == urn
+                for position in (
+                    _source_position(duplicate.first_source),
+                    _source_position(duplicate.second_source),
+                )
+                if position is not None
+            }
+        )
+        sites = [_display_site(path, line, run.program_root) for path, line in positions]
+        where = sites.pop() if sites else "location unknown"
+        also = f" (also registered at {', '.join(sites)})" if sites else ""
+        lines.append(f"{where}: Duplicate resource URN '{urn}'{also}; try giving it a unique name")
+    return PlanError(lines) if lines else None
+
+
+def _source_position(source: dict[str, Any] | None) -> tuple[Path, int] | None:
+    """A registration's recorded source position (a ``file://`` URI and a line).
+
+    None where there is none, or where it lies in an installed library (the SDK records
+    the provider SDK's own line for ``Resource.get``).
+    """
+    if not source:
+        return None
+    path = Path(unquote(urlparse(source["uri"]).path)).resolve()
+    return None if "site-packages" in path.parts else (path, int(source["line"]))
+
+
+def _relative_site(path: Path, line: int | None, program_root: Path) -> str | None:
+    """``file:line`` relative to the program (or the engine's checkout); None elsewhere."""
+    for root in (program_root, _ENGINE_CHECKOUT):
+        if root in path.parents:
+            return f"{path.relative_to(root)}:{line}"
+    return None
+
+
+def _display_site(path: Path, line: int, program_root: Path) -> str:
+    return _relative_site(path, line, program_root) or f"{path}:{line}"
+
+
+def _user_frame(trace: TracebackType | None, program_root: Path) -> str | None:
+    """The innermost frame of a traceback in the program or the engine's checkout."""
+    for frame in reversed(traceback.extract_tb(trace)):
+        path = Path(frame.filename).resolve()
+        if "site-packages" in path.parts:
+            continue
+        site = _relative_site(path, frame.lineno, program_root)
+        if site:
+            return site
+    return None
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+
+def _assemble_plan(project: Project, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The root Stack, then the recorded resources in a stable order, and the shown config."""
+    stack_name = f"{project.name}-{project.stack}"
+    stack_urn = "urn:pulumi:" + "::".join(
+        [project.stack, project.name, "pulumi:pulumi:Stack", stack_name]
+    )
+    stack: dict[str, Any] = {
+        "urn": stack_urn,
+        "id": None,
+        "type": "pulumi:pulumi:Stack",
+        "name": stack_name,
+        "parent": None,
+        "provider": None,
+        "custom": False,
+        "inputs": {},
+        "options": {},
+        "secretInputs": [],
+    }
     # Registration order is not deterministic (the SDK registers concurrently); a plan
     # must be, so providers come first and everything else follows in URN order.
-    records = [r for r in getattr(monitor, "records", []) if r["type"] != "pulumi:pulumi:Stack"]
-    records.sort(key=lambda r: (not r["type"].startswith("pulumi:providers:"), r["urn"]))
-    resources += records
+    resources = sorted(
+        (record for record in records if record["type"] != "pulumi:pulumi:Stack"),
+        key=lambda record: (not record["type"].startswith("pulumi:providers:"), record["urn"]),
+    )
     shown_config = {
-        k: ("[secret]" if k in project.secret_keys else v)
-        for k, v in sorted(project.raw_config.items())
+        key: ("[secret]" if key in project.secret_keys else value)
+        for key, value in sorted(project.raw_config.items())
     }
     return {
         "project": project.name,
         "stack": project.stack,
         "config": shown_config,
-        "resources": resources,
+        "resources": [stack, *resources],
     }
-
-
-def plan_program(program_dir: Path, stack: str) -> dict[str, Any]:
-    """Plan the Pulumi Python program in ``program_dir`` for ``stack``.
-
-    Raises UsageError (bad usage or config: exit 2) or PlanError (the program failed).
-    """
-    return run_project(load_project(Path(program_dir), stack))

@@ -37,24 +37,24 @@ def api_version_kind(resource: dict[str, Any]) -> tuple[str, str] | None:
 
 def manifests(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every Kubernetes object of the plan as (relative file path, manifest)."""
-    out = []
-    for res in plan["resources"]:
-        avk = api_version_kind(res)
-        if avk is None or not res.get("custom"):
+    found = []
+    for resource in plan["resources"]:
+        api_and_kind = api_version_kind(resource)
+        if api_and_kind is None or not resource.get("custom"):
             continue
-        api, kind = avk
-        inputs = dict(res.get("inputs") or {})
-        meta = dict(inputs.pop("metadata", None) or {})
+        api, kind = api_and_kind
+        inputs = dict(resource.get("inputs") or {})
+        metadata = dict(inputs.pop("metadata", None) or {})
         inputs.pop("apiVersion", None)
         inputs.pop("kind", None)
-        if not meta.get("name"):
+        if not metadata.get("name"):
             # The provider auto-names objects; the engine recorded the name as the id.
-            meta["name"] = str(res.get("id") or res["name"]).split("/")[-1]
-        doc = {"apiVersion": api, "kind": kind, "metadata": meta, **inputs}
-        folder = meta.get("namespace") or "_cluster"
-        fname = re.sub(r"[^a-z0-9.-]", "-", f"{kind.lower()}-{meta['name']}")
-        out.append((f"{folder}/{fname}.yaml", doc))
-    return out
+            metadata["name"] = str(resource.get("id") or resource["name"]).split("/")[-1]
+        manifest = {"apiVersion": api, "kind": kind, "metadata": metadata, **inputs}
+        folder = metadata.get("namespace") or "_cluster"
+        file_name = re.sub(r"[^a-z0-9.-]", "-", f"{kind.lower()}-{metadata['name']}")
+        found.append((f"{folder}/{file_name}.yaml", manifest))
+    return found
 
 
 def write_outputs(plan: dict[str, Any], out_dir: Path) -> tuple[Path, int]:
@@ -62,32 +62,32 @@ def write_outputs(plan: dict[str, Any], out_dir: Path) -> tuple[Path, int]:
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "plan.json"
     plan_path.write_text(json.dumps(plan, indent=2, sort_keys=False) + "\n")
-    mdir = out_dir / "manifests"
-    if mdir.exists():
-        for old in sorted(mdir.rglob("*.yaml")):
-            old.unlink()
+    manifest_dir = out_dir / "manifests"
+    if manifest_dir.exists():
+        for stale in sorted(manifest_dir.rglob("*.yaml")):
+            stale.unlink()
     count = 0
-    for rel, doc in manifests(plan):
-        path = mdir / rel
+    for relative_path, manifest in manifests(plan):
+        path = manifest_dir / relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
         count += 1
     return plan_path, count
 
 
-def _own_tenant(res: dict[str, Any]) -> str | None:
-    inputs = res.get("inputs") or {}
+def _own_tenant(resource: dict[str, Any]) -> str | None:
+    inputs = resource.get("inputs") or {}
     tags = inputs.get("tags")
     if isinstance(tags, dict) and isinstance(tags.get("tenant"), str):
         return tags["tenant"]
-    meta = inputs.get("metadata")
-    if isinstance(meta, dict):
-        labels = meta.get("labels") or {}
+    metadata = inputs.get("metadata")
+    if isinstance(metadata, dict):
+        labels = metadata.get("labels") or {}
         if isinstance(labels, dict) and isinstance(labels.get(TENANT_LABEL), str):
             return labels[TENANT_LABEL]
-        ns = meta.get("namespace")
-        if isinstance(ns, str) and ns.startswith("tenant-"):
-            return ns.removeprefix("tenant-")
+        namespace = metadata.get("namespace")
+        if isinstance(namespace, str) and namespace.startswith("tenant-"):
+            return namespace.removeprefix("tenant-")
     return None
 
 
@@ -99,6 +99,53 @@ def _mentions(name: str, tenants: list[str]) -> str | None:
     return None
 
 
+def _is_counted(resource: dict[str, Any]) -> bool:
+    """A cloud or cluster resource: custom, and not a provider."""
+    return bool(resource.get("custom")) and not resource["type"].startswith("pulumi:providers:")
+
+
+def _tenant_tiers(plan: dict[str, Any]) -> dict[str, str]:
+    """Tenant -> tier, from the first resource labelled or tagged with both."""
+    tiers: dict[str, str] = {}
+    for resource in plan["resources"]:
+        inputs = resource.get("inputs") or {}
+        labels = (inputs.get("metadata") or {}).get("labels") or {}
+        tags = inputs.get("tags") or {}
+        for marks in (labels, tags):
+            if not isinstance(marks, dict):
+                continue
+            tenant = marks.get(TENANT_LABEL) or marks.get("tenant")
+            tier = marks.get(TIER_LABEL) or marks.get("tier")
+            if isinstance(tenant, str) and tier in ("smb", "enterprise"):
+                tiers.setdefault(tenant, str(tier))
+    return tiers
+
+
+def _count_by_tenant_and_component(
+    plan: dict[str, Any], tiers: dict[str, str]
+) -> Counter[tuple[str, str]]:
+    by_urn = {resource["urn"]: resource for resource in plan["resources"]}
+    tenants_longest_first = sorted(tiers, key=len, reverse=True)
+    counts: Counter[tuple[str, str]] = Counter()
+    for resource in plan["resources"]:
+        if not _is_counted(resource):
+            continue
+        tenant = _own_tenant(resource)
+        if tenant not in tiers:
+            tenant = _mentions(resource["name"], tenants_longest_first)
+        component = "other"
+        parent_urn = resource.get("parent")
+        while parent_urn and parent_urn in by_urn:
+            parent = by_urn[parent_urn]
+            if tenant is None:
+                tenant = _mentions(parent["name"], tenants_longest_first)
+            if component == "other" and parent["type"].startswith("mlplatform:"):
+                component = parent["type"].split(":")[1]
+            parent_urn = parent.get("parent")
+        counts[(tenant or "platform", component)] += 1
+    return counts
+
+
 def summarize(plan: dict[str, Any]) -> dict[str, Any]:
     """Counts per tenant and component, providers and their regions.
 
@@ -106,57 +153,31 @@ def summarize(plan: dict[str, Any]) -> dict[str, Any]:
     namespace, or it (or a parent component) is named after it (children are named
     ``f"{name}-..."``).
     """
-    by_urn = {r["urn"]: r for r in plan["resources"]}
-    tiers: dict[str, str] = {}
-    for res in plan["resources"]:
-        inputs = res.get("inputs") or {}
-        labels = (inputs.get("metadata") or {}).get("labels") or {}
-        tags = inputs.get("tags") or {}
-        for src in (labels, tags):
-            if not isinstance(src, dict):
-                continue
-            tenant = src.get(TENANT_LABEL) or src.get("tenant")
-            tier = src.get(TIER_LABEL) or src.get("tier")
-            if isinstance(tenant, str) and tier in ("smb", "enterprise"):
-                tiers.setdefault(tenant, str(tier))
-    names = sorted(tiers, key=len, reverse=True)
-    per: Counter[tuple[str, str]] = Counter()
-    for res in plan["resources"]:
-        if not res.get("custom") or res["type"].startswith("pulumi:providers:"):
-            continue
-        tenant = _own_tenant(res)
-        if tenant not in tiers:
-            tenant = _mentions(res["name"], names)
-        module = "other"
-        parent = res.get("parent")
-        while parent and parent in by_urn:
-            p = by_urn[parent]
-            if tenant is None:
-                tenant = _mentions(p["name"], names)
-            if module == "other" and p["type"].startswith("mlplatform:"):
-                module = p["type"].split(":")[1]
-            parent = p.get("parent")
-        per[(tenant or "platform", module)] += 1
+    tiers = _tenant_tiers(plan)
+    counts = _count_by_tenant_and_component(plan, tiers)
     providers = [
         {
-            "name": r["name"],
-            "package": r["type"].split(":")[-1],
-            "region": (r.get("inputs") or {}).get("region"),
+            "name": resource["name"],
+            "package": resource["type"].split(":")[-1],
+            "region": (resource.get("inputs") or {}).get("region"),
         }
-        for r in plan["resources"]
-        if r["type"].startswith("pulumi:providers:")
+        for resource in plan["resources"]
+        if resource["type"].startswith("pulumi:providers:")
     ]
+    tenants = sorted(
+        {tenant for tenant, _ in counts}, key=lambda tenant: (tenant != "platform", tenant)
+    )
     return {
-        "resources": sum(
-            1
-            for r in plan["resources"]
-            if r.get("custom") and not r["type"].startswith("pulumi:providers:")
-        ),
-        "components": sum(1 for r in plan["resources"] if not r.get("custom")),
+        "resources": sum(1 for resource in plan["resources"] if _is_counted(resource)),
+        "components": sum(1 for resource in plan["resources"] if not resource.get("custom")),
         "providers": providers,
         "by_tenant": {
-            t: {m: n for (tt, m), n in sorted(per.items()) if tt == t}
-            for t in sorted({t for t, _ in per}, key=lambda x: (x != "platform", x))
+            tenant: {
+                component: count
+                for (owner, component), count in sorted(counts.items())
+                if owner == tenant
+            }
+            for tenant in tenants
         },
         "tiers": tiers,
     }
@@ -164,24 +185,25 @@ def summarize(plan: dict[str, Any]) -> dict[str, Any]:
 
 def render_summary(plan: dict[str, Any], plan_path: Path | None, manifest_count: int) -> str:
     """The human summary ``mlplatform plan`` prints."""
-    s = summarize(plan)
+    summary = summarize(plan)
+    tiers = summary["tiers"]
     lines = [
         f"Plan of stack '{plan['stack']}' (project {plan['project']}): "
-        f"{s['resources']} resources in {s['components']} components",
+        f"{summary['resources']} resources in {summary['components']} components",
     ]
-    for p in s["providers"]:
-        where = f" in {p['region']}" if p["region"] else ""
-        lines.append(f"  provider {p['package']} '{p['name']}'{where}")
-    width = (
-        max([len("tenant")] + [len(f"{t} ({s['tiers'].get(t, '')})") for t in s["by_tenant"]]) + 2
-    )
+    for provider in summary["providers"]:
+        where = f" in {provider['region']}" if provider["region"] else ""
+        lines.append(f"  provider {provider['package']} '{provider['name']}'{where}")
+    labels = [f"{tenant} ({tiers.get(tenant, '')})" for tenant in summary["by_tenant"]]
+    width = max([len("tenant")] + [len(label) for label in labels]) + 2
     lines.append(f"  {'tenant':<{width}} {'component':<14} {'resources':>9}")
-    for tenant, mods in s["by_tenant"].items():
-        label = f"{tenant} ({s['tiers'][tenant]})" if tenant in s["tiers"] else tenant
-        for i, (mod, n) in enumerate(mods.items()):
-            lines.append(f"  {label if i == 0 else '':<{width}} {mod:<14} {n:>9}")
+    for tenant, components in summary["by_tenant"].items():
+        label = f"{tenant} ({tiers[tenant]})" if tenant in tiers else tenant
+        for index, (component, count) in enumerate(components.items()):
+            lines.append(f"  {label if index == 0 else '':<{width}} {component:<14} {count:>9}")
     if plan_path is not None:
         lines.append(
-            f"wrote {plan_path} and {manifest_count} Kubernetes manifests under {plan_path.parent / 'manifests'}/"
+            f"wrote {plan_path} and {manifest_count} Kubernetes manifests under "
+            f"{plan_path.parent / 'manifests'}/"
         )
     return "\n".join(lines)

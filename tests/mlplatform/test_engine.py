@@ -23,8 +23,8 @@ def make_program(
 
 
 def by_name(plan: dict, name: str) -> dict:
-    matches = [r for r in plan["resources"] if r["name"] == name]
-    assert len(matches) == 1, [r["name"] for r in plan["resources"]]
+    matches = [resource for resource in plan["resources"] if resource["name"] == name]
+    assert len(matches) == 1, [resource["name"] for resource in plan["resources"]]
     return matches[0]
 
 
@@ -41,7 +41,7 @@ def test_default_provider_comes_from_stack_config(tmp_path: Path) -> None:
     assert plan["resources"][0]["type"] == "pulumi:pulumi:Stack"
     bucket = by_name(plan, "data")
     provider_urn = bucket["provider"].rsplit("::", 1)[0]
-    provider = next(r for r in plan["resources"] if r["urn"] == provider_urn)
+    provider = next(resource for resource in plan["resources"] if resource["urn"] == provider_urn)
     assert provider["type"] == "pulumi:providers:aws"
     assert provider["name"].startswith("default_7_")
     assert provider["inputs"]["region"] == "me-central-1"
@@ -74,8 +74,8 @@ def test_secrets_are_marked_and_never_written(tmp_path: Path) -> None:
         """
         import pulumi, pulumi_aws as aws
         cfg = pulumi.Config()
-        s = aws.secretsmanager.Secret("s")
-        aws.secretsmanager.SecretVersion("v", secret_id=s.id, secret_string=cfg.require_secret("token"))
+        secret = aws.secretsmanager.Secret("s")
+        aws.secretsmanager.SecretVersion("v", secret_id=secret.id, secret_string=cfg.require_secret("token"))
         """,
         config="aws:region: me-central-1\ntoken:\n  secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=",
     )
@@ -107,8 +107,8 @@ def test_data_sources_answer_like_the_cloud(tmp_path: Path) -> None:
     plan = plan_program(prog, "test")
     policy = json.loads(by_name(plan, "p")["inputs"]["policy"])
     assert policy["Version"] == "2012-10-17"
-    st = policy["Statement"][0]
-    assert st == {
+    statement = policy["Statement"][0]
+    assert statement == {
         "Effect": "Allow",
         "Action": "s3:GetObject",
         "Resource": "arn:aws:s3:::b/*",
@@ -117,20 +117,28 @@ def test_data_sources_answer_like_the_cloud(tmp_path: Path) -> None:
     }
 
 
-def test_unanswerable_invoke_names_token_file_and_line(tmp_path: Path) -> None:
-    prog = make_program(
-        tmp_path / "p",
-        """
-        import pulumi_aws as aws
-
-        aws.route53.get_zone(name="example.ae")
-        """,
-    )
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        # No offline answer for this data source at all.
+        ('aws.route53.get_zone(name="example.ae")', ["aws:route53/getZone:getZone"]),
+        # Managed policy documents are not shipped: refused, never invented.
+        (
+            'aws.iam.get_policy(arn="arn:aws:iam::aws:policy/AdministratorAccess")',
+            ["aws:iam/getPolicy:getPolicy", "not known offline"],
+        ),
+    ],
+    ids=["no-answer", "managed-policy"],
+)
+def test_unanswerable_invoke_names_token_file_and_line(
+    tmp_path: Path, call: str, expected: list[str]
+) -> None:
+    prog = make_program(tmp_path / "p", f"import pulumi_aws as aws\n\n\n{call}\n")
     with pytest.raises(PlanError) as info:
         plan_program(prog, "test")
-    msg = str(info.value)
-    assert "aws:route53/getZone:getZone" in msg
-    assert "__main__.py:4" in msg
+    message = str(info.value)
+    for part in [*expected, "__main__.py:4"]:
+        assert part in message
 
 
 def test_kubernetes_objects_get_generated_names_and_manifests(tmp_path: Path) -> None:
@@ -138,8 +146,8 @@ def test_kubernetes_objects_get_generated_names_and_manifests(tmp_path: Path) ->
         tmp_path / "p",
         """
         import pulumi_kubernetes as k8s
-        ns = k8s.core.v1.Namespace("team")
-        k8s.core.v1.ConfigMap("cm", metadata={"namespace": ns.metadata.name}, data={"a": "b"})
+        team = k8s.core.v1.Namespace("team")
+        k8s.core.v1.ConfigMap("cm", metadata={"namespace": team.metadata.name}, data={"a": "b"})
         """,
     )
     out = tmp_path / "out"
@@ -148,7 +156,8 @@ def test_kubernetes_objects_get_generated_names_and_manifests(tmp_path: Path) ->
     ns_name = by_name(plan, "team")["id"]
     assert ns_name.startswith("team-") and len(ns_name) == len("team-") + 8
     files = sorted(
-        p.relative_to(out / "manifests").as_posix() for p in (out / "manifests").rglob("*.yaml")
+        path.relative_to(out / "manifests").as_posix()
+        for path in (out / "manifests").rglob("*.yaml")
     )
     assert files == [
         f"_cluster/namespace-{ns_name}.yaml",
@@ -161,9 +170,9 @@ def test_plans_are_deterministic(tmp_path: Path) -> None:
         tmp_path / "p",
         """
         import pulumi_aws as aws
-        for i in range(20):
-            k = aws.kms.Key(f"k{i}", enable_key_rotation=True)
-            aws.kms.Alias(f"a{i}", target_key_id=k.key_id, name=f"alias/k{i}")
+        for index in range(20):
+            key = aws.kms.Key(f"k{index}", enable_key_rotation=True)
+            aws.kms.Alias(f"a{index}", target_key_id=key.key_id, name=f"alias/k{index}")
         """,
     )
     assert plan_program(prog, "test") == plan_program(prog, "test")
@@ -225,22 +234,8 @@ def test_default_vpc_lookups_of_public_examples_are_answered(tmp_path: Path) -> 
     plan = plan_program(prog, "test")
     lb = by_name(plan, "lb")
     assert len(lb["inputs"]["subnets"]) == 3
-    assert all(s.startswith("subnet-") for s in lb["inputs"]["subnets"])
+    assert all(subnet.startswith("subnet-") for subnet in lb["inputs"]["subnets"])
     assert by_name(plan, "web")["inputs"]["vpcId"].startswith("vpc-")
-
-
-def test_managed_policy_documents_are_not_invented(tmp_path: Path) -> None:
-    prog = make_program(
-        tmp_path / "p",
-        """
-        import pulumi_aws as aws
-        aws.iam.get_policy(arn="arn:aws:iam::aws:policy/AdministratorAccess")
-        """,
-    )
-    with pytest.raises(PlanError) as info:
-        plan_program(prog, "test")
-    assert "aws:iam/getPolicy:getPolicy" in str(info.value)
-    assert "not known offline" in str(info.value)
 
 
 def test_lean_stack_traces_record_the_same_source_positions(
@@ -274,21 +269,92 @@ def test_lean_stack_traces_record_the_same_source_positions(
     assert by_name(lean, "q")["source"]["line"] == 12
 
 
-def test_program_folder_without_pulumi_yaml_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            ["plan", "--stack", "dev", "--program", "{folder}"],
+            "{folder}: no Pulumi.yaml here; --program must name a Pulumi project folder",
+        ),
+        (
+            ["policy", "--stack", "dev", "--pack", "{folder}"],
+            "--pack {folder}: no PulumiPolicy.yaml there (not a policy pack folder)",
+        ),
+    ],
+    ids=["program-without-pulumi-yaml", "pack-without-pulumipolicy-yaml"],
+)
+def test_a_folder_of_the_wrong_kind_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], expected: str
 ) -> None:
-    assert main(["plan", "--stack", "dev", "--program", str(tmp_path)]) == 2
+    assert main([part.format(folder=tmp_path) for part in command]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"error: {tmp_path}: no Pulumi.yaml here; --program must name a Pulumi project folder"
-    ]
+    assert err == [f"error: {expected.format(folder=tmp_path)}"]
 
 
-def test_pack_folder_that_is_not_a_pack_is_one_line(
+def test_two_resources_with_one_urn_fail_the_run_like_the_engine(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["policy", "--stack", "dev", "--pack", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"error: --pack {tmp_path}: no PulumiPolicy.yaml there (not a policy pack folder)"
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi_aws as aws
+
+        aws.s3.Bucket("data")
+        aws.s3.Bucket("data", force_destroy=True)
+        """,
+    )
+    # The SDK's mock monitor names the root Stack in its children's URNs (the CLI does not).
+    urn = "urn:pulumi:test::demo::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data"
+    with pytest.raises(PlanError) as info:
+        plan_program(prog, "test")
+    assert info.value.lines == [
+        f"__main__.py:5: Duplicate resource URN '{urn}' (also registered at __main__.py:4); "
+        "try giving it a unique name"
     ]
+    out = tmp_path / "o"
+    assert main(["plan", "--stack", "test", "--program", str(prog), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"error: {line}" for line in info.value.lines]
+    assert not (out / "plan.json").exists()
+
+
+def test_a_component_registering_one_child_name_twice_is_reported_where_it_does(
+    tmp_path: Path,
+) -> None:
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi, pulumi_aws as aws
+        from parts import Pair
+
+        Pair("one")
+        aws.sqs.Queue("q")
+        """,
+    )
+    (prog / "parts.py").write_text(
+        textwrap.dedent(
+            """
+            import pulumi, pulumi_aws as aws
+
+            class Pair(pulumi.ComponentResource):
+                def __init__(self, name, opts=None):
+                    super().__init__("test:index:Pair", name, None, opts)
+                    for _ in range(2):
+                        aws.kms.Key(f"{name}-key", opts=pulumi.ResourceOptions(parent=self))
+                    self.register_outputs({})
+            """
+        )
+    )
+    with pytest.raises(PlanError) as info:
+        plan_program(prog, "test")
+    assert info.value.lines == [
+        "parts.py:8: Duplicate resource URN "
+        "'urn:pulumi:test::demo::test:index:Pair$aws:kms/key:Key::one-key'; "
+        "try giving it a unique name"
+    ]
+    # The failed run leaves nothing behind: the same folder plans once the names differ.
+    (prog / "parts.py").write_text(
+        (prog / "parts.py").read_text().replace('f"{name}-key"', 'f"{name}-key-{_}"')
+    )
+    plan = plan_program(prog, "test")
+    assert {resource["name"] for resource in plan["resources"]} >= {"one-key-0", "one-key-1", "q"}

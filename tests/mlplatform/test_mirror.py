@@ -59,7 +59,7 @@ def test_images_and_charts_are_found_in_every_shape() -> None:
             {"type": "aws:s3/bucket:Bucket", "name": "b", "inputs": {"image": "not-a-k8s-image"}},
         ]
     }
-    refs = {(a.kind, a.ref) for a in artifacts_from_plan(plan)}
+    refs = {(artifact.kind, artifact.ref) for artifact in artifacts_from_plan(plan)}
     assert refs == {
         ("image", "reg.example.ae/init:1.0"),
         ("image", "reg.example.ae/app:2.0"),

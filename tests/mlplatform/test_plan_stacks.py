@@ -17,12 +17,12 @@ Plan = dict[str, Any]
 AWS_STACKS = ["dev", "staging", "prod"]
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_STACKS = sorted(
-    p.name[len("Pulumi.") : -len(".yaml")] for p in (REPO / "stacks").glob("Pulumi.*.yaml")
+    path.name[len("Pulumi.") : -len(".yaml")] for path in (REPO / "stacks").glob("Pulumi.*.yaml")
 )
 
 
 def of_type(plan: Plan, type_: str) -> list[dict[str, Any]]:
-    return [r for r in plan["resources"] if r["type"] == type_]
+    return [resource for resource in plan["resources"] if resource["type"] == type_]
 
 
 def test_plan_json_has_the_contract_shape(tmp_path: Path) -> None:
@@ -30,8 +30,8 @@ def test_plan_json_has_the_contract_shape(tmp_path: Path) -> None:
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert set(plan) >= {"project", "stack", "resources"}
     assert plan["project"] == "sovereign-ml-platform" and plan["stack"] == "dev"
-    for res in plan["resources"]:
-        assert set(res) >= {
+    for resource in plan["resources"]:
+        assert set(resource) >= {
             "urn",
             "type",
             "name",
@@ -41,9 +41,9 @@ def test_plan_json_has_the_contract_shape(tmp_path: Path) -> None:
             "inputs",
             "options",
         }
-        assert res["urn"].startswith("urn:pulumi:dev::sovereign-ml-platform::")
-        if res["custom"] and not res["type"].startswith("pulumi:providers:"):
-            assert res["provider"], res["urn"]
+        assert resource["urn"].startswith("urn:pulumi:dev::sovereign-ml-platform::")
+        if resource["custom"] and not resource["type"].startswith("pulumi:providers:"):
+            assert resource["provider"], resource["urn"]
     assert (tmp_path / "manifests").is_dir()
 
 
@@ -54,10 +54,10 @@ def test_every_aws_provider_is_in_me_central_1(
     plan = stack_plan(stack)
     providers = of_type(plan, "pulumi:providers:aws")
     assert providers
-    assert {p["inputs"].get("region") for p in providers} == {"me-central-1"}
-    for res in plan["resources"]:
-        if res["type"].startswith("aws:") and "region" in res["inputs"]:
-            assert res["inputs"]["region"] == "me-central-1", res["urn"]
+    assert {provider["inputs"].get("region") for provider in providers} == {"me-central-1"}
+    for resource in plan["resources"]:
+        if resource["type"].startswith("aws:") and "region" in resource["inputs"]:
+            assert resource["inputs"]["region"] == "me-central-1", resource["urn"]
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -82,13 +82,13 @@ def test_eks_endpoint_is_private_with_secrets_encryption_and_all_logs(
 
 def test_prod_has_gpu_pools_tainted_and_tenant_tainted(stack_plan: Callable[[str], Plan]) -> None:
     groups = of_type(stack_plan("prod"), "aws:eks/nodeGroup:NodeGroup")
-    gpu = [g for g in groups if "NVIDIA" in str(g["inputs"].get("amiType", ""))]
-    assert len(gpu) >= 2, "each enterprise tenant needs GPU pools"
-    for g in gpu:
-        taints = {(t["key"], t["effect"]) for t in g["inputs"].get("taints", [])}
-        assert ("nvidia.com/gpu", "NO_SCHEDULE") in taints, g["name"]
-        assert any(k == "mlplatform.io/tenant" for k, _ in taints), g["name"]
-        assert g["inputs"]["scalingConfig"]["minSize"] == 0
+    gpu_groups = [group for group in groups if "NVIDIA" in str(group["inputs"].get("amiType", ""))]
+    assert len(gpu_groups) >= 2, "each enterprise tenant needs GPU pools"
+    for group in gpu_groups:
+        taints = {(taint["key"], taint["effect"]) for taint in group["inputs"].get("taints", [])}
+        assert ("nvidia.com/gpu", "NO_SCHEDULE") in taints, group["name"]
+        assert any(key == "mlplatform.io/tenant" for key, _ in taints), group["name"]
+        assert group["inputs"]["scalingConfig"]["minSize"] == 0
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -101,9 +101,9 @@ def test_every_kms_key_rotates_with_a_30_day_window(
         assert key["inputs"]["enableKeyRotation"] is True, key["name"]
         assert key["inputs"]["deletionWindowInDays"] == 30, key["name"]
         policy = json.loads(key["inputs"]["policy"])
-        for st in policy["Statement"]:
-            assert st.get("Principal") != "*" and "*" not in json.dumps(
-                st.get("Principal", {})
+        for statement in policy["Statement"]:
+            assert statement.get("Principal") != "*" and "*" not in json.dumps(
+                statement.get("Principal", {})
             ).split('"'), key["name"]
 
 
@@ -113,23 +113,23 @@ def test_every_tenant_namespace_is_restricted_with_default_deny(
 ) -> None:
     plan = stack_plan(stack)
     namespaces = [
-        ns
-        for ns in of_type(plan, "kubernetes:core/v1:Namespace")
-        if ns["inputs"]["metadata"].get("labels", {}).get("mlplatform.io/tenant")
+        namespace
+        for namespace in of_type(plan, "kubernetes:core/v1:Namespace")
+        if namespace["inputs"]["metadata"].get("labels", {}).get("mlplatform.io/tenant")
     ]
     assert namespaces
     policies = of_type(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
-    for ns in namespaces:
-        meta = ns["inputs"]["metadata"]
+    for namespace in namespaces:
+        meta = namespace["inputs"]["metadata"]
         assert meta["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
         deny = [
-            p
-            for p in policies
-            if p["inputs"]["metadata"].get("namespace") == meta["name"]
-            and p["inputs"]["spec"].get("podSelector") == {}
-            and set(p["inputs"]["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
-            and not p["inputs"]["spec"].get("ingress")
-            and not p["inputs"]["spec"].get("egress")
+            policy
+            for policy in policies
+            if policy["inputs"]["metadata"].get("namespace") == meta["name"]
+            and policy["inputs"]["spec"].get("podSelector") == {}
+            and set(policy["inputs"]["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+            and not policy["inputs"]["spec"].get("ingress")
+            and not policy["inputs"]["spec"].get("egress")
         ]
         assert deny, f"{meta['name']} has no default-deny NetworkPolicy"
 
@@ -137,9 +137,9 @@ def test_every_tenant_namespace_is_restricted_with_default_deny(
 def test_onprem_has_no_aws_resources(stack_plan: Callable[[str], Plan]) -> None:
     plan = stack_plan("onprem")
     assert not [
-        r
-        for r in plan["resources"]
-        if r["type"].startswith("aws:") or r["type"] == "pulumi:providers:aws"
+        resource
+        for resource in plan["resources"]
+        if resource["type"].startswith("aws:") or resource["type"] == "pulumi:providers:aws"
     ]
     assert of_type(plan, "kubernetes:core/v1:Namespace")
 
