@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.k8s import invariants, validation
+from components.k8s import invariants
+from tests.components import k8s_validation as validation
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).with_name("k8s_data")
@@ -29,6 +30,8 @@ sys.path[:0] = [{repo!r}, {data!r}]
 import pulumi
 import samples
 import components.k8s as K
+from components.aws.queues import TenantQueues
+from components.featurestore import FeatureStore
 
 REG = samples.REGISTRY
 CIDRS = samples.CLUSTER_CIDRS
@@ -41,10 +44,10 @@ K.MonitoringStack("monitoring", {{
 }})
 for tier in samples.TIERS:
     t = samples.tenant(tier)
-    K.FeatureStore(f"{{t}}-features", samples.feature_store_args(tier))
+    FeatureStore(f"{{t}}-features", samples.feature_store_args(tier))
     K.ModelServing(f"{{t}}-serving", {{**samples.serving_args(tier), "verify_key_pem": KEY}})
     K.TenantMonitoring(f"{{t}}-monitoring", samples.monitoring_args(tier))
-    queues = K.TenantQueues(f"{{t}}-queues", samples.queue_args(tier))
+    queues = TenantQueues(f"{{t}}-queues", samples.queue_args(tier))
     K.TenantAutomation(f"{{t}}-automation", {{
         "tenant": t, "namespace": t, "registry_host": REG, "image_tag": "0.1.0",
         "retraining_queue_url": queues.queue_urls.apply(lambda u: u["retraining"]),
