@@ -1,7 +1,9 @@
 """Small helpers shared by the AWS components: child options, tags, IAM documents.
 
-Everything here is plain data or a thin wrapper over ``pulumi.ResourceOptions``; no
-resource is created in this module.
+Everything here is plain data or a thin wrapper over ``pulumi.ResourceOptions``, except
+the two resource shapes several components need alike (a KMS-encrypted log group with a
+retention, a security group admitting HTTPS from the VPC only); those register the
+resource under the ``parent`` and the name they are given.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 PolicyDocument = dict[str, Any]
 """An IAM (or KMS key / S3 bucket) policy document as plain JSON-compatible data."""
@@ -136,4 +139,55 @@ def irsa_trust_policy(
                 },
             }
         ]
+    )
+
+
+def encrypted_log_group(
+    parent: pulumi.Resource,
+    resource_name: str,
+    *,
+    log_group_name: str,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+) -> aws.cloudwatch.LogGroup:
+    """A CloudWatch log group encrypted with a customer-managed key, with a retention."""
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=log_group_name,
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        tags=dict(tags),
+        opts=child_opts(parent),
+    )
+
+
+def https_from_vpc_security_group(
+    parent: pulumi.Resource,
+    resource_name: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    vpc_cidr: str,
+    description: str,
+    rule_description: str,
+    egress: Sequence[aws.ec2.SecurityGroupEgressArgs],
+    tags: Mapping[str, str],
+) -> aws.ec2.SecurityGroup:
+    """A security group whose only ingress is HTTPS (443) from the VPC range."""
+    return aws.ec2.SecurityGroup(
+        resource_name,
+        vpc_id=vpc_id,
+        description=description,
+        ingress=[
+            aws.ec2.SecurityGroupIngressArgs(
+                description=rule_description,
+                protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_blocks=[vpc_cidr],
+            )
+        ],
+        egress=list(egress),
+        tags=merge_tags(tags, {"Name": resource_name}),
+        opts=child_opts(parent),
     )

@@ -6,10 +6,9 @@ its retention) before the cluster, API-only authentication (access entries, no
 ``aws-auth`` ConfigMap), an OIDC provider for IRSA plus the Pod Identity agent, and
 EKS managed add-ons at pinned versions.
 
-Add-ons that schedule pods (CoreDNS, the EBS CSI controller) only become healthy once
-nodes exist, so they live in :class:`ClusterAddons`, which the composition creates after
-the node pools; the networking add-ons (VPC CNI with network-policy enforcement,
-kube-proxy, Pod Identity agent) are created with the cluster, before any node joins.
+The add-ons live in :mod:`components.cluster_addons`: the networking ones are created
+here with the cluster, before any node joins; those that schedule pods are a separate
+component, :class:`ClusterAddons` (re-exported here), created after the node pools.
 """
 
 from __future__ import annotations
@@ -27,12 +26,22 @@ import pulumi_kubernetes as k8s
 from components._util import (
     assume_role_policy,
     child_opts,
-    irsa_trust_policy,
+    encrypted_log_group,
+    https_from_vpc_security_group,
     managed_policy_arn,
     merge_tags,
-    policy_document,
     to_json,
 )
+
+# Re-exported: importers take the add-on names from here (they lived in this module).
+from components.cluster_addons import ADDON_VERSIONS as ADDON_VERSIONS
+from components.cluster_addons import EARLY_ADDONS as EARLY_ADDONS
+from components.cluster_addons import LATE_ADDONS as LATE_ADDONS
+from components.cluster_addons import ClusterAddons as ClusterAddons
+from components.cluster_addons import ClusterAddonsArgs as ClusterAddonsArgs
+from components.cluster_addons import addon_versions_for as addon_versions_for
+from components.cluster_addons import ebs_csi_kms_policy as ebs_csi_kms_policy
+from components.cluster_addons import irsa_role, managed_addon
 
 CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = (
     "api",
@@ -42,32 +51,6 @@ CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = (
     "scheduler",
 )
 """Every EKS control-plane log type (CIS EKS 2.1.1 asks for all of them)."""
-
-# Pinned EKS managed add-on versions per Kubernetes minor version. Pinned (never
-# "latest") so an add-on cannot change underneath a running platform; bump them
-# deliberately with `aws eks describe-addon-versions --kubernetes-version <v>`.
-ADDON_VERSIONS: dict[str, dict[str, str]] = {
-    "1.35": {
-        "vpc-cni": "v1.21.1-eksbuild.3",
-        "kube-proxy": "v1.35.0-eksbuild.2",
-        "eks-pod-identity-agent": "v1.3.10-eksbuild.2",
-        "coredns": "v1.13.2-eksbuild.1",
-        "aws-ebs-csi-driver": "v1.55.0-eksbuild.2",
-    },
-    "1.36": {
-        "vpc-cni": "v1.22.3-eksbuild.1",
-        "kube-proxy": "v1.36.0-eksbuild.13",
-        "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
-        "coredns": "v1.14.3-eksbuild.3",
-        "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
-    },
-}
-"""Add-on versions known to work with each supported Kubernetes minor version."""
-
-EARLY_ADDONS: tuple[str, ...] = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
-"""Add-ons created with the cluster, before nodes join (nodes need the CNI to go Ready)."""
-LATE_ADDONS: tuple[str, ...] = ("coredns", "aws-ebs-csi-driver")
-"""Add-ons that run Deployments and so wait for nodes."""
 
 MIN_VERSION = (1, 35)
 _VERSION = re.compile(r"^1\.(\d+)$")
@@ -118,19 +101,6 @@ def check_version(version: str) -> None:
         )
 
 
-def addon_versions_for(version: str, overrides: Mapping[str, str] | None) -> dict[str, str]:
-    """The pinned add-on versions for ``version``, with overrides applied."""
-    pins = dict(ADDON_VERSIONS.get(version, {}))
-    pins.update(overrides or {})
-    missing = [a for a in (*EARLY_ADDONS, *LATE_ADDONS) if a not in pins]
-    if missing:
-        raise ValueError(
-            f"no pinned add-on versions for Kubernetes {version} ({', '.join(missing)}); "
-            f"pass addon_versions or use one of {', '.join(sorted(ADDON_VERSIONS))}"
-        )
-    return pins
-
-
 def build_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
     """A kubeconfig that authenticates with ``aws eks get-token`` (short-lived tokens)."""
     return {
@@ -178,35 +148,6 @@ def oidc_issuer(identities: Sequence[Any] | None) -> str:
     raise ValueError("the EKS cluster reported no OIDC issuer (identities[0].oidcs[0].issuer)")
 
 
-def ebs_csi_kms_policy(key_arn: str, region: str) -> dict[str, Any]:
-    """Lets the EBS CSI controller use one key for volumes it creates, via EC2 only."""
-    return policy_document(
-        [
-            {
-                "Sid": "UseEbsKeyViaEc2",
-                "Effect": "Allow",
-                "Action": [
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:DescribeKey",
-                ],
-                "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"ec2.{region}.amazonaws.com"}},
-            },
-            {
-                "Sid": "GrantsForAttachedVolumes",
-                "Effect": "Allow",
-                "Action": "kms:CreateGrant",
-                "Resource": key_arn,
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-        ]
-    )
-
-
 class Cluster(pulumi.ComponentResource):
     """An EKS control plane with private endpoint, encryption, logs, IRSA and add-ons."""
 
@@ -237,44 +178,84 @@ class Cluster(pulumi.ComponentResource):
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:cluster:Cluster", name, None, opts)
-        check_version(args.version)
-        if not _CLUSTER_NAME.match(args.cluster_name):
-            raise ValueError(
-                f"cluster_name {args.cluster_name!r}: 1-100 letters, digits, '-' or '_', "
-                "starting with a letter"
-            )
-        if len(args.subnet_ids) < 2:
-            raise ValueError("subnet_ids: EKS needs subnets in at least two zones")
+        check_cluster_args(args)
         pins = addon_versions_for(args.version, args.addon_versions)
         self.version = args.version
         self.addon_versions = pins
         tags = merge_tags(args.tags)
 
+        cluster = self._control_plane(name, args, tags)
+        issuer = cluster.identities.apply(oidc_issuer)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=tags,
+            opts=child_opts(self),
+        )
+        self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer_host = issuer.apply(lambda url: url.removeprefix("https://"))
+        self._grant_admins(name, cluster, args, tags)
+        self._networking_addons(name, cluster, args.partition, pins, tags)
+
+        ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
+
+        def render_kubeconfig(name_endpoint_ca: list[str]) -> str:
+            cluster_name, endpoint, ca = name_endpoint_ca
+            return json.dumps(build_kubeconfig(cluster_name, endpoint, ca, args.region))
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, ca_data).apply(render_kubeconfig)
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=child_opts(self),
+        )
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint.apply(lambda endpoint: endpoint or "")
+        self.certificate_authority = ca_data
+        self.private_endpoint_only = True
+        self.cluster_security_group_id = cluster.vpc_config.apply(
+            lambda vpc_config: vpc_config.cluster_security_group_id or ""
+        )
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "privateEndpointOnly": self.private_endpoint_only,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "oidcIssuerHost": self.oidc_issuer_host,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
+                "kubeconfig": self.kubeconfig,
+                "version": self.version,
+            }
+        )
+
+    def _control_plane(
+        self, name: str, args: ClusterArgs, tags: Mapping[str, str]
+    ) -> aws.eks.Cluster:
+        """The cluster role, API security group and log group, then the EKS cluster."""
         role = aws.iam.Role(
             f"{name}-cluster-role",
             assume_role_policy=to_json(assume_role_policy("eks.amazonaws.com")),
             tags=tags,
             opts=child_opts(self),
         )
-        policy = aws.iam.RolePolicyAttachment(
+        role_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy",
             role=role.name,
             policy_arn=managed_policy_arn(args.partition, "AmazonEKSClusterPolicy"),
             opts=child_opts(self),
         )
-        api_sg = aws.ec2.SecurityGroup(
+        api_group = https_from_vpc_security_group(
+            self,
             f"{name}-api-sg",
             vpc_id=args.vpc_id,
+            vpc_cidr=args.vpc_cidr,
             description="EKS API endpoint: HTTPS from inside the VPC only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="Kubernetes API from the VPC",
-                    protocol="tcp",
-                    from_port=443,
-                    to_port=443,
-                    cidr_blocks=[args.vpc_cidr],
-                )
-            ],
+            rule_description="Kubernetes API from the VPC",
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
                     description="Control plane to nodes (kubelet, webhooks) inside the VPC",
@@ -284,26 +265,25 @@ class Cluster(pulumi.ComponentResource):
                     cidr_blocks=[args.vpc_cidr],
                 )
             ],
-            tags=merge_tags(tags, {"Name": f"{name}-api-sg"}),
-            opts=child_opts(self),
+            tags=tags,
         )
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = encrypted_log_group(
+            self,
             f"{name}-control-plane-logs",
             # EKS writes to exactly this name; creating it first sets retention and KMS.
-            name=f"/aws/eks/{args.cluster_name}/cluster",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_kms_key_arn,
+            log_group_name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.logs_kms_key_arn,
             tags=tags,
-            opts=child_opts(self),
         )
-        cluster = aws.eks.Cluster(
+        return aws.eks.Cluster(
             f"{name}-eks",
             name=args.cluster_name,
             version=args.version,
             role_arn=role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=list(args.subnet_ids),
-                security_group_ids=[api_sg.id],
+                security_group_ids=[api_group.id],
                 endpoint_private_access=True,
                 endpoint_public_access=False,
             ),
@@ -326,20 +306,13 @@ class Cluster(pulumi.ComponentResource):
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             deletion_protection=args.deletion_protection,
             tags=tags,
-            opts=child_opts(self, depends_on=[policy, log_group]),
+            opts=child_opts(self, depends_on=[role_policy, log_group]),
         )
 
-        issuer = cluster.identities.apply(oidc_issuer)
-        oidc = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc",
-            url=issuer,
-            client_id_lists=["sts.amazonaws.com"],
-            tags=tags,
-            opts=child_opts(self),
-        )
-        self.oidc_provider_arn = oidc.arn
-        self.oidc_issuer_host = issuer.apply(lambda url: url.removeprefix("https://"))
-
+    def _grant_admins(
+        self, name: str, cluster: aws.eks.Cluster, args: ClusterArgs, tags: Mapping[str, str]
+    ) -> None:
+        """An access entry with the cluster-admin access policy for each admin role."""
         for principal in args.admin_role_arns:
             slug = re.sub(r"[^a-zA-Z0-9-]", "-", principal.rsplit("/", 1)[-1]).lower()
             entry = aws.eks.AccessEntry(
@@ -362,7 +335,17 @@ class Cluster(pulumi.ComponentResource):
                 opts=child_opts(self, depends_on=[entry]),
             )
 
-        cni_role = _irsa_role(
+    def _networking_addons(
+        self,
+        name: str,
+        cluster: aws.eks.Cluster,
+        partition: str,
+        pins: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> None:
+        """The add-ons nodes need to go Ready: VPC CNI (with its IRSA role), kube-proxy,
+        the Pod Identity agent."""
+        cni_role = irsa_role(
             self,
             name,
             "vpc-cni",
@@ -370,9 +353,9 @@ class Cluster(pulumi.ComponentResource):
             self.oidc_provider_arn,
             self.oidc_issuer_host,
             tags,
-            managed=[managed_policy_arn(args.partition, "AmazonEKS_CNI_Policy")],
+            managed=[managed_policy_arn(partition, "AmazonEKS_CNI_Policy")],
         )
-        _addon(
+        managed_addon(
             self,
             name,
             cluster.name,
@@ -385,171 +368,16 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
         )
         for addon in ("kube-proxy", "eks-pod-identity-agent"):
-            _addon(self, name, cluster.name, addon, pins[addon], tags=tags)
+            managed_addon(self, name, cluster.name, addon, pins[addon], tags=tags)
 
-        ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, ca_data).apply(
-                lambda v: json.dumps(build_kubeconfig(v[0], v[1], v[2], args.region))
-            )
+
+def check_cluster_args(args: ClusterArgs) -> None:
+    """Version, cluster name and subnets, checked before anything is registered."""
+    check_version(args.version)
+    if not _CLUSTER_NAME.match(args.cluster_name):
+        raise ValueError(
+            f"cluster_name {args.cluster_name!r}: 1-100 letters, digits, '-' or '_', "
+            "starting with a letter"
         )
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            enable_server_side_apply=True,
-            opts=child_opts(self),
-        )
-        self.cluster_name = cluster.name
-        self.endpoint = cluster.endpoint.apply(lambda e: e or "")
-        self.certificate_authority = ca_data
-        self.private_endpoint_only = True
-        self.cluster_security_group_id = cluster.vpc_config.apply(
-            lambda vc: vc.cluster_security_group_id or ""
-        )
-        self.register_outputs(
-            {
-                "clusterName": self.cluster_name,
-                "endpoint": self.endpoint,
-                "privateEndpointOnly": self.private_endpoint_only,
-                "oidcProviderArn": self.oidc_provider_arn,
-                "oidcIssuerHost": self.oidc_issuer_host,
-                "clusterSecurityGroupId": self.cluster_security_group_id,
-                "kubeconfig": self.kubeconfig,
-                "version": self.version,
-            }
-        )
-
-
-def _irsa_role(
-    parent: pulumi.Resource,
-    name: str,
-    purpose: str,
-    service_account: tuple[str, str],
-    oidc_provider_arn: pulumi.Input[str],
-    oidc_issuer_host: pulumi.Input[str],
-    tags: Mapping[str, str],
-    managed: Sequence[str] = (),
-) -> aws.iam.Role:
-    """An IRSA role for one ``(namespace, service account)`` with managed policies."""
-    namespace, account = service_account
-    trust = pulumi.Output.all(oidc_provider_arn, oidc_issuer_host).apply(
-        lambda v: to_json(irsa_trust_policy(v[0], v[1], namespace, account))
-    )
-    role = aws.iam.Role(
-        f"{name}-{purpose}-irsa",
-        assume_role_policy=trust,
-        tags=dict(tags),
-        opts=child_opts(parent),
-    )
-    for index, arn in enumerate(managed):
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{purpose}-irsa-{index}",
-            role=role.name,
-            policy_arn=arn,
-            opts=child_opts(parent),
-        )
-    return role
-
-
-def _addon(
-    parent: pulumi.Resource,
-    name: str,
-    cluster_name: pulumi.Input[str],
-    addon: str,
-    version: str,
-    *,
-    tags: Mapping[str, str],
-    role_arn: pulumi.Input[str] | None = None,
-    configuration: Mapping[str, Any] | None = None,
-    depends_on: Sequence[pulumi.Resource] = (),
-) -> aws.eks.Addon:
-    """An EKS managed add-on at a pinned version."""
-    return aws.eks.Addon(
-        f"{name}-addon-{addon}",
-        cluster_name=cluster_name,
-        addon_name=addon,
-        addon_version=version,
-        service_account_role_arn=role_arn,
-        configuration_values=json.dumps(configuration) if configuration else None,
-        resolve_conflicts_on_create="OVERWRITE",
-        # Keep hand-made changes visible as drift instead of silently reverting them.
-        resolve_conflicts_on_update="PRESERVE",
-        tags=dict(tags),
-        opts=child_opts(parent, depends_on=depends_on),
-    )
-
-
-@dataclass(frozen=True)
-class ClusterAddonsArgs:
-    """Inputs of :class:`ClusterAddons` (take them from a :class:`Cluster`'s outputs)."""
-
-    cluster_name: pulumi.Input[str]
-    """The cluster."""
-    oidc_provider_arn: pulumi.Input[str]
-    """IAM OIDC provider of the cluster."""
-    oidc_issuer_host: pulumi.Input[str]
-    """OIDC issuer without ``https://``."""
-    ebs_kms_key_arn: pulumi.Input[str]
-    """Key the EBS CSI driver may use for volumes."""
-    region: str
-    """Region (for the ``kms:ViaService`` condition)."""
-    addon_versions: Mapping[str, str]
-    """Pinned versions (a :class:`Cluster`'s ``addon_versions``)."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """Resources (node groups) that must exist first."""
-    partition: str = "aws"
-    """AWS partition."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags."""
-
-
-class ClusterAddons(pulumi.ComponentResource):
-    """Add-ons that need nodes: CoreDNS and the EBS CSI driver (with its IRSA role)."""
-
-    addon_names: list[str]
-    """Names of the add-ons created."""
-
-    def __init__(
-        self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlplatform:cluster:ClusterAddons", name, None, opts)
-        tags = merge_tags(args.tags)
-        _addon(
-            self,
-            name,
-            args.cluster_name,
-            "coredns",
-            args.addon_versions["coredns"],
-            tags=tags,
-            depends_on=args.depends_on,
-        )
-        ebs_role = _irsa_role(
-            self,
-            name,
-            "ebs-csi",
-            ("kube-system", "ebs-csi-controller-sa"),
-            args.oidc_provider_arn,
-            args.oidc_issuer_host,
-            tags,
-            managed=[managed_policy_arn(args.partition, "service-role/AmazonEBSCSIDriverPolicy")],
-        )
-        aws.iam.RolePolicy(
-            f"{name}-ebs-csi-kms",
-            role=ebs_role.id,
-            policy=pulumi.Output.from_input(args.ebs_kms_key_arn).apply(
-                lambda arn: to_json(ebs_csi_kms_policy(arn, args.region))
-            ),
-            opts=child_opts(self),
-        )
-        _addon(
-            self,
-            name,
-            args.cluster_name,
-            "aws-ebs-csi-driver",
-            args.addon_versions["aws-ebs-csi-driver"],
-            tags=tags,
-            role_arn=ebs_role.arn,
-            depends_on=args.depends_on,
-        )
-        self.addon_names = ["coredns", "aws-ebs-csi-driver"]
-        self.register_outputs({"addonNames": self.addon_names})
+    if len(args.subnet_ids) < 2:
+        raise ValueError("subnet_ids: EKS needs subnets in at least two zones")

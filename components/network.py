@@ -4,16 +4,12 @@ Nodes and data get their own private subnets in every zone; the only public subn
 the small ones NAT gateways need. AWS APIs are reached through VPC endpoints, flow logs
 go to a KMS-encrypted log group, and the default security group is emptied.
 
-Zones are addressed by *zone id* (``mec1-az1``), never by name: names map to different
-ids per account, and an operator who must drop a zone (mec1-az2 was lost in March 2026)
-excludes it by id. Subnet CIDRs are derived from the zone id's number, not its position
-in the list, so excluding one zone never renumbers (and so never replaces) the others.
+Zones are addressed by *zone id*, and each zone's CIDRs are fixed by its id; the plan
+is computed in :mod:`components.subnet_plan` (its functions are importable from here).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +17,20 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._util import child_opts, merge_tags, policy_document, to_json
+from components._util import (
+    child_opts,
+    encrypted_log_group,
+    https_from_vpc_security_group,
+    merge_tags,
+    policy_document,
+    to_json,
+)
+from components.subnet_plan import (
+    SubnetPlan,
+    effective_zone_ids,
+    nat_zone_ids,
+    plan_subnets,
+)
 
 DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     "ecr.api",
@@ -55,21 +64,6 @@ PRIVATE_DNS_FOR_ALL: frozenset[str] = frozenset({"s3", "dynamodb"})
 """Services with a gateway endpoint too: private DNS must answer every client, not only
 the inbound resolver, so pods resolve the service to the interface endpoint."""
 
-MAX_ZONE_SLOTS = 4
-"""Zone-id numbers 1..4 each own a fixed slice of the VPC range."""
-
-_ZONE_ID = re.compile(r"^[a-z0-9]+-az(\d+)$")
-
-
-@dataclass(frozen=True)
-class SubnetPlan:
-    """CIDRs for one availability zone (pure data, computed by :func:`plan_subnets`)."""
-
-    zone_id: str
-    nodes: str
-    data: str
-    public: str
-
 
 @dataclass(frozen=True)
 class NetworkArgs:
@@ -97,62 +91,6 @@ class NetworkArgs:
     """AWS partition."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to every resource."""
-
-
-def zone_slot(zone_id: str) -> int:
-    """The zero-based address slot of a zone id (``mec1-az3`` -> 2)."""
-    match = _ZONE_ID.match(zone_id)
-    if match is None:
-        raise ValueError(
-            f"zone id {zone_id!r} is not an availability-zone id (expected e.g. 'mec1-az1')"
-        )
-    number = int(match.group(1))
-    if not 1 <= number <= MAX_ZONE_SLOTS:
-        raise ValueError(f"zone id {zone_id!r}: only az1..az{MAX_ZONE_SLOTS} are supported")
-    return number - 1
-
-
-def effective_zone_ids(zone_ids: Sequence[str], excluded: Sequence[str]) -> list[str]:
-    """The zone ids to use: listed, not excluded, deduplicated, in zone-id order."""
-    chosen = sorted({z for z in zone_ids if z not in set(excluded)}, key=zone_slot)
-    if not chosen:
-        raise ValueError(
-            f"no availability zone left: zone_ids={list(zone_ids)} excluded={list(excluded)}"
-        )
-    return chosen
-
-
-def plan_subnets(cidr_block: str, zone_ids: Sequence[str]) -> list[SubnetPlan]:
-    """Deterministic subnet CIDRs for each zone id.
-
-    The VPC range is cut into eighths: eighths 0-3 are node subnets (one per zone slot,
-    large because the VPC CNI gives every pod a VPC address), eighth 4 is cut into four
-    data subnets, eighth 5 into sixteen tiny public subnets of which the first four are
-    used (NAT only); eighths 6-7 are left for growth.
-    """
-    network = ipaddress.ip_network(cidr_block)
-    if not isinstance(network, ipaddress.IPv4Network) or not 16 <= network.prefixlen <= 20:
-        raise ValueError(f"cidr_block {cidr_block!r}: an IPv4 range from /16 to /20 is required")
-    eighths = list(network.subnets(prefixlen_diff=3))
-    data = list(eighths[4].subnets(prefixlen_diff=2))
-    public = list(eighths[5].subnets(prefixlen_diff=4))
-    plans = []
-    for zone_id in zone_ids:
-        slot = zone_slot(zone_id)
-        plans.append(
-            SubnetPlan(
-                zone_id=zone_id,
-                nodes=str(eighths[slot]),
-                data=str(data[slot]),
-                public=str(public[slot]),
-            )
-        )
-    return plans
-
-
-def nat_zone_ids(zone_ids: Sequence[str], per_zone: bool) -> list[str]:
-    """Zones that get a NAT gateway: all of them, or the first one."""
-    return list(zone_ids) if per_zone else [zone_ids[0]]
 
 
 def flow_log_role_policy(log_group_arn: str) -> dict[str, Any]:
@@ -218,17 +156,44 @@ class Network(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlplatform:network:Network", name, None, opts)
         zones = effective_zone_ids(args.zone_ids, args.excluded_zone_ids)
-        plans = plan_subnets(args.cidr_block, zones)
         tags = merge_tags(args.tags)
         self.zone_ids = zones
         self.vpc_cidr = args.cidr_block
 
+        vpc = self._vpc(name, args.cidr_block, tags)
+        nat_zones = nat_zone_ids(zones, args.nat_gateway_per_zone)
+        nat_subnets = self._subnets(
+            name, vpc, plan_subnets(args.cidr_block, zones), nat_zones, tags
+        )
+        nat_gateways = self._nat_gateways(name, vpc, nat_subnets, tags)
+        # Zones without a NAT gateway of their own share the first zone's.
+        nat_of_zone = {zone: nat_gateways.get(zone) or nat_gateways[nat_zones[0]] for zone in zones}
+        self.private_route_table_ids = self._private_route_tables(name, vpc, nat_of_zone, tags)
+        self._gateway_endpoints(name, vpc, args.region, tags)
+        self.endpoint_security_group_id = self._interface_endpoints(name, vpc, args, tags)
+        self.flow_log_group_name = self._flow_logs(name, vpc, args, tags)
+        self.vpc_id = vpc.id
+
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "vpcCidr": self.vpc_cidr,
+                "zoneIds": self.zone_ids,
+                "nodeSubnetIds": self.node_subnet_ids,
+                "dataSubnetIds": self.data_subnet_ids,
+                "endpointSecurityGroupId": self.endpoint_security_group_id,
+                "flowLogGroupName": self.flow_log_group_name,
+            }
+        )
+
+    def _vpc(self, name: str, cidr_block: str, tags: Mapping[str, str]) -> aws.ec2.Vpc:
+        """The VPC, with its default security group emptied."""
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=args.cidr_block,
+            cidr_block=cidr_block,
             enable_dns_support=True,
             enable_dns_hostnames=True,
-            tags=merge_tags(tags, {"Name": f"{name}-vpc"}),
+            tags=_name_tags(tags, f"{name}-vpc"),
             opts=child_opts(self),
         )
         # The default security group allows all traffic between its members; emptying it
@@ -238,80 +203,97 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             ingress=[],
             egress=[],
-            tags=merge_tags(tags, {"Name": f"{name}-default-locked"}),
+            tags=_name_tags(tags, f"{name}-default-locked"),
+            opts=child_opts(self),
+        )
+        return vpc
+
+    def _subnet(
+        self,
+        resource_name: str,
+        vpc: aws.ec2.Vpc,
+        cidr_block: str,
+        zone_id: str,
+        tags: Mapping[str, str],
+        extra_tags: Mapping[str, str],
+    ) -> aws.ec2.Subnet:
+        """A subnet in one zone (by id) whose instances get no public address."""
+        return aws.ec2.Subnet(
+            resource_name,
+            vpc_id=vpc.id,
+            cidr_block=cidr_block,
+            availability_zone_id=zone_id,
+            map_public_ip_on_launch=False,
+            tags=_name_tags(tags, resource_name, extra_tags),
             opts=child_opts(self),
         )
 
+    def _subnets(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        plans: Sequence[SubnetPlan],
+        nat_zones: Sequence[str],
+        tags: Mapping[str, str],
+    ) -> dict[str, aws.ec2.Subnet]:
+        """Node and data subnets of every zone (their ids kept), and the NAT-only subnets."""
         self.node_subnet_ids = {}
         self.data_subnet_ids = {}
-        public_subnets: dict[str, aws.ec2.Subnet] = {}
-        nat_zones = nat_zone_ids(zones, args.nat_gateway_per_zone)
+        nat_subnets: dict[str, aws.ec2.Subnet] = {}
         for plan in plans:
-            self.node_subnet_ids[plan.zone_id] = aws.ec2.Subnet(
-                f"{name}-nodes-{plan.zone_id}",
-                vpc_id=vpc.id,
-                cidr_block=plan.nodes,
-                availability_zone_id=plan.zone_id,
-                map_public_ip_on_launch=False,
-                tags=merge_tags(
-                    tags,
-                    {
-                        "Name": f"{name}-nodes-{plan.zone_id}",
-                        "tier": "nodes",
-                        # Internal load balancers only; no public ELB role anywhere.
-                        "kubernetes.io/role/internal-elb": "1",
-                    },
-                ),
-                opts=child_opts(self),
+            zone = plan.zone_id
+            self.node_subnet_ids[zone] = self._subnet(
+                f"{name}-nodes-{zone}",
+                vpc,
+                plan.nodes,
+                zone,
+                tags,
+                # Internal load balancers only; no public ELB role anywhere.
+                {"tier": "nodes", "kubernetes.io/role/internal-elb": "1"},
             ).id
-            self.data_subnet_ids[plan.zone_id] = aws.ec2.Subnet(
-                f"{name}-data-{plan.zone_id}",
-                vpc_id=vpc.id,
-                cidr_block=plan.data,
-                availability_zone_id=plan.zone_id,
-                map_public_ip_on_launch=False,
-                tags=merge_tags(tags, {"Name": f"{name}-data-{plan.zone_id}", "tier": "data"}),
-                opts=child_opts(self),
+            self.data_subnet_ids[zone] = self._subnet(
+                f"{name}-data-{zone}", vpc, plan.data, zone, tags, {"tier": "data"}
             ).id
-            if plan.zone_id in nat_zones:
-                public_subnets[plan.zone_id] = aws.ec2.Subnet(
-                    f"{name}-nat-{plan.zone_id}",
-                    vpc_id=vpc.id,
-                    cidr_block=plan.public,
-                    availability_zone_id=plan.zone_id,
-                    # NAT gateways carry their own Elastic IP; nothing else lives here.
-                    map_public_ip_on_launch=False,
-                    tags=merge_tags(
-                        tags, {"Name": f"{name}-nat-{plan.zone_id}", "tier": "nat-only"}
-                    ),
-                    opts=child_opts(self),
+            if zone in nat_zones:
+                # NAT gateways carry their own Elastic IP; nothing else lives here.
+                nat_subnets[zone] = self._subnet(
+                    f"{name}-nat-{zone}", vpc, plan.public, zone, tags, {"tier": "nat-only"}
                 )
+        return nat_subnets
 
-        igw = aws.ec2.InternetGateway(
+    def _nat_gateways(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        nat_subnets: Mapping[str, aws.ec2.Subnet],
+        tags: Mapping[str, str],
+    ) -> dict[str, aws.ec2.NatGateway]:
+        """The internet gateway, the NAT subnets' route table, and a NAT gateway per subnet."""
+        internet_gateway = aws.ec2.InternetGateway(
             f"{name}-igw",
             vpc_id=vpc.id,
-            tags=merge_tags(tags, {"Name": f"{name}-igw"}),
+            tags=_name_tags(tags, f"{name}-igw"),
             opts=child_opts(self),
         )
-        public_rt = aws.ec2.RouteTable(
+        public_table = aws.ec2.RouteTable(
             f"{name}-nat-rt",
             vpc_id=vpc.id,
-            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
-            tags=merge_tags(tags, {"Name": f"{name}-nat-rt"}),
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": internet_gateway.id}],
+            tags=_name_tags(tags, f"{name}-nat-rt"),
             opts=child_opts(self),
         )
         nat_gateways: dict[str, aws.ec2.NatGateway] = {}
-        for zone_id, subnet in public_subnets.items():
+        for zone_id, subnet in nat_subnets.items():
             aws.ec2.RouteTableAssociation(
                 f"{name}-nat-rta-{zone_id}",
                 subnet_id=subnet.id,
-                route_table_id=public_rt.id,
+                route_table_id=public_table.id,
                 opts=child_opts(self),
             )
             eip = aws.ec2.Eip(
                 f"{name}-nat-eip-{zone_id}",
                 domain="vpc",
-                tags=merge_tags(tags, {"Name": f"{name}-nat-eip-{zone_id}"}),
+                tags=_name_tags(tags, f"{name}-nat-eip-{zone_id}"),
                 opts=child_opts(self),
             )
             nat_gateways[zone_id] = aws.ec2.NatGateway(
@@ -319,73 +301,93 @@ class Network(pulumi.ComponentResource):
                 allocation_id=eip.id,
                 subnet_id=subnet.id,
                 connectivity_type="public",
-                tags=merge_tags(tags, {"Name": f"{name}-nat-{zone_id}"}),
-                opts=child_opts(self, depends_on=[igw]),
+                tags=_name_tags(tags, f"{name}-nat-{zone_id}"),
+                opts=child_opts(self, depends_on=[internet_gateway]),
             )
+        return nat_gateways
 
-        self.private_route_table_ids = []
-        for zone_id in zones:
-            nat = nat_gateways.get(zone_id) or nat_gateways[nat_zones[0]]
-            nodes_rt = aws.ec2.RouteTable(
-                f"{name}-nodes-rt-{zone_id}",
-                vpc_id=vpc.id,
+    def _route_table(
+        self,
+        resource_prefix: str,
+        zone_id: str,
+        vpc: aws.ec2.Vpc,
+        subnet_id: pulumi.Input[str],
+        tags: Mapping[str, str],
+        routes: Sequence[aws.ec2.RouteTableRouteArgsDict] | None = None,
+    ) -> pulumi.Output[str]:
+        """A route table for one subnet (``<prefix>-rt-<zone>``) and its association."""
+        table = aws.ec2.RouteTable(
+            f"{resource_prefix}-rt-{zone_id}",
+            vpc_id=vpc.id,
+            routes=routes,
+            tags=_name_tags(tags, f"{resource_prefix}-rt-{zone_id}"),
+            opts=child_opts(self),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{resource_prefix}-rta-{zone_id}",
+            subnet_id=subnet_id,
+            route_table_id=table.id,
+            opts=child_opts(self),
+        )
+        return table.id
+
+    def _private_route_tables(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        nat_of_zone: Mapping[str, aws.ec2.NatGateway],
+        tags: Mapping[str, str],
+    ) -> list[pulumi.Output[str]]:
+        """Per zone: node subnets route to the internet via NAT, data subnets nowhere."""
+        table_ids: list[pulumi.Output[str]] = []
+        for zone_id, nat in nat_of_zone.items():
+            nodes_table = self._route_table(
+                f"{name}-nodes",
+                zone_id,
+                vpc,
+                self.node_subnet_ids[zone_id],
+                tags,
                 routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
-                tags=merge_tags(tags, {"Name": f"{name}-nodes-rt-{zone_id}"}),
-                opts=child_opts(self),
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-nodes-rta-{zone_id}",
-                subnet_id=self.node_subnet_ids[zone_id],
-                route_table_id=nodes_rt.id,
-                opts=child_opts(self),
             )
             # Data subnets (caches, databases) have no default route at all: they reach
             # AWS only through the endpoints.
-            data_rt = aws.ec2.RouteTable(
-                f"{name}-data-rt-{zone_id}",
-                vpc_id=vpc.id,
-                tags=merge_tags(tags, {"Name": f"{name}-data-rt-{zone_id}"}),
-                opts=child_opts(self),
+            data_table = self._route_table(
+                f"{name}-data", zone_id, vpc, self.data_subnet_ids[zone_id], tags
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-data-rta-{zone_id}",
-                subnet_id=self.data_subnet_ids[zone_id],
-                route_table_id=data_rt.id,
-                opts=child_opts(self),
-            )
-            self.private_route_table_ids += [nodes_rt.id, data_rt.id]
+            table_ids += [nodes_table, data_table]
+        return table_ids
 
+    def _gateway_endpoints(
+        self, name: str, vpc: aws.ec2.Vpc, region: str, tags: Mapping[str, str]
+    ) -> None:
+        """Gateway endpoints (S3, DynamoDB) on every private route table."""
         for service in GATEWAY_ENDPOINTS:
             aws.ec2.VpcEndpoint(
                 f"{name}-gw-{service}",
                 vpc_id=vpc.id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                service_name=f"com.amazonaws.{region}.{service}",
                 vpc_endpoint_type="Gateway",
                 route_table_ids=self.private_route_table_ids,
-                tags=merge_tags(tags, {"Name": f"{name}-gw-{service}"}),
+                tags=_name_tags(tags, f"{name}-gw-{service}"),
                 opts=child_opts(self),
             )
 
-        endpoint_sg = aws.ec2.SecurityGroup(
+    def _interface_endpoints(
+        self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs, tags: Mapping[str, str]
+    ) -> pulumi.Output[str]:
+        """Interface endpoints in the node subnets behind an HTTPS-from-the-VPC group."""
+        endpoint_group = https_from_vpc_security_group(
+            self,
             f"{name}-endpoints-sg",
             vpc_id=vpc.id,
+            vpc_cidr=args.cidr_block,
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
-            ingress=[
-                {
-                    "description": "HTTPS from the VPC",
-                    "protocol": "tcp",
-                    "from_port": 443,
-                    "to_port": 443,
-                    "cidr_blocks": [args.cidr_block],
-                }
-            ],
+            rule_description="HTTPS from the VPC",
             # Endpoints only answer; security groups are stateful, so no egress rule.
             egress=[],
-            tags=merge_tags(tags, {"Name": f"{name}-endpoints-sg"}),
-            opts=child_opts(self),
+            tags=tags,
         )
-        self.endpoint_security_group_id = endpoint_sg.id
-        endpoint_subnets = [self.node_subnet_ids[z] for z in zones]
+        endpoint_subnets = [self.node_subnet_ids[zone] for zone in self.zone_ids]
         for service in args.interface_endpoints:
             dns_options: aws.ec2.VpcEndpointDnsOptionsArgs | None = None
             if service in PRIVATE_DNS_FOR_ALL:
@@ -400,20 +402,25 @@ class Network(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 dns_options=dns_options,
                 subnet_ids=endpoint_subnets,
-                security_group_ids=[endpoint_sg.id],
-                tags=merge_tags(tags, {"Name": f"{name}-if-{service}"}),
+                security_group_ids=[endpoint_group.id],
+                tags=_name_tags(tags, f"{name}-if-{service}"),
                 opts=child_opts(self),
             )
+        return endpoint_group.id
 
-        log_group = aws.cloudwatch.LogGroup(
+    def _flow_logs(
+        self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs, tags: Mapping[str, str]
+    ) -> pulumi.Output[str]:
+        """Flow logs of all traffic into a KMS-encrypted log group; returns its name."""
+        log_group = encrypted_log_group(
+            self,
             f"{name}-flow-logs",
-            name=f"/mlplatform/{name}/vpc-flow-logs",
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=args.flow_logs_kms_key_arn,
+            log_group_name=f"/mlplatform/{name}/vpc-flow-logs",
+            retention_days=args.flow_log_retention_days,
+            kms_key_arn=args.flow_logs_kms_key_arn,
             tags=tags,
-            opts=child_opts(self),
         )
-        flow_role = aws.iam.Role(
+        delivery_role = aws.iam.Role(
             f"{name}-flow-logs-role",
             assume_role_policy=to_json(
                 flow_log_trust_policy(args.account_id, args.partition, args.region)
@@ -423,7 +430,7 @@ class Network(pulumi.ComponentResource):
         )
         aws.iam.RolePolicy(
             f"{name}-flow-logs-write",
-            role=flow_role.id,
+            role=delivery_role.id,
             policy=log_group.arn.apply(lambda arn: to_json(flow_log_role_policy(arn))),
             opts=child_opts(self),
         )
@@ -433,22 +440,16 @@ class Network(pulumi.ComponentResource):
             traffic_type="ALL",
             log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn,
-            iam_role_arn=flow_role.arn,
+            iam_role_arn=delivery_role.arn,
             max_aggregation_interval=60,
             tags=tags,
             opts=child_opts(self),
         )
-        self.flow_log_group_name = log_group.name
-        self.vpc_id = vpc.id
+        return log_group.name
 
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "vpcCidr": self.vpc_cidr,
-                "zoneIds": self.zone_ids,
-                "nodeSubnetIds": self.node_subnet_ids,
-                "dataSubnetIds": self.data_subnet_ids,
-                "endpointSecurityGroupId": self.endpoint_security_group_id,
-                "flowLogGroupName": self.flow_log_group_name,
-            }
-        )
+
+def _name_tags(
+    tags: Mapping[str, str], resource_name: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``tags`` plus a ``Name`` tag (what the console shows) and any extras."""
+    return merge_tags(tags, {"Name": resource_name, **(extra or {})})

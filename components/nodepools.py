@@ -132,7 +132,7 @@ def is_arm(instance_type: str) -> bool:
 
 def ami_type_for(kind: PoolKind, instance_types: Sequence[str]) -> str:
     """The EKS AL2023 AMI type for a pool; every type must share one architecture."""
-    arches = {is_arm(t) for t in instance_types}
+    arches = {is_arm(instance_type) for instance_type in instance_types}
     if len(arches) != 1:
         raise ValueError(
             f"instance_types {list(instance_types)}: mixes x86_64 and arm64; one pool, one arch"
@@ -324,7 +324,7 @@ class NodePool(pulumi.ComponentResource):
                 min_size=args.min_size, max_size=args.max_size, desired_size=desired
             ),
             labels=self.labels,
-            taints=[aws.eks.NodeGroupTaintArgs(**t.to_args()) for t in self.taints],
+            taints=[aws.eks.NodeGroupTaintArgs(**taint.to_args()) for taint in self.taints],
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),
@@ -344,7 +344,7 @@ class NodePool(pulumi.ComponentResource):
             {
                 "nodeGroupName": self.node_group_name,
                 "amiType": self.ami_type,
-                "taints": [t.to_args() for t in self.taints],
+                "taints": [taint.to_args() for taint in self.taints],
                 "labels": self.labels,
             }
         )

@@ -15,7 +15,7 @@ down the same way, and its objects expire after a retention period.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -180,126 +180,118 @@ def log_bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[
     )
 
 
-def _locked_bucket(
-    parent: pulumi.Resource,
-    name: str,
-    *,
-    bucket_name: str | None,
-    tags: Mapping[str, str],
-    force_destroy: bool,
-    protect: bool,
-    object_lock_enabled: bool | None = None,
-) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
-    """A bucket with a public access block, owner-enforced ownership and versioning.
-
-    Returns the bucket and ``[public access block, ownership, versioning]`` for the
-    resources that must wait on them.
-    """
-    bucket = aws.s3.Bucket(
-        f"{name}-bucket",
-        bucket=bucket_name,
-        object_lock_enabled=object_lock_enabled,
-        force_destroy=force_destroy,
-        tags=tags,
-        opts=child_opts(parent, protect=protect),
-    )
-    pab = aws.s3.BucketPublicAccessBlock(
-        f"{name}-public-access-block",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child_opts(parent),
-    )
-    ownership = aws.s3.BucketOwnershipControls(
-        f"{name}-ownership",
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=child_opts(parent),
-    )
-    versioning = aws.s3.BucketVersioning(
-        f"{name}-versioning",
-        bucket=bucket.id,
-        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-            status="Enabled"
-        ),
-        opts=child_opts(parent, protect=protect),
-    )
-    return bucket, [pab, ownership, versioning]
-
-
-def _encrypt_and_restrict(
-    parent: pulumi.Resource,
-    name: str,
-    bucket: aws.s3.Bucket,
-    locked: list[pulumi.Resource],
-    *,
-    default: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs,
-    policy: pulumi.Output[str],
-    bucket_key_enabled: bool | None = None,
-    protect: bool = False,
-) -> None:
-    """Default encryption (SSE-C refused) and the bucket policy for a locked-down bucket."""
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-sse",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=default,
-                bucket_key_enabled=bucket_key_enabled,
-                # Customer-provided keys would bypass the bucket's chosen encryption entirely.
-                blocked_encryption_types=["SSE-C"],
-            )
-        ],
-        opts=child_opts(parent, protect=protect),
-    )
-    aws.s3.BucketPolicy(
-        f"{name}-policy",
-        bucket=bucket.id,
-        policy=policy,
-        # A policy put while the public-access block is being created can be refused.
-        opts=child_opts(parent, depends_on=locked[:1]),
-    )
-
-
-def _expire(
-    parent: pulumi.Resource,
-    name: str,
-    bucket: aws.s3.Bucket,
-    locked: list[pulumi.Resource],
-    *,
-    rule_id: str,
-    noncurrent_days: int,
-    **rule: Any,
-) -> None:
-    """One lifecycle rule over the whole bucket that also expires old object versions."""
-    aws.s3.BucketLifecycleConfiguration(
-        f"{name}-lifecycle",
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id=rule_id,
-                status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=noncurrent_days
-                ),
-                **rule,
-            )
-        ],
-        # Noncurrent-version rules need versioning in place first.
-        opts=child_opts(parent, depends_on=locked[2:]),
-    )
-
-
-class SecureBucket(pulumi.ComponentResource):
-    """An S3 data bucket encrypted with a given customer-managed key."""
+class _LockedDownBucket(pulumi.ComponentResource):
+    """What both bucket components share: a private, owner-enforced, versioned bucket
+    with default encryption (SSE-C refused), a bucket policy and a lifecycle rule."""
 
     bucket_name: pulumi.Output[str]
     """The bucket's name."""
     bucket_arn: pulumi.Output[str]
     """The bucket's ARN."""
+
+    def _locked_bucket(
+        self,
+        name: str,
+        *,
+        bucket_name: str | None,
+        tags: Mapping[str, str],
+        force_destroy: bool,
+        protect: bool,
+        encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs,
+        policy: Callable[[pulumi.Output[str]], pulumi.Output[str]],
+        bucket_key_enabled: bool | None = None,
+        protect_encryption: bool = False,
+        object_lock_enabled: bool | None = None,
+    ) -> tuple[aws.s3.Bucket, pulumi.Resource]:
+        """The bucket, its public access block, ownership, versioning, default encryption
+        and ``policy`` (a function of the bucket ARN); returns the bucket and its
+        versioning (which noncurrent-version and lock rules must wait for)."""
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=bucket_name,
+            object_lock_enabled=object_lock_enabled,
+            force_destroy=force_destroy,
+            tags=tags,
+            opts=child_opts(self, protect=protect),
+        )
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child_opts(self),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child_opts(self),
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child_opts(self, protect=protect),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-sse",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=encryption,
+                    bucket_key_enabled=bucket_key_enabled,
+                    # Customer-provided keys would bypass the bucket's chosen encryption entirely.
+                    blocked_encryption_types=["SSE-C"],
+                )
+            ],
+            opts=child_opts(self, protect=protect_encryption),
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=policy(bucket.arn),
+            # A policy put while the public-access block is being created can be refused.
+            opts=child_opts(self, depends_on=[public_access_block]),
+        )
+        return bucket, versioning
+
+    def _expire(
+        self,
+        name: str,
+        bucket: aws.s3.Bucket,
+        versioning: pulumi.Resource,
+        *,
+        rule_id: str,
+        noncurrent_days: int,
+        **rule: Any,
+    ) -> None:
+        """One lifecycle rule over the whole bucket that also expires old object versions."""
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id=rule_id,
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=noncurrent_days
+                    ),
+                    **rule,
+                )
+            ],
+            # Noncurrent-version rules need versioning in place first.
+            opts=child_opts(self, depends_on=[versioning]),
+        )
+
+
+class SecureBucket(_LockedDownBucket):
+    """An S3 data bucket encrypted with a given customer-managed key."""
+
     kms_key_arn: pulumi.Output[str]
     """The key that encrypts it."""
 
@@ -310,35 +302,27 @@ class SecureBucket(pulumi.ComponentResource):
         _check_bucket_name(args.bucket_name)
         if args.object_lock is not None and args.object_lock.days < 1:
             raise ValueError(f"object_lock.days={args.object_lock.days}: must be at least 1")
-        tags = merge_tags(
-            args.tags,
-            {"data-classification": str(args.data_classification)},
-            {"tenant": args.tenant} if args.tenant else None,
-        )
-        bucket, locked = _locked_bucket(
-            self,
+        bucket, versioning = self._locked_bucket(
             name,
             bucket_name=args.bucket_name,
-            tags=tags,
+            tags=merge_tags(
+                args.tags,
+                {"data-classification": str(args.data_classification)},
+                {"tenant": args.tenant} if args.tenant else None,
+            ),
             force_destroy=args.force_destroy,
             protect=args.protect,
             object_lock_enabled=True if args.object_lock else None,
-        )
-        _encrypt_and_restrict(
-            self,
-            name,
-            bucket,
-            locked,
-            default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="aws:kms",
                 kms_master_key_id=args.kms_key_arn,
             ),
-            policy=pulumi.Output.all(bucket.arn, args.kms_key_arn).apply(
-                lambda v: to_json(data_bucket_policy(v[0], v[1]))
+            policy=lambda bucket_arn: pulumi.Output.all(bucket_arn, args.kms_key_arn).apply(
+                lambda arn_and_key: to_json(data_bucket_policy(*arn_and_key))
             ),
             # Bucket keys cut KMS requests (and cost) by ~99 % for busy buckets.
             bucket_key_enabled=True,
-            protect=args.protect,
+            protect_encryption=args.protect,
         )
         aws.s3.BucketLogging(
             f"{name}-logging",
@@ -347,11 +331,10 @@ class SecureBucket(pulumi.ComponentResource):
             target_prefix=args.log_prefix or f"{name}/",
             opts=child_opts(self),
         )
-        _expire(
-            self,
+        self._expire(
             name,
             bucket,
-            locked,
+            versioning,
             rule_id="expire-noncurrent-and-abort-uploads",
             noncurrent_days=args.noncurrent_version_days,
             abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
@@ -368,7 +351,7 @@ class SecureBucket(pulumi.ComponentResource):
                         mode=str(args.object_lock.mode), days=args.object_lock.days
                     )
                 ),
-                opts=child_opts(self, protect=args.protect, depends_on=locked[2:]),
+                opts=child_opts(self, protect=args.protect, depends_on=[versioning]),
             )
 
         self.bucket_name = bucket.bucket
@@ -383,45 +366,33 @@ class SecureBucket(pulumi.ComponentResource):
         )
 
 
-class AccessLogBucket(pulumi.ComponentResource):
+class AccessLogBucket(_LockedDownBucket):
     """The destination of S3 server access logs (SSE-S3: the only encryption S3 allows)."""
-
-    bucket_name: pulumi.Output[str]
-    """The bucket's name."""
-    bucket_arn: pulumi.Output[str]
-    """The bucket's ARN."""
 
     def __init__(
         self, name: str, args: AccessLogBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:storage:AccessLogBucket", name, None, opts)
         _check_bucket_name(args.bucket_name)
-        tags = merge_tags(args.tags, {"data-classification": "internal", "purpose": "access-logs"})
-        bucket, locked = _locked_bucket(
-            self,
+        bucket, versioning = self._locked_bucket(
             name,
             bucket_name=args.bucket_name,
-            tags=tags,
+            tags=merge_tags(
+                args.tags, {"data-classification": "internal", "purpose": "access-logs"}
+            ),
             force_destroy=args.force_destroy,
             protect=args.protect,
-        )
-        _encrypt_and_restrict(
-            self,
-            name,
-            bucket,
-            locked,
-            default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="AES256"
             ),
-            policy=bucket.arn.apply(
+            policy=lambda bucket_arn: bucket_arn.apply(
                 lambda arn: to_json(log_bucket_policy(arn, args.account_id, args.partition))
             ),
         )
-        _expire(
-            self,
+        self._expire(
             name,
             bucket,
-            locked,
+            versioning,
             rule_id="expire-access-logs",
             noncurrent_days=30,
             expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(

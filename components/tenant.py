@@ -24,7 +24,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from components._util import (
     child_opts,
@@ -34,12 +33,13 @@ from components._util import (
     to_json,
     wildcard_findings,
 )
-from contracts.names import TENANT_LABEL, TIER_LABEL, tenant_namespace
+from components.k8s import netpol, podspec
+from components.k8s._resources import register
+from components.k8s.podspec import Manifest, object_meta
+from contracts.names import PART_OF, TENANT_LABEL, TIER_LABEL, tenant_namespace
 
-Manifest = dict[str, Any]
-"""A Kubernetes object in wire format."""
-
-IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+IRSA_ANNOTATION = podspec.IRSA_ANNOTATION
+"""ServiceAccount annotation naming the IRSA role."""
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PSS_VERSION = re.compile(r"^(latest|v1\.\d+)$")
 
@@ -164,174 +164,58 @@ def namespace_of(args: TenantArgs) -> str:
     return args.namespace or tenant_namespace(args.name)
 
 
-def _meta(
-    name: str,
-    namespace: str | None,
-    tenant: str,
-    labels: Mapping[str, str] | None = None,
-    annotations: Mapping[str, str] | None = None,
-) -> Manifest:
-    meta: Manifest = {
-        "name": name,
-        "labels": {
-            "app.kubernetes.io/part-of": "mlplatform",
-            "app.kubernetes.io/managed-by": "pulumi",
-            TENANT_LABEL: tenant,
-            **(labels or {}),
-        },
+def tenant_labels(tenant: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Labels of every object of a tenant: part of the platform, managed by Pulumi, its tenant."""
+    return {
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        TENANT_LABEL: tenant,
+        **(extra or {}),
     }
-    if namespace is not None:
-        meta["namespace"] = namespace
-    if annotations:
-        meta["annotations"] = dict(annotations)
-    return meta
 
 
 def namespace_manifest(tenant: str, namespace: str, tier: str, pss_version: str) -> Manifest:
     """The namespace, enforcing, auditing and warning at Pod Security ``restricted``."""
-    labels = {TIER_LABEL: tier}
-    for mode in ("enforce", "audit", "warn"):
-        labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
-        labels[f"pod-security.kubernetes.io/{mode}-version"] = pss_version
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": _meta(namespace, None, tenant, labels),
-    }
-
-
-def _netpol(name: str, namespace: str, tenant: str, spec: Manifest) -> Manifest:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _meta(name, namespace, tenant),
-        "spec": spec,
-    }
+    return podspec.namespace(
+        namespace,
+        "restricted",
+        tenant_labels(tenant, {TIER_LABEL: tier}),
+        pod_security_version=pss_version,
+    )
 
 
 def network_policy_manifests(args: TenantArgs) -> list[Manifest]:
     """Default-deny plus the explicit allows, in the order they are registered."""
-    ns = namespace_of(args)
-    t = args.name
-    all_pods: Manifest = {}
+    namespace = namespace_of(args)
+    labels = tenant_labels(args.name)
     policies = [
-        _netpol(
-            "default-deny-all",
-            ns,
-            t,
-            {"podSelector": all_pods, "policyTypes": ["Ingress", "Egress"]},
-        ),
-        _netpol(
-            "allow-dns",
-            ns,
-            t,
-            {
-                "podSelector": all_pods,
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                                },
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [
-                            {"protocol": "UDP", "port": 53},
-                            {"protocol": "TCP", "port": 53},
-                        ],
-                    }
-                ],
-            },
-        ),
-        _netpol(
-            "allow-same-namespace",
-            ns,
-            t,
-            {
-                "podSelector": all_pods,
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [{"podSelector": all_pods}]}],
-                "egress": [{"to": [{"podSelector": all_pods}]}],
-            },
-        ),
-        _netpol(
-            "allow-monitoring-scrape",
-            ns,
-            t,
-            {
-                "podSelector": all_pods,
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {
-                                        "kubernetes.io/metadata.name": args.monitoring_namespace
-                                    }
-                                }
-                            }
-                        ],
-                        "ports": [{"protocol": "TCP", "port": p} for p in args.metrics_ports],
-                    }
-                ],
-            },
-        ),
+        netpol.default_deny(namespace, labels),
+        netpol.allow_dns(namespace, labels),
+        netpol.allow_same_namespace(namespace, labels),
+        netpol.scrape_ingress(namespace, labels, args.monitoring_namespace, args.metrics_ports),
     ]
+    egress: list[tuple[str, Sequence[str], Sequence[int]]] = []
     if args.https_egress_cidrs:
-        policies.append(
-            _netpol(
-                "allow-https-to-aws-endpoints",
-                ns,
-                t,
-                {
-                    "podSelector": all_pods,
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [{"ipBlock": {"cidr": c}} for c in args.https_egress_cidrs],
-                            "ports": [{"protocol": "TCP", "port": 443}],
-                        }
-                    ],
-                },
-            )
-        )
-    for rule in args.extra_egress:
-        policies.append(
-            _netpol(
-                f"allow-egress-{rule.name}",
-                ns,
-                t,
-                {
-                    "podSelector": all_pods,
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [{"ipBlock": {"cidr": c}} for c in rule.cidrs],
-                            "ports": [{"protocol": "TCP", "port": p} for p in rule.ports],
-                        }
-                    ],
-                },
-            )
-        )
+        egress.append(("allow-https-to-aws-endpoints", args.https_egress_cidrs, [443]))
+    egress += [(f"allow-egress-{rule.name}", rule.cidrs, rule.ports) for rule in args.extra_egress]
+    for policy_name, cidrs, ports in egress:
+        peers = netpol.ip_block_peers(cidrs)
+        policies.append(netpol.egress_to(policy_name, namespace, labels, peers, ports))
     return policies
 
 
 def resource_quota_manifest(args: TenantArgs) -> Manifest:
     """The namespace budget: CPU, memory, GPUs, pods, storage; no LB or NodePort services."""
-    q = args.quota
+    quota = args.quota
     hard = {
-        "requests.cpu": str(q.cpu),
-        "limits.cpu": str(q.cpu * q.cpu_limit_factor),
-        "requests.memory": f"{q.memory_gib}Gi",
-        "limits.memory": f"{q.memory_gib}Gi",
-        "requests.nvidia.com/gpu": str(q.gpus),
-        "pods": str(q.pods),
-        "persistentvolumeclaims": str(q.pvcs),
-        "requests.storage": f"{q.storage_gib}Gi",
+        "requests.cpu": str(quota.cpu),
+        "limits.cpu": str(quota.cpu * quota.cpu_limit_factor),
+        "requests.memory": f"{quota.memory_gib}Gi",
+        "limits.memory": f"{quota.memory_gib}Gi",
+        "requests.nvidia.com/gpu": str(quota.gpus),
+        "pods": str(quota.pods),
+        "persistentvolumeclaims": str(quota.pvcs),
+        "requests.storage": f"{quota.storage_gib}Gi",
         # Tenants are never exposed directly: no cloud load balancers, no node ports.
         "services.loadbalancers": "0",
         "services.nodeports": "0",
@@ -339,31 +223,31 @@ def resource_quota_manifest(args: TenantArgs) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": _meta("tenant-quota", namespace_of(args), args.name),
+        "metadata": object_meta("tenant-quota", namespace_of(args), tenant_labels(args.name)),
         "spec": {"hard": hard},
     }
 
 
 def limit_range_manifest(args: TenantArgs) -> Manifest:
     """Defaults for containers that declare no resources, and a per-container ceiling."""
-    q = args.quota
+    quota = args.quota
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",
-        "metadata": _meta("tenant-limits", namespace_of(args), args.name),
+        "metadata": object_meta("tenant-limits", namespace_of(args), tenant_labels(args.name)),
         "spec": {
             "limits": [
                 {
                     "type": "Container",
                     "default": {
-                        "cpu": q.container_default_cpu,
-                        "memory": q.container_default_memory,
+                        "cpu": quota.container_default_cpu,
+                        "memory": quota.container_default_memory,
                     },
                     "defaultRequest": {
-                        "cpu": q.container_default_cpu_request,
-                        "memory": q.container_default_memory_request,
+                        "cpu": quota.container_default_cpu_request,
+                        "memory": quota.container_default_memory_request,
                     },
-                    "max": {"cpu": str(q.cpu), "memory": f"{q.memory_gib}Gi"},
+                    "max": {"cpu": str(quota.cpu), "memory": f"{quota.memory_gib}Gi"},
                 }
             ]
         },
@@ -375,7 +259,7 @@ def _rules(
 ) -> list[Manifest]:
     rules = []
     for group, resources in groups:
-        kept = [r for r in resources if r not in drop]
+        kept = [resource for resource in resources if resource not in drop]
         if kept:
             rules.append({"apiGroups": [group], "resources": kept, "verbs": list(verbs)})
     return rules
@@ -383,7 +267,8 @@ def _rules(
 
 def rbac_manifests(args: TenantArgs) -> list[Manifest]:
     """tenant-admin and tenant-viewer Roles and their RoleBindings to groups."""
-    ns = namespace_of(args)
+    namespace = namespace_of(args)
+    labels = tenant_labels(args.name)
     admin_group = args.admin_group or f"mlplatform:{args.name}:admins"
     viewer_group = args.viewer_group or f"mlplatform:{args.name}:viewers"
     admin_rules = _rules(_ADMIN_WRITE, _WRITE_VERBS) + _rules(_ADMIN_READ, _READ_VERBS)
@@ -391,48 +276,25 @@ def rbac_manifests(args: TenantArgs) -> list[Manifest]:
     viewer_rules = _rules(_ADMIN_WRITE, _READ_VERBS, drop=("secrets",)) + _rules(
         _ADMIN_READ, _READ_VERBS
     )
-    out: list[Manifest] = []
-    for role, rules, group in (
+    manifests: list[Manifest] = []
+    for role_name, rules, group in (
         ("tenant-admin", admin_rules, admin_group),
         ("tenant-viewer", viewer_rules, viewer_group),
     ):
-        out.append(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": _meta(role, ns, args.name),
-                "rules": rules,
-            }
+        manifests.append(podspec.role(role_name, namespace, labels, rules))
+        manifests.append(
+            podspec.role_binding(
+                role_name, namespace, labels, role_name, [podspec.group_subject(group)]
+            )
         )
-        out.append(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": _meta(role, ns, args.name),
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": role,
-                },
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
-                ],
-            }
-        )
-    return out
+    return manifests
 
 
 def service_account_manifest(args: TenantArgs, role_arn: str | None) -> Manifest:
     """The workload ServiceAccount; token not automounted (pods opt in via projection)."""
-    annotations = {IRSA_ANNOTATION: role_arn} if role_arn else None
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": _meta(
-            args.service_account_name, namespace_of(args), args.name, None, annotations
-        ),
-        "automountServiceAccountToken": False,
-    }
+    return podspec.service_account(
+        args.service_account_name, namespace_of(args), tenant_labels(args.name), role_arn
+    )
 
 
 def tenant_access_policy(
@@ -472,12 +334,14 @@ def tenant_access_policy(
             "Resource": kms_key_arn,
             "Condition": {
                 "StringEquals": {
-                    "kms:ViaService": sorted(f"{s}.{region}.amazonaws.com" for s in via_services)
+                    "kms:ViaService": sorted(
+                        f"{service}.{region}.amazonaws.com" for service in via_services
+                    )
                 }
             },
         },
     ]
-    statements += [dict(s) for s in extra_statements]
+    statements += [dict(statement) for statement in extra_statements]
     document = policy_document(statements)
     findings = wildcard_findings(document)
     if findings:
@@ -507,85 +371,28 @@ class Tenant(pulumi.ComponentResource):
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlplatform:tenant:Tenant", name, None, opts)
-        ns = namespace_of(args)
-        for label, value in (("name", args.name), ("namespace", ns)):
-            if not _DNS1123.match(value) or len(value) > 63:
-                raise ValueError(f"tenant {label} {value!r}: must be a DNS-1123 label")
-        if not _PSS_VERSION.match(args.pod_security_version):
-            raise ValueError(
-                f"pod_security_version {args.pod_security_version!r}: 'latest' or 'v1.<minor>'"
-            )
-        self.namespace = ns
+        namespace = namespace_of(args)
+        _check_names(args, namespace)
+        self.namespace = namespace
         self.service_account_name = args.service_account_name
 
-        ns_manifest = namespace_manifest(args.name, ns, args.tier, args.pod_security_version)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns", metadata=ns_manifest["metadata"], opts=child_opts(self)
+        namespace_object = namespace_manifest(
+            args.name, namespace, args.tier, args.pod_security_version
         )
-        in_ns = child_opts(self, depends_on=[namespace])
-        policies = network_policy_manifests(args)
-        # Default-deny goes first, so no allow ever exists without it.
-        deny = k8s.networking.v1.NetworkPolicy(
-            f"{name}-{policies[0]['metadata']['name']}",
-            metadata=policies[0]["metadata"],
-            spec=policies[0]["spec"],
-            opts=in_ns,
-        )
-        for policy in policies[1:]:
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy['metadata']['name']}",
-                metadata=policy["metadata"],
-                spec=policy["spec"],
-                opts=child_opts(self, depends_on=[namespace, deny]),
-            )
-        quota = resource_quota_manifest(args)
-        k8s.core.v1.ResourceQuota(
-            f"{name}-quota", metadata=quota["metadata"], spec=quota["spec"], opts=in_ns
-        )
-        limits = limit_range_manifest(args)
-        k8s.core.v1.LimitRange(
-            f"{name}-limits", metadata=limits["metadata"], spec=limits["spec"], opts=in_ns
-        )
-        rbac = rbac_manifests(args)
-        for obj in rbac:
-            suffix = obj["metadata"]["name"] + ("-binding" if obj["kind"] == "RoleBinding" else "")
-            if obj["kind"] == "Role":
-                k8s.rbac.v1.Role(
-                    f"{name}-{suffix}", metadata=obj["metadata"], rules=obj["rules"], opts=in_ns
-                )
-            else:
-                k8s.rbac.v1.RoleBinding(
-                    f"{name}-{suffix}",
-                    metadata=obj["metadata"],
-                    role_ref=obj["roleRef"],
-                    subjects=obj["subjects"],
-                    opts=in_ns,
-                )
-
+        namespace_resource = register(f"{name}-ns", namespace_object, child_opts(self))
+        in_namespace = child_opts(self, depends_on=[namespace_resource])
+        guard_rails = self._register_guard_rails(name, args, namespace_resource, in_namespace)
         self.role_arn = None
         self.role_name = None
-        sa_metadata: Any
+        role_arn: pulumi.Output[str] | None = None
         if args.aws is not None:
-            role = self._workload_role(name, ns, args)
-            self.role_arn = role.arn
+            role = self._workload_role(name, namespace, args)
+            self.role_arn = role_arn = role.arn
             self.role_name = role.name
-            sa_metadata = role.arn.apply(
-                lambda arn: service_account_manifest(args, arn)["metadata"]
-            )
-        else:
-            sa_metadata = service_account_manifest(args, None)["metadata"]
-        k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata=sa_metadata,
-            automount_service_account_token=False,
-            opts=in_ns,
-        )
+        self._register_service_account(name, args, role_arn, in_namespace)
         self.manifests = [
-            ns_manifest,
-            *policies,
-            quota,
-            limits,
-            *rbac,
+            namespace_object,
+            *guard_rails,
             service_account_manifest(args, "<irsa-role-arn>" if args.aws else None),
         ]
         self.register_outputs(
@@ -597,41 +404,86 @@ class Tenant(pulumi.ComponentResource):
             }
         )
 
-    def _workload_role(self, name: str, ns: str, args: TenantArgs) -> aws.iam.Role:
+    def _register_guard_rails(
+        self,
+        name: str,
+        args: TenantArgs,
+        namespace: pulumi.Resource,
+        in_namespace: pulumi.ResourceOptions,
+    ) -> list[Manifest]:
+        """Network policies, quota, limits and RBAC of the namespace; returns them."""
+        policies = network_policy_manifests(args)
+        # Default-deny goes first, so no allow ever exists without it.
+        deny = register(f"{name}-{policies[0]['metadata']['name']}", policies[0], in_namespace)
+        for policy in policies[1:]:
+            register(
+                f"{name}-{policy['metadata']['name']}",
+                policy,
+                child_opts(self, depends_on=[namespace, deny]),
+            )
+        quota = resource_quota_manifest(args)
+        register(f"{name}-quota", quota, in_namespace)
+        limits = limit_range_manifest(args)
+        register(f"{name}-limits", limits, in_namespace)
+        rbac = rbac_manifests(args)
+        for rbac_object in rbac:
+            suffix = "-binding" if rbac_object["kind"] == "RoleBinding" else ""
+            register(f"{name}-{rbac_object['metadata']['name']}{suffix}", rbac_object, in_namespace)
+        return [*policies, quota, limits, *rbac]
+
+    def _register_service_account(
+        self,
+        name: str,
+        args: TenantArgs,
+        role_arn: pulumi.Output[str] | None,
+        in_namespace: pulumi.ResourceOptions,
+    ) -> None:
+        """The workload ServiceAccount, annotated with the IRSA role once its ARN is known."""
+        account = service_account_manifest(args, None)
+        if role_arn is not None:
+            account["metadata"] = role_arn.apply(
+                lambda arn: service_account_manifest(args, arn)["metadata"]
+            )
+        register(f"{name}-sa", account, in_namespace)
+
+    def _workload_role(self, name: str, namespace: str, args: TenantArgs) -> aws.iam.Role:
         identity = args.aws
         assert identity is not None
         accounts = [args.service_account_name, *args.irsa_service_accounts]
         for account in accounts:
             if not _DNS1123.match(account):
                 raise ValueError(f"service account {account!r}: must be a DNS-1123 label")
+
+        def trust_policy(provider_and_issuer: list[str]) -> str:
+            provider_arn, issuer_host = provider_and_issuer
+            return to_json(irsa_trust_policy(provider_arn, issuer_host, namespace, accounts))
+
         trust = pulumi.Output.all(identity.oidc_provider_arn, identity.oidc_issuer_host).apply(
-            lambda v: to_json(irsa_trust_policy(v[0], v[1], ns, accounts))
+            trust_policy
         )
         role = aws.iam.Role(
             f"{name}-workload-role",
-            description=f"Workloads of tenant {args.name} (namespace {ns}) via IRSA",
+            description=f"Workloads of tenant {args.name} (namespace {namespace}) via IRSA",
             assume_role_policy=trust,
             max_session_duration=3600,
             tags=merge_tags(identity.tags, {"tenant": args.name}),
             opts=child_opts(self),
         )
-        # Fail before registering anything if the extras are not least-privilege.
-        tenant_access_policy(
-            ["arn:aws:s3:::probe"],
-            "arn:aws:kms:probe",
-            identity.region,
-            identity.kms_via_services,
-            identity.extra_statements,
-        )
+
+        def access_policy(key_arn: str, bucket_arns: Sequence[str]) -> dict[str, Any]:
+            return tenant_access_policy(
+                bucket_arns,
+                key_arn,
+                identity.region,
+                identity.kms_via_services,
+                identity.extra_statements,
+            )
+
+        # Fail here, not later inside the apply below, if the extras are not least-privilege.
+        access_policy("arn:aws:kms:probe", ["arn:aws:s3:::probe"])
         policy = pulumi.Output.all(identity.kms_key_arn, *identity.bucket_arns).apply(
-            lambda v: to_json(
-                tenant_access_policy(
-                    list(v[1:]),
-                    v[0],
-                    identity.region,
-                    identity.kms_via_services,
-                    identity.extra_statements,
-                )
+            lambda key_and_buckets: to_json(
+                access_policy(key_and_buckets[0], list(key_and_buckets[1:]))
             )
         )
         aws.iam.RolePolicy(
@@ -641,3 +493,14 @@ class Tenant(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         return role
+
+
+def _check_names(args: TenantArgs, namespace: str) -> None:
+    """Tenant and namespace must be DNS-1123 labels; the PSS version 'latest' or 'v1.<n>'."""
+    for label, value in (("name", args.name), ("namespace", namespace)):
+        if not _DNS1123.match(value) or len(value) > 63:
+            raise ValueError(f"tenant {label} {value!r}: must be a DNS-1123 label")
+    if not _PSS_VERSION.match(args.pod_security_version):
+        raise ValueError(
+            f"pod_security_version {args.pod_security_version!r}: 'latest' or 'v1.<minor>'"
+        )

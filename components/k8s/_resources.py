@@ -23,14 +23,14 @@ def _typed(cls: Any, *fields: str) -> _Factory:
     def make(
         name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions
     ) -> pulumi.CustomResource:
-        kwargs = {_snake(f): manifest[f] for f in fields if f in manifest}
+        kwargs = {_snake(key): manifest[key] for key in fields if key in manifest}
         return cls(name, metadata=manifest["metadata"], opts=opts, **kwargs)
 
     return make
 
 
 def _snake(key: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in key)
 
 
 _TYPED: dict[tuple[str, str], _Factory] = {
@@ -39,6 +39,8 @@ _TYPED: dict[tuple[str, str], _Factory] = {
     ("v1", "ConfigMap"): _typed(k8s.core.v1.ConfigMap, "data"),
     ("v1", "Secret"): _typed(k8s.core.v1.Secret, "type", "stringData"),
     ("v1", "Service"): _typed(k8s.core.v1.Service, "spec"),
+    ("v1", "ResourceQuota"): _typed(k8s.core.v1.ResourceQuota, "spec"),
+    ("v1", "LimitRange"): _typed(k8s.core.v1.LimitRange, "spec"),
     ("apps/v1", "Deployment"): _typed(k8s.apps.v1.Deployment, "spec"),
     ("batch/v1", "CronJob"): _typed(k8s.batch.v1.CronJob, "spec"),
     ("policy/v1", "PodDisruptionBudget"): _typed(k8s.policy.v1.PodDisruptionBudget, "spec"),

@@ -37,12 +37,12 @@ INTERNAL_LB_ANNOTATIONS = {
 """Annotations that make an AWS load balancer internal (either one is enough)."""
 
 
-def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+def _dig(node: Any, path: tuple[str, ...]) -> Any:
     for key in path:
-        if not isinstance(obj, Mapping) or key not in obj:
+        if not isinstance(node, Mapping) or key not in node:
             return None
-        obj = obj[key]
-    return obj
+        node = node[key]
+    return node
 
 
 def _name(manifest: Manifest) -> str:
@@ -84,7 +84,7 @@ def _containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 def restricted_findings(manifest: Manifest) -> list[str]:
     """Pod Security ``restricted`` violations (plus our own: read-only root, resources).
 
-    For a ServingRuntime the pod-level security context is set by the InferenceService
+    For a ServingRuntime the pod-level security security is set by the InferenceService
     that uses it, so only container-level fields are checked there; for an
     InferenceService predictor the container fields come from its runtime, so only the
     pod level is checked there. Together they cover the predictor pod.
@@ -95,54 +95,71 @@ def restricted_findings(manifest: Manifest) -> list[str]:
     template_meta = _dig(manifest, (*template_path[:-1], "metadata")) if template_path else None
     token_reason = ((template_meta or {}).get("annotations") or {}).get(API_ACCESS_ANNOTATION)
     for where, spec in pod_specs(manifest):
-        check_pod = kind != "ServingRuntime"
-        check_containers = kind != "InferenceService"
-        pod_ctx = spec.get("securityContext") or {}
-        if check_pod:
-            for flag in ("hostNetwork", "hostPID", "hostIPC"):
-                if spec.get(flag):
-                    findings.append(f"{where}: {flag} is true")
-            for volume in spec.get("volumes") or []:
-                if "hostPath" in volume:
-                    findings.append(f"{where}: hostPath volume {volume.get('name')}")
-            if pod_ctx.get("runAsNonRoot") is not True:
-                findings.append(f"{where}: pod securityContext.runAsNonRoot is not true")
-            if (pod_ctx.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
-                findings.append(f"{where}: pod seccompProfile is not RuntimeDefault")
-            if spec.get("automountServiceAccountToken") is not False and not token_reason:
-                findings.append(
-                    f"{where}: automountServiceAccountToken is not false "
-                    f"(and no {API_ACCESS_ANNOTATION} annotation says why)"
+        if kind != "ServingRuntime":
+            findings += _pod_level_findings(where, spec, token_reason)
+        if kind != "InferenceService":
+            pod_security = spec.get("securityContext") or {}
+            for container in _containers(spec):
+                findings += _container_findings(
+                    f"{where}[{container.get('name')}]", container, pod_security
                 )
-        if not check_containers:
-            continue
-        for c in _containers(spec):
-            cname = f"{where}[{c.get('name')}]"
-            ctx = c.get("securityContext") or {}
-            uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
-            # A plan carries numbers as doubles (protobuf Struct): 65532.0 is UID 65532.
-            if isinstance(uid, float) and uid.is_integer():
-                uid = int(uid)
-            if not isinstance(uid, int) or isinstance(uid, bool) or uid == 0:
-                findings.append(f"{cname}: runAsUser is not a non-zero integer")
-            if ctx.get("allowPrivilegeEscalation") is not False:
-                findings.append(f"{cname}: allowPrivilegeEscalation is not false")
-            if ctx.get("privileged"):
-                findings.append(f"{cname}: privileged")
-            if (ctx.get("capabilities") or {}).get("drop") != ["ALL"]:
-                findings.append(f"{cname}: capabilities.drop is not [ALL]")
-            if (ctx.get("capabilities") or {}).get("add"):
-                findings.append(f"{cname}: adds capabilities")
-            if ctx.get("readOnlyRootFilesystem") is not True:
-                findings.append(f"{cname}: readOnlyRootFilesystem is not true")
-            seccomp = (ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}).get("type")
-            if seccomp != "RuntimeDefault":
-                findings.append(f"{cname}: seccompProfile is not RuntimeDefault")
-            resources = c.get("resources") or {}
-            for part in ("requests", "limits"):
-                block = resources.get(part) or {}
-                if "cpu" not in block or "memory" not in block:
-                    findings.append(f"{cname}: resources.{part} lacks cpu or memory")
+    return findings
+
+
+def _pod_level_findings(where: str, spec: Mapping[str, Any], token_reason: str | None) -> list[str]:
+    """Host namespaces and paths, non-root and seccomp at pod level, the token mount."""
+    findings: list[str] = []
+    pod_security = spec.get("securityContext") or {}
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(flag):
+            findings.append(f"{where}: {flag} is true")
+    for volume in spec.get("volumes") or []:
+        if "hostPath" in volume:
+            findings.append(f"{where}: hostPath volume {volume.get('name')}")
+    if pod_security.get("runAsNonRoot") is not True:
+        findings.append(f"{where}: pod securityContext.runAsNonRoot is not true")
+    if (pod_security.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        findings.append(f"{where}: pod seccompProfile is not RuntimeDefault")
+    if spec.get("automountServiceAccountToken") is not False and not token_reason:
+        findings.append(
+            f"{where}: automountServiceAccountToken is not false "
+            f"(and no {API_ACCESS_ANNOTATION} annotation says why)"
+        )
+    return findings
+
+
+def _container_findings(
+    where: str, container: Mapping[str, Any], pod_security: Mapping[str, Any]
+) -> list[str]:
+    """One container's security context (pod-level values as fallback) and resources."""
+    findings: list[str] = []
+    security = container.get("securityContext") or {}
+    uid = security.get("runAsUser", pod_security.get("runAsUser"))
+    # A plan carries numbers as doubles (protobuf Struct): 65532.0 is UID 65532.
+    if isinstance(uid, float) and uid.is_integer():
+        uid = int(uid)
+    if not isinstance(uid, int) or isinstance(uid, bool) or uid == 0:
+        findings.append(f"{where}: runAsUser is not a non-zero integer")
+    if security.get("allowPrivilegeEscalation") is not False:
+        findings.append(f"{where}: allowPrivilegeEscalation is not false")
+    if security.get("privileged"):
+        findings.append(f"{where}: privileged")
+    if (security.get("capabilities") or {}).get("drop") != ["ALL"]:
+        findings.append(f"{where}: capabilities.drop is not [ALL]")
+    if (security.get("capabilities") or {}).get("add"):
+        findings.append(f"{where}: adds capabilities")
+    if security.get("readOnlyRootFilesystem") is not True:
+        findings.append(f"{where}: readOnlyRootFilesystem is not true")
+    seccomp = (security.get("seccompProfile") or pod_security.get("seccompProfile") or {}).get(
+        "type"
+    )
+    if seccomp != "RuntimeDefault":
+        findings.append(f"{where}: seccompProfile is not RuntimeDefault")
+    resources = container.get("resources") or {}
+    for part in ("requests", "limits"):
+        block = resources.get(part) or {}
+        if "cpu" not in block or "memory" not in block:
+            findings.append(f"{where}: resources.{part} lacks cpu or memory")
     return findings
 
 
@@ -150,15 +167,17 @@ def image_findings(manifest: Manifest, registry_host: str) -> list[str]:
     """Images not pulled from the approved registry, or not pinned to a tag or digest."""
     findings: list[str] = []
     for where, spec in pod_specs(manifest):
-        for c in _containers(spec):
-            image = c.get("image")
+        for container in _containers(spec):
+            image = container.get("image")
             if image is None:
                 continue  # a predictor's model container takes the runtime's image
             if not str(image).startswith(f"{registry_host}/"):
-                findings.append(f"{where}[{c.get('name')}]: image {image} not from {registry_host}")
+                findings.append(
+                    f"{where}[{container.get('name')}]: image {image} not from {registry_host}"
+                )
             last = str(image).rsplit("/", 1)[-1]
             if "@sha256:" not in str(image) and (":" not in last or last.endswith(":latest")):
-                findings.append(f"{where}[{c.get('name')}]: image {image} is not pinned")
+                findings.append(f"{where}[{container.get('name')}]: image {image} is not pinned")
     return findings
 
 
@@ -179,8 +198,8 @@ def service_findings(manifest: Manifest) -> list[str]:
 
 def requests_gpu(spec: Mapping[str, Any]) -> bool:
     """Whether any container of a pod spec requests ``nvidia.com/gpu``."""
-    for c in _containers(spec):
-        resources = c.get("resources") or {}
+    for container in _containers(spec):
+        resources = container.get("resources") or {}
         for part in ("requests", "limits"):
             if GPU_RESOURCE in (resources.get(part) or {}):
                 return True

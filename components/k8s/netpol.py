@@ -1,10 +1,12 @@
-"""NetworkPolicies of the platform namespaces this layer creates (monitoring, KServe, cert-manager).
+"""NetworkPolicy builders: deny everything, then allow only the flows a namespace needs.
 
-Same shape as the tenant namespaces: deny everything, then allow only the flows the
-namespace needs. ``cluster_cidrs`` are the address ranges of the Kubernetes API server
-and the nodes (on EKS the VPC CIDR: the private endpoint's ENIs and the kubelets live
-there; on-prem the control-plane and node ranges): webhooks are called from there, and
-controllers call the API server (443) there.
+The building blocks (:func:`default_deny`, :func:`allow_dns`,
+:func:`allow_same_namespace`, :func:`egress_to`, :func:`scrape_ingress`) serve both the
+tenant namespaces (the tenant component) and the platform namespaces this layer creates
+(monitoring, KServe, cert-manager). ``cluster_cidrs`` are the address ranges of the
+Kubernetes API server and the nodes (on EKS the VPC CIDR: the private endpoint's ENIs and
+the kubelets live there; on-prem the control-plane and node ranges): webhooks are called
+from there, and controllers call the API server (443) there.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from components.k8s.podspec import Manifest, object_meta
 ALL_PODS: Mapping[str, Any] = {}
 
 
-def _cidr_peers(cidrs: Sequence[str]) -> list[Manifest]:
+def ip_block_peers(cidrs: Sequence[str]) -> list[Manifest]:
+    """``ipBlock`` peers for CIDR blocks, as given."""
+    return [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
+
+
+def _cluster_peers(cidrs: Sequence[str]) -> list[Manifest]:
     if not cidrs:
         raise ValueError("cluster_cidrs must name at least one CIDR (API server and nodes)")
     for cidr in cidrs:
         if "/" not in cidr or cidr.endswith("/0"):
             raise ValueError(f"cluster CIDR {cidr!r} must be a bounded range, not the world")
-    return [{"ipBlock": {"cidr": c}} for c in cidrs]
+    return ip_block_peers(cidrs)
 
 
 def _policy(name: str, namespace: str, labels: Mapping[str, str], spec: Manifest) -> Manifest:
@@ -42,60 +49,88 @@ def _ns_peer(name: str, pod_labels: Mapping[str, str] | None = None) -> Manifest
     return peer
 
 
-def _tcp(*ports: int) -> list[Manifest]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
+def tcp_ports(ports: Sequence[int]) -> list[Manifest]:
+    """NetworkPolicy ``ports`` entries for TCP ports."""
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def default_deny(namespace: str, labels: Mapping[str, str]) -> Manifest:
+    """Deny all ingress and egress of every pod in the namespace (allows are added to it)."""
+    return _policy(
+        "default-deny-all",
+        namespace,
+        labels,
+        {"podSelector": dict(ALL_PODS), "policyTypes": ["Ingress", "Egress"]},
+    )
+
+
+def allow_dns(namespace: str, labels: Mapping[str, str]) -> Manifest:
+    """DNS (UDP and TCP 53) to CoreDNS in kube-system."""
+    return _policy(
+        "allow-dns",
+        namespace,
+        labels,
+        {
+            "podSelector": dict(ALL_PODS),
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [_ns_peer("kube-system", {"k8s-app": "kube-dns"})],
+                    "ports": [
+                        {"protocol": "UDP", "port": 53},
+                        {"protocol": "TCP", "port": 53},
+                    ],
+                }
+            ],
+        },
+    )
+
+
+def allow_same_namespace(namespace: str, labels: Mapping[str, str]) -> Manifest:
+    """Any traffic between the pods of the namespace."""
+    return _policy(
+        "allow-same-namespace",
+        namespace,
+        labels,
+        {
+            "podSelector": dict(ALL_PODS),
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": dict(ALL_PODS)}]}],
+            "egress": [{"to": [{"podSelector": dict(ALL_PODS)}]}],
+        },
+    )
+
+
+def egress_to(
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    peers: Sequence[Manifest],
+    ports: Sequence[int],
+) -> Manifest:
+    """Egress from every pod of the namespace to ``peers`` on TCP ``ports``."""
+    return _policy(
+        name,
+        namespace,
+        labels,
+        {
+            "podSelector": dict(ALL_PODS),
+            "policyTypes": ["Egress"],
+            "egress": [{"to": list(peers), "ports": tcp_ports(ports)}],
+        },
+    )
 
 
 def baseline_policies(
     namespace: str, labels: Mapping[str, str], cluster_cidrs: Sequence[str]
 ) -> list[Manifest]:
     """Default deny, DNS, traffic inside the namespace, HTTPS to the API server/AWS endpoints."""
-    peers = _cidr_peers(cluster_cidrs)
     return [
-        _policy(
-            "default-deny-all",
-            namespace,
-            labels,
-            {"podSelector": dict(ALL_PODS), "policyTypes": ["Ingress", "Egress"]},
-        ),
-        _policy(
-            "allow-dns",
-            namespace,
-            labels,
-            {
-                "podSelector": dict(ALL_PODS),
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [_ns_peer("kube-system", {"k8s-app": "kube-dns"})],
-                        "ports": [
-                            {"protocol": "UDP", "port": 53},
-                            {"protocol": "TCP", "port": 53},
-                        ],
-                    }
-                ],
-            },
-        ),
-        _policy(
-            "allow-same-namespace",
-            namespace,
-            labels,
-            {
-                "podSelector": dict(ALL_PODS),
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [{"podSelector": dict(ALL_PODS)}]}],
-                "egress": [{"to": [{"podSelector": dict(ALL_PODS)}]}],
-            },
-        ),
-        _policy(
-            "allow-https-to-cluster",
-            namespace,
-            labels,
-            {
-                "podSelector": dict(ALL_PODS),
-                "policyTypes": ["Egress"],
-                "egress": [{"to": peers, "ports": _tcp(443)}],
-            },
+        default_deny(namespace, labels),
+        allow_dns(namespace, labels),
+        allow_same_namespace(namespace, labels),
+        egress_to(
+            "allow-https-to-cluster", namespace, labels, _cluster_peers(cluster_cidrs), [443]
         ),
     ]
 
@@ -116,7 +151,7 @@ def webhook_ingress(
         {
             "podSelector": {"matchLabels": dict(pod_labels)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": _cidr_peers(cluster_cidrs), "ports": _tcp(port)}],
+            "ingress": [{"from": _cluster_peers(cluster_cidrs), "ports": tcp_ports([port])}],
         },
     )
 
@@ -132,7 +167,7 @@ def scrape_ingress(
         {
             "podSelector": dict(ALL_PODS),
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_ns_peer(monitoring_namespace)], "ports": _tcp(*ports)}],
+            "ingress": [{"from": [_ns_peer(monitoring_namespace)], "ports": tcp_ports(ports)}],
         },
     )
 
@@ -157,7 +192,7 @@ def monitoring_policies(
                 "policyTypes": ["Egress"],
                 "egress": [
                     {"to": [{"namespaceSelector": dict(ALL_PODS)}]},
-                    {"to": _cidr_peers(cluster_cidrs), "ports": _tcp(10250)},
+                    {"to": _cluster_peers(cluster_cidrs), "ports": tcp_ports([10250])},
                 ],
             },
         ),
@@ -178,7 +213,7 @@ def monitoring_policies(
                                 },
                             }
                         ],
-                        "ports": _tcp(9093),
+                        "ports": tcp_ports([9093]),
                     }
                 ],
             },

@@ -1,4 +1,4 @@
-"""Pure builders for Kubernetes objects: restricted pod specs, GPU scheduling, Services.
+"""Pure builders for Kubernetes objects: restricted pod specs, GPU scheduling, Services, RBAC.
 
 Every function returns plain JSON-compatible data in the Kubernetes wire format
 (camelCase keys), so the same dict is what the Pulumi resource receives, what
@@ -30,6 +30,15 @@ GPU_RESOURCE = "nvidia.com/gpu"
 
 DEFAULT_GPU_NODE_SELECTOR: Mapping[str, str] = {"nvidia.com/gpu.present": "true"}
 """Label GPU pools carry; the device plugin chart's own affinity also accepts it."""
+
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+"""ServiceAccount annotation naming the IAM role its pods assume (IRSA)."""
+
+POD_SECURITY_REASON_ANNOTATION = "mlplatform.io/pod-security-reason"
+"""Namespace annotation saying why a namespace is not Pod Security ``restricted``."""
+
+RBAC_API_GROUP = "rbac.authorization.k8s.io"
+"""API group of Roles, RoleBindings and their references."""
 
 TMP_VOLUME = "tmp"
 # A mount path inside the container, backed by a per-pod emptyDir: not a shared host /tmp.
@@ -82,14 +91,17 @@ class GpuScheduling:
         return [{"key": self.taint_key, "operator": "Exists", "effect": "NoSchedule"}]
 
 
-def container_security_context(uid: int = NONROOT_UID) -> Manifest:
-    """Container-level restricted security context."""
+def _non_root_identity(uid: int) -> Manifest:
+    """The non-root user and group shared by the pod and container security contexts."""
     if uid <= 0:
         raise ValueError(f"runAsUser must be a non-zero UID, got {uid}")
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid}
+
+
+def container_security_context(uid: int = NONROOT_UID) -> Manifest:
+    """Container-level restricted security context."""
     return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
+        **_non_root_identity(uid),
         "allowPrivilegeEscalation": False,
         "privileged": False,
         "readOnlyRootFilesystem": True,
@@ -100,12 +112,8 @@ def container_security_context(uid: int = NONROOT_UID) -> Manifest:
 
 def pod_security_context(uid: int = NONROOT_UID) -> Manifest:
     """Pod-level restricted security context (``fsGroup`` so emptyDirs are writable)."""
-    if uid <= 0:
-        raise ValueError(f"runAsUser must be a non-zero UID, got {uid}")
     return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
+        **_non_root_identity(uid),
         "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
@@ -177,14 +185,14 @@ def pod_spec(
     if service_account:
         spec["serviceAccountName"] = service_account
     selector: dict[str, str] = dict(node_selector or {})
-    tols: list[Manifest] = [dict(t) for t in (tolerations or [])]
+    pod_tolerations: list[Manifest] = [dict(toleration) for toleration in (tolerations or [])]
     if gpu is not None:
         selector.update(gpu.node_selector)
-        tols.extend(gpu.tolerations())
+        pod_tolerations.extend(gpu.tolerations())
     if selector:
         spec["nodeSelector"] = selector
-    if tols:
-        spec["tolerations"] = tols
+    if pod_tolerations:
+        spec["tolerations"] = pod_tolerations
     if restart_policy:
         spec["restartPolicy"] = restart_policy
     return spec
@@ -269,7 +277,7 @@ def service_account(
     name: str, namespace: str, obj_labels: Mapping[str, str], role_arn: str | None
 ) -> Manifest:
     """A ServiceAccount bound to an IAM role through IRSA (none in on-prem mode)."""
-    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    annotations = {IRSA_ANNOTATION: role_arn} if role_arn else {}
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -293,18 +301,30 @@ def config_map(
     }
 
 
-def namespace(name: str, pod_security: str, obj_labels: Mapping[str, str], reason: str) -> Manifest:
-    """A platform namespace with an explicit Pod Security level and why it has that level.
+def namespace(
+    name: str,
+    pod_security: str,
+    obj_labels: Mapping[str, str],
+    reason: str | None = None,
+    *,
+    pod_security_version: str | None = None,
+) -> Manifest:
+    """A namespace with an explicit Pod Security level (enforced, audited and warned).
 
-    Tenant namespaces (the tenant component) are always ``restricted``. Platform
-    namespaces whose DaemonSets need host access (device plugin, node exporter) cannot
-    be; they say so in the ``mlplatform.io/pod-security-reason`` annotation for auditors.
+    Tenant namespaces (the tenant component) are always ``restricted`` and pin the
+    policy version (``pod_security_version``). Platform namespaces whose DaemonSets need
+    host access (device plugin, node exporter) cannot be; they must say why in the
+    ``mlplatform.io/pod-security-reason`` annotation for auditors.
     """
     if pod_security not in {"restricted", "baseline", "privileged"}:
         raise ValueError(f"namespace {name}: unknown Pod Security level {pod_security!r}")
-    level_labels = {
-        f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "audit", "warn")
-    }
+    if pod_security != "restricted" and not reason:
+        raise ValueError(f"namespace {name}: Pod Security {pod_security!r} needs a reason")
+    level_labels: dict[str, str] = {}
+    for mode in ("enforce", "audit", "warn"):
+        level_labels[f"pod-security.kubernetes.io/{mode}"] = pod_security
+        if pod_security_version:
+            level_labels[f"pod-security.kubernetes.io/{mode}-version"] = pod_security_version
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -312,6 +332,40 @@ def namespace(name: str, pod_security: str, obj_labels: Mapping[str, str], reaso
             name,
             None,
             {**obj_labels, **level_labels},
-            annotations={"mlplatform.io/pod-security-reason": reason},
+            annotations={POD_SECURITY_REASON_ANNOTATION: reason} if reason else None,
         ),
     }
+
+
+def role(
+    name: str, namespace: str, obj_labels: Mapping[str, str], rules: Sequence[Manifest]
+) -> Manifest:
+    """A namespaced RBAC Role."""
+    return {
+        "apiVersion": f"{RBAC_API_GROUP}/v1",
+        "kind": "Role",
+        "metadata": object_meta(name, namespace, obj_labels),
+        "rules": [dict(rule) for rule in rules],
+    }
+
+
+def role_binding(
+    name: str,
+    namespace: str,
+    obj_labels: Mapping[str, str],
+    role_name: str,
+    subjects: Sequence[Manifest],
+) -> Manifest:
+    """A RoleBinding of the Role ``role_name`` (same namespace) to ``subjects``."""
+    return {
+        "apiVersion": f"{RBAC_API_GROUP}/v1",
+        "kind": "RoleBinding",
+        "metadata": object_meta(name, namespace, obj_labels),
+        "roleRef": {"apiGroup": RBAC_API_GROUP, "kind": "Role", "name": role_name},
+        "subjects": [dict(subject) for subject in subjects],
+    }
+
+
+def group_subject(group: str) -> Manifest:
+    """A RoleBinding subject naming a Kubernetes group (from the authenticator)."""
+    return {"apiGroup": RBAC_API_GROUP, "kind": "Group", "name": group}

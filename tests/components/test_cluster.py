@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import pytest
 
 from components.cluster import (
     CONTROL_PLANE_LOG_TYPES,
     Cluster,
-    ClusterAddons,
-    ClusterAddonsArgs,
     ClusterArgs,
-    addon_versions_for,
     build_kubeconfig,
     check_version,
 )
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs, addon_versions_for
 
 SECRETS_KEY = "arn:aws:kms:me-central-1:123456789012:key/secrets"
 LOGS_KEY = "arn:aws:kms:me-central-1:123456789012:key/logs"
+BASE_ARGS = ClusterArgs(
+    cluster_name="dev-ml",
+    region="me-central-1",
+    vpc_id="vpc-1",
+    vpc_cidr="10.40.0.0/16",
+    subnet_ids=["subnet-a", "subnet-b"],
+    secrets_kms_key_arn=SECRETS_KEY,
+    logs_kms_key_arn=LOGS_KEY,
+)
 
 
-def _args(**overrides: object) -> ClusterArgs:
-    base: dict[str, object] = {
-        "cluster_name": "dev-ml",
-        "region": "me-central-1",
-        "vpc_id": "vpc-1",
-        "vpc_cidr": "10.40.0.0/16",
-        "subnet_ids": ["subnet-a", "subnet-b"],
-        "secrets_kms_key_arn": SECRETS_KEY,
-        "logs_kms_key_arn": LOGS_KEY,
-    }
-    base.update(overrides)
-    return ClusterArgs(**base)  # type: ignore[arg-type]
+def _args(**overrides: Any) -> ClusterArgs:
+    return dataclasses.replace(BASE_ARGS, **overrides)
 
 
 @pytest.mark.parametrize("version", ["1.34", "1.29", "2.0", "latest"])
@@ -44,14 +43,14 @@ def test_versions_before_135_are_refused(version: str) -> None:
 def test_addon_pins_exist_for_supported_versions() -> None:
     for version in ("1.35", "1.36"):
         pins = addon_versions_for(version, None)
-        assert all("eksbuild" in v for v in pins.values())
+        assert all("eksbuild" in pin for pin in pins.values())
     with pytest.raises(ValueError, match=r"no pinned add-on versions for Kubernetes 1\.37"):
         addon_versions_for("1.37", None)
 
 
 def test_kubeconfig_uses_short_lived_tokens() -> None:
-    cfg = build_kubeconfig("c", "https://x", "Q0E=", "me-central-1")
-    user = cfg["users"][0]["user"]
+    kubeconfig = build_kubeconfig("c", "https://x", "Q0E=", "me-central-1")
+    user = kubeconfig["users"][0]["user"]
     assert "token" not in user
     assert user["exec"]["args"][:2] == ["eks", "get-token"]
     assert "--region" in user["exec"]["args"]
@@ -65,7 +64,7 @@ def test_cluster(run_program) -> None:
             "eks", _args(admin_role_arns=["arn:aws:iam::123456789012:role/platform-admin"])
         )
         captured["cluster"] = cluster
-        return cluster.kubeconfig.apply(lambda k: captured.setdefault("kubeconfig", k))
+        return cluster.kubeconfig.apply(lambda config: captured.setdefault("kubeconfig", config))
 
     mocks = run_program(program)
     (eks,) = mocks.of_type("aws:eks/cluster:Cluster")
@@ -86,16 +85,18 @@ def test_cluster(run_program) -> None:
     assert oidc.inputs["url"].startswith("https://oidc.eks.me-central-1.amazonaws.com/id/")
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
 
-    addons = {a.inputs["addonName"]: a.inputs for a in mocks.of_type("aws:eks/addon:Addon")}
+    addons = {
+        addon.inputs["addonName"]: addon.inputs for addon in mocks.of_type("aws:eks/addon:Addon")
+    }
     assert set(addons) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent"}
-    assert all(a["addonVersion"] for a in addons.values())
+    assert all(addon["addonVersion"] for addon in addons.values())
     assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
 
     cni_trust = json.loads(
         mocks.one("aws:iam/role:Role", "eks-vpc-cni-irsa").inputs["assumeRolePolicy"]
     )
-    cond = cni_trust["Statement"][0]["Condition"]["StringEquals"]
-    assert any(v == "system:serviceaccount:kube-system:aws-node" for v in cond.values())
+    condition = cni_trust["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:aws-node" in condition.values()
 
     (entry,) = mocks.of_type("aws:eks/accessEntry:AccessEntry")
     assert entry.inputs["principalArn"].endswith("role/platform-admin")
@@ -122,12 +123,12 @@ def test_late_addons(run_program) -> None:
         )
 
     mocks = run_program(program)
-    names = {a.inputs["addonName"] for a in mocks.of_type("aws:eks/addon:Addon")}
+    names = {addon.inputs["addonName"] for addon in mocks.of_type("aws:eks/addon:Addon")}
     assert {"coredns", "aws-ebs-csi-driver"} <= names
     kms = json.loads(
         mocks.one("aws:iam/rolePolicy:RolePolicy", "eks-late-ebs-csi-kms").inputs["policy"]
     )
-    assert all(s["Resource"].endswith("key/ebs") for s in kms["Statement"])
+    assert all(statement["Resource"].endswith("key/ebs") for statement in kms["Statement"])
 
 
 def test_cluster_needs_two_subnets(run_program) -> None:

@@ -18,16 +18,19 @@ import yaml
 
 from components.aws import online_store
 from components.k8s import (
+    alerting,
     automation,
     featurestore,
     invariants,
     monitoring,
     podspec,
     serving,
-    validation,
+    tenant_monitoring,
 )
+from components.k8s import kserve as kserve_platform
 from components.k8s.catalog import Registry
 from contracts.names import labels
+from tests.components import k8s_validation as validation
 
 _spec = importlib.util.spec_from_file_location(
     "k8s_samples", Path(__file__).with_name("k8s_data") / "samples.py"
@@ -60,7 +63,7 @@ def all_manifests(tier: str) -> list[dict[str, Any]]:
     return [
         *serving.serving_manifests(samples.serving_args(tier)),
         *feature_manifests(tier),
-        *monitoring.tenant_monitoring_manifests(samples.monitoring_args(tier)),
+        *tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args(tier)),
         *automation.automation_manifests(
             t, t, Registry(REG), "0.1.0", queue_url=samples.QUEUE_URL, role_arn=samples.ROLE_ARN
         ),
@@ -490,7 +493,7 @@ def test_redis_security_group_admits_only_the_nodes() -> None:
 
 
 def test_alert_rules_speak_the_webhooks_contract() -> None:
-    smb = monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
+    smb = tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
     rules = next(m for m in smb if m["kind"] == "PrometheusRule")["spec"]["groups"][0]["rules"]
     names = [r["alert"] for r in rules]
     assert names == ["ModelP99LatencyHigh", "ModelErrorRateHigh", "ModelInputDrift"]
@@ -498,7 +501,7 @@ def test_alert_rules_speak_the_webhooks_contract() -> None:
     assert drift["expr"] == (
         'max by (namespace, model, feature) (mlplatform_drift_psi{namespace="corner-shop"}) > 0.2'
     )
-    ent = monitoring.tenant_monitoring_manifests(samples.monitoring_args("enterprise"))
+    ent = tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args("enterprise"))
     rules = next(m for m in ent if m["kind"] == "PrometheusRule")["spec"]["groups"][0]["rules"]
     canary = [r for r in rules if r["alert"] == "CanaryDegraded"]
     assert [r["labels"]["reason"] for r in canary] == ["p99-latency", "error-rate"]
@@ -521,7 +524,7 @@ def test_alert_rules_speak_the_webhooks_contract() -> None:
 
 
 def test_alertmanager_routes_to_the_receiver_with_a_bearer_token() -> None:
-    manifests = monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
+    manifests = tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
     amc = next(m for m in manifests if m["kind"] == "AlertmanagerConfig")
     assert amc["spec"]["route"]["matchers"] == [
         {"name": "alertname", "value": "CanaryDegraded|ModelInputDrift", "matchType": "=~"}
@@ -534,9 +537,9 @@ def test_alertmanager_routes_to_the_receiver_with_a_bearer_token() -> None:
         "credentials": {"name": "corner-shop-alert-webhook", "key": "token"},
     }
     with pytest.raises(ValueError, match="must be an in-cluster service URL"):
-        monitoring.alertmanager_config("t", "t", "https://hooks.example.com/x", "s")
+        alerting.alertmanager_config("t", "t", "https://hooks.example.com/x", "s")
     # A tenant without automation keeps its alerts but routes them nowhere.
-    quiet = monitoring.tenant_monitoring_manifests(
+    quiet = tenant_monitoring.tenant_monitoring_manifests(
         samples.monitoring_args("smb") | {"automation": False}
     )
     assert [m["kind"] for m in quiet if m["kind"] == "AlertmanagerConfig"] == []
@@ -616,11 +619,11 @@ def _parse_webhook_args(module: Any, args: list[str]) -> Any:
 
 
 def test_shared_and_dedicated_prometheus_split_the_work() -> None:
-    smb = monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
+    smb = tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args("smb"))
     assert not [m for m in smb if m["kind"] == "Prometheus"]
     for m in smb:
         assert monitoring.DEDICATED_LABEL not in m["metadata"]["labels"]
-    ent = monitoring.tenant_monitoring_manifests(samples.monitoring_args("enterprise"))
+    ent = tenant_monitoring.tenant_monitoring_manifests(samples.monitoring_args("enterprise"))
     prom = next(m for m in ent if m["kind"] == "Prometheus")
     assert prom["spec"]["retention"] == "180d"
     assert prom["spec"]["image"] == f"{REG}/quay.io/prometheus/prometheus:v3.10.0"
@@ -643,7 +646,7 @@ def test_shared_and_dedicated_prometheus_split_the_work() -> None:
 
 
 def test_dashboard_is_grafana_json_in_a_labelled_config_map() -> None:
-    cm = monitoring.dashboard_config_map("big-bank", "monitoring", "big-bank", ["churn"])
+    cm = alerting.dashboard_config_map("big-bank", "monitoring", "big-bank", ["churn"])
     assert cm["metadata"]["labels"][monitoring.DASHBOARD_LABEL] == "1"
     assert cm["metadata"]["namespace"] == "monitoring"
     board = json.loads(cm["data"]["big-bank-models.json"])
@@ -672,17 +675,17 @@ def test_platform_namespaces_deny_by_default_and_allow_named_flows() -> None:
     ]
     alert_in = by_name["allow-alerts-from-tenant-prometheus"]["ingress"][0]
     assert alert_in["ports"] == [{"protocol": "TCP", "port": 9093}]
-    kserve = serving.kserve_install_policies(
+    kserve_policies = kserve_platform.kserve_install_policies(
         "kserve", "cert-manager", {}, samples.CLUSTER_CIDRS, "monitoring"
     )
-    hooks = [p for p in kserve if p["metadata"]["name"] == "allow-api-server-to-webhook"]
+    hooks = [p for p in kserve_policies if p["metadata"]["name"] == "allow-api-server-to-webhook"]
     assert [
         (h["metadata"]["namespace"], h["spec"]["ingress"][0]["ports"][0]["port"]) for h in hooks
     ] == [
         ("kserve", 9443),
         ("cert-manager", 10250),
     ]
-    for policy in [*policies, *kserve]:
+    for policy in [*policies, *kserve_policies]:
         assert validation.kubernetes_findings(policy) == []
     with pytest.raises(ValueError, match="must be a bounded range, not the world"):
         netpol.baseline_policies("ns", {}, ["0.0.0.0/0"])
@@ -703,7 +706,7 @@ def test_data_tags_name_owner_and_classification() -> None:
 
 
 def test_kserve_controller_runs_restricted() -> None:
-    controller = serving.kserve_values(Registry(REG))["kserve"]["controller"]
+    controller = kserve_platform.kserve_values(Registry(REG))["kserve"]["controller"]
     assert controller["securityContext"] == {
         "runAsNonRoot": True,
         "seccompProfile": {"type": "RuntimeDefault"},
@@ -712,3 +715,13 @@ def test_kserve_controller_runs_restricted() -> None:
         assert ctx["allowPrivilegeEscalation"] is False
         assert ctx["capabilities"] == {"drop": ["ALL"]}
         assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_a_namespace_below_restricted_must_say_why() -> None:
+    with pytest.raises(ValueError, match="Pod Security 'privileged' needs a reason"):
+        podspec.namespace("gpu-system", "privileged", {})
+    relaxed = podspec.namespace("gpu-system", "privileged", {}, "device plugin hostPath")
+    assert relaxed["metadata"]["annotations"] == {
+        "mlplatform.io/pod-security-reason": "device plugin hostPath"
+    }
+    assert "annotations" not in podspec.namespace("t", "restricted", {})["metadata"]

@@ -30,10 +30,10 @@ from components.k8s import (
     TenantAutomation,
     TenantMonitoring,
     invariants,
-    validation,
 )
 from components.k8s.catalog import CHARTS
 from mlplatform.engine.mocks import PlatformMocks, RecordingMonitor
+from tests.components import k8s_validation as validation
 
 _spec = importlib.util.spec_from_file_location(
     "k8s_samples", Path(__file__).with_name("k8s_data") / "samples.py"

@@ -43,9 +43,7 @@ def _config_fields(module: str, cls: str) -> set[str]:
 def _render(tier: str, **kw: str) -> dict:
     project = "corner_shop" if tier == "smb" else "big_bank"
     settings = featurestore.feature_store_settings(project, f"{project}-data", KEY, tier, **kw)  # type: ignore[arg-type]
-    return yaml.safe_load(
-        os.path.expandvars(render_platform_feature_store_yaml(settings))
-    )
+    return yaml.safe_load(os.path.expandvars(render_platform_feature_store_yaml(settings)))
 
 
 def test_registry_and_offline_sections_pass_feasts_models() -> None:

@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
+from typing import Any
 
 import pytest
 
-from components.network import (
-    Network,
-    NetworkArgs,
-    effective_zone_ids,
-    flow_log_role_policy,
-    nat_zone_ids,
-    plan_subnets,
-)
+from components.network import Network, NetworkArgs, flow_log_role_policy
+from components.subnet_plan import effective_zone_ids, nat_zone_ids, plan_subnets
 
 KEY = "arn:aws:kms:me-central-1:123456789012:key/logs"
+BASE_ARGS = NetworkArgs(
+    region="me-central-1",
+    zone_ids=("mec1-az1", "mec1-az2", "mec1-az3"),
+    flow_logs_kms_key_arn=KEY,
+    account_id="123456789012",
+)
 
 
-def _args(**overrides: object) -> NetworkArgs:
-    base: dict[str, object] = {
-        "region": "me-central-1",
-        "zone_ids": ("mec1-az1", "mec1-az2", "mec1-az3"),
-        "flow_logs_kms_key_arn": KEY,
-        "account_id": "123456789012",
-    }
-    base.update(overrides)
-    return NetworkArgs(**base)  # type: ignore[arg-type]
+def _args(**overrides: Any) -> NetworkArgs:
+    return dataclasses.replace(BASE_ARGS, **overrides)
 
 
 def test_plan_subnets_do_not_overlap_and_stay_inside_the_vpc() -> None:
     plans = plan_subnets("10.40.0.0/16", ["mec1-az1", "mec1-az2", "mec1-az3"])
     vpc = ipaddress.ip_network("10.40.0.0/16")
-    nets = [ipaddress.ip_network(c) for p in plans for c in (p.nodes, p.data, p.public)]
-    assert all(n.subnet_of(vpc) for n in nets)
-    for i, a in enumerate(nets):
-        for b in nets[i + 1 :]:
-            assert not a.overlaps(b), (a, b)
+    subnets = [
+        ipaddress.ip_network(cidr)
+        for plan in plans
+        for cidr in (plan.nodes, plan.data, plan.public)
+    ]
+    assert all(subnet.subnet_of(vpc) for subnet in subnets)
+    for index, subnet in enumerate(subnets):
+        for other in subnets[index + 1 :]:
+            assert not subnet.overlaps(other), (subnet, other)
     assert plans[0].nodes == "10.40.0.0/19"
 
 

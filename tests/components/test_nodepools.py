@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
 from components.nodepools import (
@@ -23,16 +26,17 @@ from components.nodepools import (
 KEY = "arn:aws:kms:me-central-1:123456789012:key/ebs"
 
 
-def _args(**overrides: object) -> NodePoolArgs:
-    base: dict[str, object] = {
-        "cluster_name": "dev",
-        "node_role_arn": "arn:aws:iam::123456789012:role/nodes",
-        "subnet_ids": ["subnet-a", "subnet-b"],
-        "instance_types": ["m6i.xlarge"],
-        "ebs_kms_key_arn": KEY,
-    }
-    base.update(overrides)
-    return NodePoolArgs(**base)  # type: ignore[arg-type]
+BASE_ARGS = NodePoolArgs(
+    cluster_name="dev",
+    node_role_arn="arn:aws:iam::123456789012:role/nodes",
+    subnet_ids=["subnet-a", "subnet-b"],
+    instance_types=["m6i.xlarge"],
+    ebs_kms_key_arn=KEY,
+)
+
+
+def _args(**overrides: Any) -> NodePoolArgs:
+    return dataclasses.replace(BASE_ARGS, **overrides)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +64,7 @@ def test_ami_types() -> None:
 
 
 def test_taints_and_labels() -> None:
-    gpu = [t.to_args() for t in pool_taints(PoolKind.GPU, "acme")]
+    gpu = [taint.to_args() for taint in pool_taints(PoolKind.GPU, "acme")]
     assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in gpu
     assert {"key": "mlplatform.io/tenant", "value": "acme", "effect": "NO_SCHEDULE"} in gpu
     assert pool_taints(PoolKind.CPU, None) == []
@@ -71,9 +75,9 @@ def test_taints_and_labels() -> None:
 
 def test_launch_template_spec_is_hardened() -> None:
     spec = launch_template_spec(ebs_kms_key_arn=KEY, disk_gib=200, tags={})
-    md = spec["metadata_options"]
-    assert md["http_tokens"] == "required"
-    assert md["http_put_response_hop_limit"] == 1
+    metadata_options = spec["metadata_options"]
+    assert metadata_options["http_tokens"] == "required"
+    assert metadata_options["http_put_response_hop_limit"] == 1
     ebs = spec["block_device_mappings"][0]["ebs"]
     assert (ebs["encrypted"], ebs["kms_key_id"], ebs["volume_type"]) == ("true", KEY, "gp3")
     assert "key_name" not in spec
@@ -93,31 +97,31 @@ def test_gpu_pool_registration(run_program) -> None:
             ),
         )
     )
-    (lt,) = mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
-    assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
-    assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
-    ebs = lt.inputs["blockDeviceMappings"][0]["ebs"]
+    (template,) = mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    ebs = template.inputs["blockDeviceMappings"][0]["ebs"]
     assert ebs["encrypted"] == "true"
     assert ebs["kmsKeyId"] == KEY
-    assert "keyName" not in lt.inputs
-    (ng,) = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
-    assert ng.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in ng.inputs[
+    assert "keyName" not in template.inputs
+    (node_group,) = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert node_group.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in node_group.inputs[
         "taints"
     ]
-    assert ng.inputs["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
-    assert ng.inputs["launchTemplate"]["version"] == "1"
-    assert ng.inputs["capacityType"] == "ON_DEMAND"
-    assert "remoteAccess" not in ng.inputs
+    assert node_group.inputs["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
+    assert node_group.inputs["launchTemplate"]["version"] == "1"
+    assert node_group.inputs["capacityType"] == "ON_DEMAND"
+    assert "remoteAccess" not in node_group.inputs
 
 
 def test_spot_cpu_pool(run_program) -> None:
     mocks = run_program(
         lambda: NodePool("train", _args(capacity_type=CapacityType.SPOT, min_size=0))
     )
-    (ng,) = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
-    assert ng.inputs["capacityType"] == "SPOT"
-    assert not ng.inputs.get("taints")
+    (node_group,) = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert node_group.inputs["capacityType"] == "SPOT"
+    assert not node_group.inputs.get("taints")
 
 
 @pytest.mark.parametrize(
@@ -138,8 +142,8 @@ def test_bad_pools(run_program, overrides: dict[str, object], message: str) -> N
 def test_node_role_is_minimal(run_program) -> None:
     mocks = run_program(lambda: NodeRole("nodes", NodeRoleArgs()))
     arns = {
-        a.inputs["policyArn"]
-        for a in mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        attachment.inputs["policyArn"]
+        for attachment in mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     }
     assert arns == {
         "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -166,13 +170,14 @@ def test_pod_scheduling_matches_pool_taints_and_labels() -> None:
     for kwargs, kind, tenant, purpose, extra in cases:
         scheduling = pod_scheduling(**kwargs)
         labels = pool_labels("p", kind, purpose, tenant, {})
-        assert all(labels.get(k) == v for k, v in scheduling["nodeSelector"].items()), kwargs
+        selector = scheduling["nodeSelector"]
+        assert all(labels.get(key) == value for key, value in selector.items()), kwargs
         for taint in [*pool_taints(kind, tenant), *extra]:
             assert any(
-                t["key"] == taint.key
-                and t["effect"] == effects[taint.effect]
-                and (t["operator"] == "Exists" or t["value"] == taint.value)
-                for t in scheduling["tolerations"]
+                toleration["key"] == taint.key
+                and toleration["effect"] == effects[taint.effect]
+                and (toleration["operator"] == "Exists" or toleration["value"] == taint.value)
+                for toleration in scheduling["tolerations"]
             ), (kwargs, taint)
     with pytest.raises(ValueError, match="enterprise-only"):
         pod_scheduling(tenant=None, gpu=True)

@@ -18,7 +18,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from components._util import wildcard_findings
-from components.k8s import invariants, validation
+from components.k8s import invariants
 from components.k8s.invariants import pod_specs, requests_gpu
 from components.platform import Platform
 from components.platform.aws import REDIS_TOKEN_SPECIALS
@@ -27,6 +27,7 @@ from components.platform.sizing import pool_zone_ids
 from components.settings import ConfigError, ModelSettings, PlatformSettings, settings_from_config
 from contracts.feature_store import FEATURE_VIEWS, dynamodb_table_name
 from contracts.names import feast_project, tenant_data_bucket_name
+from tests.components import k8s_validation as validation
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 PROJECT = "sovereign-ml-platform"

@@ -46,20 +46,20 @@ def test_secure_bucket(run_program) -> None:
     assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
     assert rule["bucketKeyEnabled"] is True
 
-    (pab,) = mocks.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    (public_access_block,) = mocks.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     for flag in (
         "blockPublicAcls",
         "blockPublicPolicy",
         "ignorePublicAcls",
         "restrictPublicBuckets",
     ):
-        assert pab.inputs[flag] is True
-    (own,) = mocks.of_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
-    assert own.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
-    (ver,) = mocks.of_type("aws:s3/bucketVersioning:BucketVersioning")
-    assert ver.inputs["versioningConfiguration"]["status"] == "Enabled"
-    (log,) = mocks.of_type("aws:s3/bucketLogging:BucketLogging")
-    assert log.inputs["targetBucket"] == "logs-bucket"
+        assert public_access_block.inputs[flag] is True
+    (ownership,) = mocks.of_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    (versioning,) = mocks.of_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    (logging,) = mocks.of_type("aws:s3/bucketLogging:BucketLogging")
+    assert logging.inputs["targetBucket"] == "logs-bucket"
     (policy,) = mocks.of_type("aws:s3/bucketPolicy:BucketPolicy")
     statements = json.loads(policy.inputs["policy"])["Statement"]
     assert any(s["Sid"] == "DenyInsecureTransport" for s in statements)

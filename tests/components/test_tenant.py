@@ -49,7 +49,7 @@ def test_manifests_validate_against_kubernetes_schemas(run_program) -> None:
 
     run_program(program)
     manifests = holder["t"].manifests
-    kinds = [m["kind"] for m in manifests]
+    kinds = [manifest["kind"] for manifest in manifests]
     assert kinds.count("NetworkPolicy") == 6
     for manifest in manifests:
         kubernetes_validate.validate(manifest, "1.35.0", strict=True)
@@ -57,29 +57,34 @@ def test_manifests_validate_against_kubernetes_schemas(run_program) -> None:
 
 def test_namespace_enforces_restricted(run_program) -> None:
     mocks = run_program(lambda: Tenant("acme", _args()))
-    (ns,) = mocks.of_type("kubernetes:core/v1:Namespace")
-    labels = ns.inputs["metadata"]["labels"]
+    (namespace,) = mocks.of_type("kubernetes:core/v1:Namespace")
+    labels = namespace.inputs["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
         assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.35"
-    assert ns.inputs["metadata"]["name"] == "tenant-acme"
+    assert namespace.inputs["metadata"]["name"] == "tenant-acme"
 
 
 def test_default_deny_covers_ingress_and_egress() -> None:
     deny = network_policy_manifests(_args())[0]
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     allows = network_policy_manifests(_args())[1:]
-    dns = next(p for p in allows if p["metadata"]["name"] == "allow-dns")
-    ports = dns["spec"]["egress"][0]["ports"]
-    assert {(p["protocol"], p["port"]) for p in ports} == {("UDP", 53), ("TCP", 53)}
-    https = next(p for p in allows if p["metadata"]["name"] == "allow-https-to-aws-endpoints")
+    by_name = {policy["metadata"]["name"]: policy for policy in allows}
+    ports = by_name["allow-dns"]["spec"]["egress"][0]["ports"]
+    assert {(port["protocol"], port["port"]) for port in ports} == {("UDP", 53), ("TCP", 53)}
+    https = by_name["allow-https-to-aws-endpoints"]
     assert https["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.40.0.0/16"}}]
     # No allow opens ingress from outside the namespace except the monitoring scrape.
-    ingress_from = [f for p in allows for r in p["spec"].get("ingress", []) for f in r["from"]]
+    ingress_from = [
+        peer
+        for policy in allows
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule["from"]
+    ]
     assert all(
-        "namespaceSelector" not in f
-        or f["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
-        for f in ingress_from
+        "namespaceSelector" not in peer
+        or peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+        for peer in ingress_from
     )
 
 
@@ -95,30 +100,34 @@ def test_quota_forbids_load_balancers_and_caps_gpus() -> None:
 
 
 def test_rbac_has_no_wildcards_and_no_escalation() -> None:
-    for obj in rbac_manifests(_args()):
-        if obj["kind"] != "Role":
+    for rbac_object in rbac_manifests(_args()):
+        if rbac_object["kind"] != "Role":
             continue
-        for rule in obj["rules"]:
+        for rule in rbac_object["rules"]:
             for key in ("apiGroups", "resources", "verbs"):
-                assert "*" not in rule[key], (obj["metadata"]["name"], rule)
+                assert "*" not in rule[key], (rbac_object["metadata"]["name"], rule)
             assert "rbac.authorization.k8s.io" not in rule["apiGroups"]
             assert "pods/exec" not in rule["resources"]
     viewer = next(
-        o
-        for o in rbac_manifests(_args())
-        if o["metadata"]["name"] == "tenant-viewer" and o["kind"] == "Role"
+        rbac_object
+        for rbac_object in rbac_manifests(_args())
+        if rbac_object["metadata"]["name"] == "tenant-viewer" and rbac_object["kind"] == "Role"
     )
-    assert all("secrets" not in r["resources"] for r in viewer["rules"])
-    assert all(set(r["verbs"]) <= {"get", "list", "watch"} for r in viewer["rules"])
+    assert all("secrets" not in rule["resources"] for rule in viewer["rules"])
+    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in viewer["rules"])
 
 
 def test_access_policy_is_scoped() -> None:
     doc = tenant_access_policy([BUCKET], KEY, "me-central-1")
     assert wildcard_findings(doc) == []
     resources = {
-        r
-        for s in doc["Statement"]
-        for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        resource
+        for statement in doc["Statement"]
+        for resource in (
+            [statement["Resource"]]
+            if isinstance(statement["Resource"], str)
+            else statement["Resource"]
+        )
     }
     assert resources == {BUCKET, f"{BUCKET}/*", KEY}
     with pytest.raises(ValueError, match="not least-privilege"):
@@ -173,7 +182,7 @@ def test_hybrid_mode_has_no_iam(run_program) -> None:
         Tenant("acme", _args(aws=False), pulumi.ResourceOptions(providers=[provider]))
 
     mocks = run_program(program)
-    assert not [r for r in mocks.resources if r.typ.startswith("aws:")]
+    assert not [res for res in mocks.resources if res.typ.startswith("aws:")]
     (sa,) = mocks.of_type("kubernetes:core/v1:ServiceAccount")
     assert "annotations" not in sa.inputs["metadata"]
     assert len(mocks.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")) == 6

@@ -1,4 +1,4 @@
-"""Schema validation of the manifests this layer produces, usable offline.
+"""Test helper: schema validation of the manifests the Kubernetes layer produces, offline.
 
 - Built-in kinds: the Kubernetes OpenAPI schema of the target version, strict (unknown
   fields fail), via ``kubernetes-validate``.
@@ -51,7 +51,7 @@ def kubernetes_findings(manifest: Mapping[str, Any], version: str = K8S_VERSION)
     except kubernetes_validate.SchemaNotFoundError:
         return [f"{manifest.get('apiVersion')}/{manifest.get('kind')}: no schema in {version}"]
     except kubernetes_validate.ValidationError as exc:
-        path = "/".join(str(p) for p in exc.path)
+        path = "/".join(str(step) for step in exc.path)
         return [f"{manifest.get('kind')} {path}: {exc.message}"]
     return []
 
@@ -79,8 +79,8 @@ def _strict_walk(data: Any, type_name: str, path: str, findings: list[str]) -> N
         if not isinstance(data, list):
             findings.append(f"{path}: expected a list")
             return
-        for i, item in enumerate(data):
-            _strict_walk(item, match.group(1), f"{path}[{i}]", findings)
+        for index, item in enumerate(data):
+            _strict_walk(item, match.group(1), f"{path}[{index}]", findings)
         return
     if match := _DICT.match(type_name):
         if not isinstance(data, Mapping):
@@ -127,8 +127,8 @@ def _one_line(exc: Exception) -> str:
     """A model error as one line (kubernetes-client 37 models raise pydantic errors)."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
-        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()]
-        return f"{getattr(exc, 'title', type(exc).__name__)}: {'; '.join(parts)}"
+        messages = [f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in errors()]
+        return f"{getattr(exc, 'title', type(exc).__name__)}: {'; '.join(messages)}"
     return " ".join(str(exc).split())
 
 
