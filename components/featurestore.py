@@ -31,7 +31,7 @@ from components.k8s.featurestore import (
     feature_store_settings,
 )
 from components.k8s.placement import Placement
-from components.k8s.podspec import config_map, object_meta, service_account
+from components.k8s.podspec import IRSA_ANNOTATION, config_map, object_meta, service_account
 from contracts.feature_store import render_platform_feature_store_yaml
 from contracts.names import DEFAULT_REGION, Tier, feast_project, feast_service_account, labels
 
@@ -211,7 +211,7 @@ class FeatureStore(pulumi.ComponentResource):
         sa_manifest = service_account(sa_name, namespace, obj_labels, None)
         role_arn = args.get("role_arn")
         if role_arn is not None:
-            sa_manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+            sa_manifest["metadata"]["annotations"] = {IRSA_ANNOTATION: role_arn}
         service_account_resource = register(f"{name}-sa", sa_manifest, child)
         config_name = f"{tenant}-feature-repo"
         config_manifest = config_map(config_name, namespace, obj_labels, {"feature_store.yaml": ""})

@@ -28,6 +28,7 @@ from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.invariants import API_ACCESS_ANNOTATION
 from components.k8s.placement import Placement
 from components.k8s.podspec import (
+    IRSA_ANNOTATION,
     TMP_PATH,
     Manifest,
     Resources,
@@ -98,7 +99,7 @@ def _rbac(
     """The receiver's account (IRSA), and a Role reading InferenceServices and patching
     only its canary models' routers, by name."""
     sa_name = automation_service_account(tenant)
-    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    annotations = {IRSA_ANNOTATION: role_arn} if role_arn else {}
     sa: Manifest = {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -285,7 +286,7 @@ class TenantAutomation(pulumi.ComponentResource):
             if "placement" in args:
                 args["placement"].apply(manifest)
             if kind == "ServiceAccount" and role_arn is not None:
-                manifest["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+                manifest["metadata"]["annotations"] = {IRSA_ANNOTATION: role_arn}
             if kind == "Deployment":
                 c = manifest["spec"]["template"]["spec"]["containers"][0]
                 c["args"] = [

@@ -48,6 +48,7 @@ from components.k8s.kserve import DEPLOYMENT_MODE
 from components.k8s.placement import Placement
 from components.k8s.podspec import (
     DEFAULT_GPU_NODE_SELECTOR,
+    IRSA_ANNOTATION,
     TMP_PATH,
     TMP_VOLUME,
     GpuScheduling,
@@ -494,7 +495,7 @@ class ModelServing(pulumi.ComponentResource):
         annotations: dict[str, Any] = {}
         role_arn = args.get("role_arn")
         if role_arn is not None:
-            annotations["eks.amazonaws.com/role-arn"] = role_arn
+            annotations[IRSA_ANNOTATION] = role_arn
         endpoint = args.get("s3_endpoint")
         if endpoint:
             # KServe's storage initializer reads the model store from these annotations.
