@@ -37,7 +37,12 @@ from components.k8s.podspec import (
     deployment,
     object_meta,
     pod_spec,
+    role_binding,
     selector_labels,
+    service_account_subject,
+)
+from components.k8s.podspec import (
+    role as podspec_role,
 )
 from contracts.names import (
     alert_receiver_name,
@@ -107,34 +112,26 @@ def _rbac(
         # Off on the account; the receiver's pods opt in (the actuator calls the API).
         "automountServiceAccountToken": False,
     }
-    role: Manifest = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": object_meta(sa_name, namespace, obj_labels),
-        "rules": [
-            {
-                "apiGroups": ["serving.kserve.io"],
-                "resources": ["inferenceservices"],
-                # Read-only: traffic moves through the router, never the InferenceService.
-                "verbs": ["get"],
-            }
-        ],
-    }
+    rules: list[Manifest] = [
+        {
+            "apiGroups": ["serving.kserve.io"],
+            "resources": ["inferenceservices"],
+            # Read-only: traffic moves through the router, never the InferenceService.
+            "verbs": ["get"],
+        }
+    ]
     routers = sorted(router_name(model) for model in canary_models)
     if routers:
-        role["rules"] += [
+        rules += [
             {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": routers,
              "verbs": ["get", "patch"]},
             {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": routers,
              "verbs": ["get", "patch"]},
         ]  # fmt: skip
-    binding: Manifest = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": object_meta(sa_name, namespace, obj_labels),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa_name},
-        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": namespace}],
-    }
+    role = podspec_role(sa_name, namespace, obj_labels, rules)
+    binding = role_binding(
+        sa_name, namespace, obj_labels, sa_name, [service_account_subject(sa_name, namespace)]
+    )
     return [sa, role, binding]
 
 

@@ -366,6 +366,11 @@ def role_binding(
     }
 
 
+def service_account_subject(name: str, namespace: str) -> Manifest:
+    """A RoleBinding subject naming a service account."""
+    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+
+
 def group_subject(group: str) -> Manifest:
     """A RoleBinding subject naming a Kubernetes group (from the authenticator)."""
     return {"apiGroup": RBAC_API_GROUP, "kind": "Group", "name": group}

@@ -31,6 +31,11 @@ from components.k8s.podspec import (
     Resources,
     object_meta,
     pod_security_context,
+    role_binding,
+    service_account_subject,
+)
+from components.k8s.podspec import (
+    role as podspec_role,
 )
 from components.k8s.serving import MODEL_SERVER_COMPONENT, SERVER_PORT_NAME
 from contracts.names import (
@@ -144,11 +149,11 @@ def dedicated_prometheus(
         # targets through the Kubernetes API.
         "automountServiceAccountToken": False,
     }
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": object_meta(name, ns, meta_labels),
-        "rules": [
+    role = podspec_role(
+        name,
+        ns,
+        meta_labels,
+        [
             {
                 "apiGroups": [""],
                 "resources": ["pods", "services", "endpoints"],
@@ -160,14 +165,8 @@ def dedicated_prometheus(
                 "verbs": ["get", "list", "watch"],
             },
         ],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": object_meta(name, ns, meta_labels),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-    }
+    )
+    binding = role_binding(name, ns, meta_labels, name, [service_account_subject(name, ns)])
     pin = IMAGES["prometheus"]
     prometheus = {
         "apiVersion": "monitoring.coreos.com/v1",
