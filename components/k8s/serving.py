@@ -43,7 +43,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from components.k8s._resources import register
-from components.k8s.catalog import IMAGES, Registry, RegistryArgs, registry_of
+from components.k8s.canary_router import router_manifests
+from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.kserve import DEPLOYMENT_MODE
 from components.k8s.placement import Placement
 from components.k8s.podspec import (
@@ -54,16 +55,11 @@ from components.k8s.podspec import (
     GpuScheduling,
     Manifest,
     Resources,
-    cluster_ip_service,
     config_map,
-    container,
     container_security_context,
-    deployment,
     object_meta,
     pod_disruption_budget,
     pod_security_context,
-    pod_spec,
-    selector_labels,
     service_account,
 )
 from contracts.names import (
@@ -80,7 +76,6 @@ from contracts.names import (
     serving_service_account,
     verify_key_config_map_name,
 )
-from contracts.router import ROUTER_CONFIG_KEY, ROUTER_PORT, router_traffic_patch
 from contracts.signing import (
     VERIFY_KEY_DIR,
     VERIFY_KEY_ENV,
@@ -95,7 +90,6 @@ SERVER_PORT = 8080
 SERVER_PORT_NAME = "http1"
 """Port name KServe expects on the serving container; the PodMonitor scrapes it."""
 MODEL_SERVER_COMPONENT = "model-server"
-ROUTER_COMPONENT = "model-router"
 BIND_ARG = "--bind_address=0.0.0.0"
 """The workloads server binds loopback by default; in a pod it must listen on all addresses."""
 VERIFY_KEY_VOLUME = "model-verify-key"
@@ -261,62 +255,6 @@ def inference_service(
         ),
         "spec": {"predictor": predictor},
     }
-
-
-def router_manifests(
-    tenant: str,
-    namespace_name: str,
-    model: str,
-    registry: Registry,
-    champion: str,
-    challenger: str | None,
-    canary_percent: int,
-    *,
-    replicas: int,
-) -> list[Manifest]:
-    """ConfigMap, Deployment, Service (the stable endpoint) and PDB of a model's router."""
-    name = f"{model}-router"
-    obj_labels = labels(tenant, ROUTER_COMPONENT, name=name)
-    patch = router_traffic_patch(namespace_name, champion, challenger, canary_percent)
-    cfg = config_map(name, namespace_name, obj_labels, patch["configmap"]["data"])
-    envoy = container(
-        "envoy",
-        registry.image(IMAGES["envoy"]),
-        Resources("100m", "128Mi", cpu_limit="1", memory_limit="256Mi"),
-        # No hot restart: it needs shared memory in /dev/shm and a writable base path.
-        args=[
-            "-c",
-            f"/etc/envoy/{ROUTER_CONFIG_KEY}",
-            "--disable-hot-restart",
-            "--log-level",
-            "warn",
-        ],
-        ports=[{"name": "http", "containerPort": ROUTER_PORT, "protocol": "TCP"}],
-        volume_mounts=[{"name": "config", "mountPath": "/etc/envoy", "readOnly": True}],
-        probes={
-            "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
-            "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 20},
-        },
-    )
-    spec = pod_spec([envoy], volumes=[{"name": "config", "configMap": {"name": name}}])
-    dep = deployment(name, namespace_name, obj_labels, spec, replicas=replicas)
-    dep["spec"]["template"]["metadata"]["annotations"] = patch["deployment"]["spec"]["template"][
-        "metadata"
-    ]["annotations"]
-    # Keep full capacity while pods roll onto new weights.
-    dep["spec"]["strategy"] = {
-        "type": "RollingUpdate",
-        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-    }
-    svc = cluster_ip_service(
-        model,
-        namespace_name,
-        obj_labels,
-        selector_labels(obj_labels),
-        [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
-    )
-    pdb = pod_disruption_budget(name, namespace_name, obj_labels, selector_labels(obj_labels))
-    return [cfg, dep, svc, pdb]
 
 
 class ModelSpec(TypedDict):
