@@ -30,6 +30,7 @@ from components.k8s import (
 from components.k8s import kserve as kserve_platform
 from components.k8s.catalog import Registry
 from contracts.names import labels
+from contracts.router import router_traffic_patch
 from tests.components import k8s_validation as validation
 
 _spec = importlib.util.spec_from_file_location(
@@ -362,7 +363,7 @@ def test_canary_is_a_weighted_envoy_route_not_canary_traffic_percent() -> None:
 
 
 def test_router_traffic_patch_moves_and_rolls_back_weights() -> None:
-    patch = serving.router_traffic_patch("ns", "m-champion", "m-challenger", 25)
+    patch = router_traffic_patch("ns", "m-champion", "m-challenger", 25)
     config = yaml.safe_load(patch["configmap"]["data"]["envoy.yaml"])
     route = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
         "typed_config"
@@ -374,7 +375,7 @@ def test_router_traffic_patch_moves_and_rolls_back_weights() -> None:
     assert patch["deployment"]["spec"]["template"]["metadata"]["annotations"] == {
         "mlplatform.io/traffic-weights": "champion=75,challenger=25"
     }
-    rollback = serving.router_traffic_patch("ns", "m-champion", None, 0)
+    rollback = router_traffic_patch("ns", "m-champion", None, 0)
     config = yaml.safe_load(rollback["configmap"]["data"]["envoy.yaml"])
     assert [c["name"] for c in config["static_resources"]["clusters"]] == ["champion"]
     assert rollback["deployment"]["spec"]["template"]["metadata"]["annotations"] == {
