@@ -115,7 +115,7 @@ def bench_model(
     import onnxruntime as ort
     import torch
 
-    from workloads.serving.model import tuned_session_options
+    from workloads.serving.session import tuned_session_options
 
     default = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     tuned = ort.InferenceSession(

@@ -98,7 +98,8 @@ class AuditLog:
         """Every record, oldest first (no verification; use :func:`verify_audit_log`)."""
         if not self.path.exists():
             return []
-        return [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x]
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line]
 
 
 @dataclass(frozen=True)

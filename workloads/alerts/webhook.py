@@ -189,7 +189,9 @@ class AlertRouter:
             "dedupe_key": key,
             "model": model,
             "model_version": labels.get("model_version"),
-            "drifted_features": [f for f in str(labels.get("feature", "")).split(",") if f],
+            "drifted_features": [
+                feature for feature in str(labels.get("feature", "")).split(",") if feature
+            ],
             "source": "alertmanager",
             "summary": annotations.get("summary"),
             "emitted_at": time.time(),

@@ -25,7 +25,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +60,11 @@ def sha256_file(path: Path) -> str:
 
 def artifact_digests(directory: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``{name: {"sha256", "bytes"}}`` for files in ``directory``."""
-    out: dict[str, dict[str, Any]] = {}
+    digests: dict[str, dict[str, Any]] = {}
     for name in names:
         path = directory / name
-        out[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-    return out
+        digests[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return digests
 
 
 def _canonical(payload: dict[str, Any]) -> bytes:
@@ -77,14 +77,26 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def _parse_pem(
+    path: Path, parse: Callable[[bytes], object], *, file_name: str, expected: str
+) -> object:
+    """Parse a PEM key file; raise :class:`SigningKeyError` with the path in one line."""
+    try:
+        return parse(path.read_bytes())
+    except FileNotFoundError:
+        raise SigningKeyError(f"{path}: {file_name} file not found") from None
+    except (ValueError, TypeError) as exc:
+        raise SigningKeyError(f"{path}: not {expected} ({exc})") from None
+
+
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Load a PKCS#8 PEM Ed25519 private key; raise :class:`SigningKeyError` with the path."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except FileNotFoundError:
-        raise SigningKeyError(f"{path}: signing key file not found") from None
-    except (ValueError, TypeError) as exc:
-        raise SigningKeyError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+    key = _parse_pem(
+        path,
+        lambda pem: serialization.load_pem_private_key(pem, password=None),
+        file_name="signing key",
+        expected="an unencrypted PEM private key",
+    )
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{path}: must be an Ed25519 private key, got {type(key).__name__}")
     return key
@@ -92,12 +104,12 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """Load a PEM Ed25519 public key; raise :class:`SigningKeyError` with the path."""
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except FileNotFoundError:
-        raise SigningKeyError(f"{path}: public key file not found") from None
-    except (ValueError, TypeError) as exc:
-        raise SigningKeyError(f"{path}: not a PEM public key ({exc})") from None
+    key = _parse_pem(
+        path,
+        serialization.load_pem_public_key,
+        file_name="public key",
+        expected="a PEM public key",
+    )
     if not isinstance(key, Ed25519PublicKey):
         raise SigningKeyError(f"{path}: must be an Ed25519 public key, got {type(key).__name__}")
     return key

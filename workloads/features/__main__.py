@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValidationError as exc:
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
+            where = ".".join(str(part) for part in err["loc"])
             print(f"error: {where}: {err['msg']}", file=sys.stderr)
         return 2
     sys.stdout.write(render_platform_feature_store_yaml(settings))

@@ -102,85 +102,110 @@ def churn_logit(activity: pd.DataFrame, profile: pd.DataFrame) -> np.ndarray:
 def generate(config: GeneratorConfig) -> GeneratedData:
     """Generate profile, weekly activity snapshots and churn labels."""
     config.validate()
+    # One generator drawn in a fixed order (profile, activity, labels): determinism.
     rng = np.random.default_rng(config.seed)
-    n, s = config.n_customers, config.n_snapshots
-    shift = config.shift
-    ids = np.arange(100_000, 100_000 + n, dtype=np.int64)
-
-    emirate_p = np.array([0.30, 0.38, 0.14, 0.07, 0.02, 0.06, 0.03])
-    if shift:
-        # Shift the mix towards the northern emirates, e.g. a new branch campaign.
-        tilt = np.exp(shift * np.array([-0.4, -0.3, 0.4, 0.6, 0.6, 0.6, 0.6]))
-        emirate_p = emirate_p * tilt
-    emirate_p = emirate_p / emirate_p.sum()
-    onboarded = config.start - timedelta(days=1)
-    profile = pd.DataFrame(
-        {
-            ENTITY_KEY: ids,
-            "age": rng.integers(21, 70, n).astype(np.int64),
-            "tenure_months": rng.gamma(2.0, 20.0, n).astype(np.int64),
-            "segment_code": rng.choice(len(SEGMENTS), n, p=[0.62, 0.22, 0.04, 0.12]).astype(
-                np.int64
-            ),
-            "emirate_code": rng.choice(len(EMIRATES), n, p=emirate_p).astype(np.int64),
-            TIMESTAMP_FIELD: pd.Timestamp(onboarded),
-            "created": pd.Timestamp(onboarded),
-        }
-    )
-
-    base_balance = rng.lognormal(9.5 - 0.6 * shift, 1.1, n)
-    base_logins = rng.gamma(2.0, max(6.0 * (1.0 + 0.5 * shift), 0.5), n)
-    salary = (rng.random(n) < np.clip(0.7 - 0.2 * shift, 0.05, 0.95)).astype(np.int64)
-    products = rng.integers(1, 6, n).astype(np.int64)
-    frames = []
-    for k in range(s):
-        ts = config.start + k * SNAPSHOT_EVERY
-        balance = base_balance * rng.lognormal(0.0, 0.15, n)
-        frames.append(
-            pd.DataFrame(
-                {
-                    ENTITY_KEY: ids,
-                    "balance_aed": balance.astype(np.float32),
-                    "balance_change_90d_pct": rng.normal(0.0, 15.0, n).astype(np.float32),
-                    "txn_count_30d": rng.poisson(25.0, n).astype(np.int64),
-                    "digital_logins_30d": rng.poisson(base_logins).astype(np.int64),
-                    # A few customers stop their salary transfer between snapshots.
-                    "salary_transfer": np.where(rng.random(n) < 0.05, 0, salary).astype(np.int64),
-                    "complaints_90d": rng.poisson(0.4, n).astype(np.int64),
-                    "products_held": products,
-                    TIMESTAMP_FIELD: pd.Timestamp(ts),
-                    "created": pd.Timestamp(ts),
-                }
-            )
-        )
-    activity = pd.concat(frames, ignore_index=True)
-
-    m = n * config.labels_per_customer
-    label_ids = np.tile(ids, config.labels_per_customer)
-    row = np.tile(np.arange(n), config.labels_per_customer)
-    # Whole seconds: Feast deduplicates (id, timestamp) pairs, so keep them distinct.
-    span = int((s * SNAPSHOT_EVERY).total_seconds()) - 3600
-    if m > span // 2:
-        raise DataGenError(
-            f"n_customers * labels_per_customer: at most {span // 2} for {s} snapshots, got {m}"
-        )
-    offsets = rng.choice(span, m, replace=False) + 3600
-    snap = np.minimum(offsets // int(SNAPSHOT_EVERY.total_seconds()), s - 1)
-    current = activity.iloc[snap * n + row].reset_index(drop=True)
-    logit = churn_logit(current, profile.iloc[row].reset_index(drop=True))
-    churned = (rng.random(m) < _sigmoid(logit)).astype(np.int64)
-    ts = pd.to_datetime(config.start) + pd.to_timedelta(offsets, unit="s")
-    orphan = rng.random(m) < config.orphan_label_share
-    # Orphans happen before the first snapshot: no activity row can join them.
-    ts = ts.where(~orphan, pd.to_datetime(config.start) - pd.to_timedelta(offsets, unit="s"))
-    labels = pd.DataFrame(
-        {ENTITY_KEY: label_ids, TIMESTAMP_FIELD: ts, LABEL_COLUMN: churned}
-    ).drop_duplicates(subset=[ENTITY_KEY, TIMESTAMP_FIELD], ignore_index=True)
+    ids = np.arange(100_000, 100_000 + config.n_customers, dtype=np.int64)
+    profile = _profile(config, rng, ids)
+    activity = _activity(config, rng, ids)
+    labels = _labels(config, rng, ids, profile, activity)
     for frame in (profile, activity, labels):
         for column in (TIMESTAMP_FIELD, "created"):
             if column in frame:
                 frame[column] = frame[column].astype("datetime64[ns, UTC]")
     return GeneratedData(profile=profile, activity=activity, labels=labels)
+
+
+def _profile(config: GeneratorConfig, rng: np.random.Generator, ids: np.ndarray) -> pd.DataFrame:
+    """One row per customer, as onboarded the day before the first snapshot."""
+    customers = len(ids)
+    emirate_p = np.array([0.30, 0.38, 0.14, 0.07, 0.02, 0.06, 0.03])
+    if config.shift:
+        # Shift the mix towards the northern emirates, e.g. a new branch campaign.
+        tilt = np.exp(config.shift * np.array([-0.4, -0.3, 0.4, 0.6, 0.6, 0.6, 0.6]))
+        emirate_p = emirate_p * tilt
+    emirate_p = emirate_p / emirate_p.sum()
+    onboarded = config.start - timedelta(days=1)
+    return pd.DataFrame(
+        {
+            ENTITY_KEY: ids,
+            "age": rng.integers(21, 70, customers).astype(np.int64),
+            "tenure_months": rng.gamma(2.0, 20.0, customers).astype(np.int64),
+            "segment_code": rng.choice(len(SEGMENTS), customers, p=[0.62, 0.22, 0.04, 0.12]).astype(
+                np.int64
+            ),
+            "emirate_code": rng.choice(len(EMIRATES), customers, p=emirate_p).astype(np.int64),
+            TIMESTAMP_FIELD: pd.Timestamp(onboarded),
+            "created": pd.Timestamp(onboarded),
+        }
+    )
+
+
+def _activity(config: GeneratorConfig, rng: np.random.Generator, ids: np.ndarray) -> pd.DataFrame:
+    """``n_snapshots`` weekly activity rows per customer, snapshot after snapshot."""
+    customers, shift = len(ids), config.shift
+    base_balance = rng.lognormal(9.5 - 0.6 * shift, 1.1, customers)
+    base_logins = rng.gamma(2.0, max(6.0 * (1.0 + 0.5 * shift), 0.5), customers)
+    salary = (rng.random(customers) < np.clip(0.7 - 0.2 * shift, 0.05, 0.95)).astype(np.int64)
+    products = rng.integers(1, 6, customers).astype(np.int64)
+    snapshots = []
+    for snapshot in range(config.n_snapshots):
+        taken = config.start + snapshot * SNAPSHOT_EVERY
+        balance = base_balance * rng.lognormal(0.0, 0.15, customers)
+        snapshots.append(
+            pd.DataFrame(
+                {
+                    ENTITY_KEY: ids,
+                    "balance_aed": balance.astype(np.float32),
+                    "balance_change_90d_pct": rng.normal(0.0, 15.0, customers).astype(np.float32),
+                    "txn_count_30d": rng.poisson(25.0, customers).astype(np.int64),
+                    "digital_logins_30d": rng.poisson(base_logins).astype(np.int64),
+                    # A few customers stop their salary transfer between snapshots
+                    # (drawn here: the draws' order fixes the data).
+                    "salary_transfer": np.where(rng.random(customers) < 0.05, 0, salary).astype(
+                        np.int64
+                    ),
+                    "complaints_90d": rng.poisson(0.4, customers).astype(np.int64),
+                    "products_held": products,
+                    TIMESTAMP_FIELD: pd.Timestamp(taken),
+                    "created": pd.Timestamp(taken),
+                }
+            )
+        )
+    return pd.concat(snapshots, ignore_index=True)
+
+
+def _labels(
+    config: GeneratorConfig,
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    profile: pd.DataFrame,
+    activity: pd.DataFrame,
+) -> pd.DataFrame:
+    """Churn labels drawn from the snapshot current at each label's (distinct) time."""
+    customers, snapshots = len(ids), config.n_snapshots
+    n_labels = customers * config.labels_per_customer
+    label_ids = np.tile(ids, config.labels_per_customer)
+    row = np.tile(np.arange(customers), config.labels_per_customer)
+    # Whole seconds: Feast deduplicates (id, timestamp) pairs, so keep them distinct.
+    span = int((snapshots * SNAPSHOT_EVERY).total_seconds()) - 3600
+    if n_labels > span // 2:
+        raise DataGenError(
+            f"n_customers * labels_per_customer: at most {span // 2} for {snapshots} snapshots,"
+            f" got {n_labels}"
+        )
+    offsets = rng.choice(span, n_labels, replace=False) + 3600
+    snapshot = np.minimum(offsets // int(SNAPSHOT_EVERY.total_seconds()), snapshots - 1)
+    current = activity.iloc[snapshot * customers + row].reset_index(drop=True)
+    logit = churn_logit(current, profile.iloc[row].reset_index(drop=True))
+    churned = (rng.random(n_labels) < _sigmoid(logit)).astype(np.int64)
+    start = pd.to_datetime(config.start)
+    labelled_at = start + pd.to_timedelta(offsets, unit="s")
+    orphan = rng.random(n_labels) < config.orphan_label_share
+    # Orphans happen before the first snapshot: no activity row can join them.
+    labelled_at = labelled_at.where(~orphan, start - pd.to_timedelta(offsets, unit="s"))
+    return pd.DataFrame(
+        {ENTITY_KEY: label_ids, TIMESTAMP_FIELD: labelled_at, LABEL_COLUMN: churned}
+    ).drop_duplicates(subset=[ENTITY_KEY, TIMESTAMP_FIELD], ignore_index=True)
 
 
 def write_parquet(data: GeneratedData, data_dir: Path) -> dict[str, Path]:

@@ -219,20 +219,21 @@ def traffic(
     """
     data = generate(GeneratorConfig(n_customers=n_customers, seed=seed, shift=shift))
     rng = np.random.default_rng(seed + 1)
-    n = len(data.profile)
-    snapshots = len(data.activity) // n
-    pick = rng.integers(0, snapshots, n) * n + np.arange(n)
+    customers = len(data.profile)
+    snapshots = len(data.activity) // customers
+    pick = rng.integers(0, snapshots, customers) * customers + np.arange(customers)
     activity = data.activity.iloc[pick].reset_index(drop=True)
     profile = data.profile.reset_index(drop=True)
     joined = pd.concat(
-        [profile, activity.drop(columns=[c for c in activity if c in profile])], axis=1
+        [profile, activity.drop(columns=[column for column in activity if column in profile])],
+        axis=1,
     )
-    missing = [f for f in features if f not in joined]
+    missing = [feature for feature in features if feature not in joined]
     if missing:
         raise StageError(f"model expects features the generator lacks: {', '.join(missing)}")
     rows = joined[features].to_numpy(dtype=np.float32)
     probability = 1.0 / (1.0 + np.exp(-churn_logit(activity, profile)))
-    labels = (rng.random(n) < probability).astype(np.int64)
+    labels = (rng.random(customers) < probability).astype(np.int64)
     return rows, labels
 
 

@@ -45,7 +45,7 @@ def run_check(
     window = read_window(log_dir, model=model, start=start, end=end)
     columns = window.columns
     report = compute_drift(
-        columns if window.n_rows else {n: [] for n in reference["features"]},
+        columns if window.n_rows else {name: [] for name in reference["features"]},
         reference,
         model=model,
         thresholds=thresholds,
@@ -124,11 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ReferenceStatsError, WindowError, DriftError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for f in report.features:
-        flag = "DRIFT" if f.drifted else "ok"
+    for feature in report.features:
+        flag = "DRIFT" if feature.drifted else "ok"
         print(
-            f"{f.feature:<24} psi={f.psi:.4f} {f.test}={f.statistic:.4g} "
-            f"p={f.p_value:.3g} n={f.n} {flag}"
+            f"{feature.feature:<24} psi={feature.psi:.4f} {feature.test}={feature.statistic:.4g} "
+            f"p={feature.p_value:.3g} n={feature.n} {flag}"
         )
     status = "retraining triggered" if report.triggered else "no drift"
     sent = f" (message {message_id})" if message_id else ""

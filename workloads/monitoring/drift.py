@@ -124,7 +124,7 @@ class DriftReport:
     @property
     def drifted_features(self) -> list[str]:
         """Names of the features that drifted, in report order."""
-        return [f.feature for f in self.features if f.drifted]
+        return [feature.feature for feature in self.features if feature.drifted]
 
     @property
     def triggered(self) -> bool:
@@ -143,14 +143,14 @@ class DriftReport:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report; every statistic is rounded to the reported precision."""
-        feats = []
-        for f in self.features:
-            row = asdict(f)
+        features = []
+        for feature in self.features:
+            row = asdict(feature)
             for key in ("null_fraction", "psi", "statistic", "p_value"):
                 value = report_round(row[key])
                 # JSON has no infinity; an unseen category gives an unbounded statistic.
                 row[key] = value if math.isfinite(value) else None
-            feats.append(row)
+            features.append(row)
         return {
             "model": self.model,
             "n_rows": self.n_rows,
@@ -161,7 +161,7 @@ class DriftReport:
             "drifted_features": self.drifted_features,
             "triggered": self.triggered,
             "computed_seconds": round(self.computed_seconds, 4),
-            "features": feats,
+            "features": features,
             **({"meta": self.meta} if self.meta else {}),
         }
 
@@ -255,29 +255,30 @@ def psi(actual_counts: np.ndarray, expected_fractions: np.ndarray) -> float:
     total = actual_counts.sum()
     if total == 0:
         return float("nan")
-    a = np.maximum(actual_counts / total, PSI_EPSILON)
-    e = np.maximum(expected_fractions, PSI_EPSILON)
-    return float(np.sum((a - e) * np.log(a / e)))
+    actual = np.maximum(actual_counts / total, PSI_EPSILON)
+    expected = np.maximum(expected_fractions, PSI_EPSILON)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def _ks_from_sorted(plan: _NumericPlan, win: np.ndarray) -> tuple[float, float]:
+def _ks_from_sorted(plan: _NumericPlan, window: np.ndarray) -> tuple[float, float]:
     """Two-sided KS statistic and p-value of the sorted window against the reference."""
-    m, n = plan.sample.size, win.size
-    if max(m, n) <= KS_EXACT_MAX_N:
-        res = stats.ks_2samp(plan.sample, win)
-        return float(res.statistic), float(res.pvalue)
-    win_le = np.searchsorted(win, plan.grid, side="right") / n
-    win_lt = np.searchsorted(win, plan.grid, side="left") / n
+    n_reference, n_window = plan.sample.size, window.size
+    if max(n_reference, n_window) <= KS_EXACT_MAX_N:
+        result = stats.ks_2samp(plan.sample, window)
+        return float(result.statistic), float(result.pvalue)
+    win_le = np.searchsorted(window, plan.grid, side="right") / n_window
+    win_lt = np.searchsorted(window, plan.grid, side="left") / n_window
     # Signed gaps reference CDF minus window CDF, at each reference value and just
     # before the next one (where the window CDF is highest on that flat stretch).
     at_points = plan.ref_le - win_le
     before_next = np.concatenate(([0.0], plan.ref_le)) - np.concatenate((win_lt, [1.0]))
     max_s = max(float(at_points.max()), float(before_next.max()))
     min_s = min(0.0, float(at_points.min()), float(before_next.min()))
-    d = max(max_s, min(max(-min_s, 0.0), 1.0))
-    big, small = max(float(m), float(n)), min(float(m), float(n))
-    p = float(np.clip(stats.kstwo.sf(d, np.round(big * small / (big + small))), 0.0, 1.0))
-    return d, p
+    statistic = max(max_s, min(max(-min_s, 0.0), 1.0))
+    big, small = max(float(n_reference), float(n_window)), min(float(n_reference), float(n_window))
+    effective_n = np.round(big * small / (big + small))
+    p_value = float(np.clip(stats.kstwo.sf(statistic, effective_n), 0.0, 1.0))
+    return statistic, p_value
 
 
 def _chi2(observed: np.ndarray, expected_counts: np.ndarray) -> tuple[float, float]:
@@ -329,13 +330,13 @@ def compute_drift(
         reference if isinstance(reference, PreparedReference) else prepare_reference(reference)
     )
     plans = prepared.features
-    missing = [n for n in plans if n not in columns]
+    missing = [name for name in plans if name not in columns]
     if missing:
         raise DriftError(
             f"window lacks reference features: {', '.join(missing)} "
             f"(window has: {', '.join(map(str, columns))})"
         )
-    lengths = {len(columns[n]) for n in plans}
+    lengths = {len(columns[name]) for name in plans}
     if len(lengths) != 1:
         raise DriftError(f"window columns differ in length: {sorted(lengths)}")
     n_rows = lengths.pop()
@@ -348,7 +349,7 @@ def compute_drift(
         for name, plan in plans.items()
     }
 
-    def one(name: str) -> FeatureDrift:
+    def drift_of(name: str) -> FeatureDrift:
         plan = plans[name]
         if isinstance(plan, _NumericPlan):
             return _numeric_drift(plan, inputs[name], ctx)
@@ -357,9 +358,9 @@ def compute_drift(
     if threads > 1 and len(plans) > 1:
         # numpy's sort and searchsorted release the GIL, so columns run in parallel.
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            features = list(pool.map(one, plans))
+            features = list(pool.map(drift_of, plans))
     else:
-        features = [one(name) for name in plans]
+        features = [drift_of(name) for name in plans]
     return DriftReport(
         model=model,
         n_rows=n_rows,
@@ -385,38 +386,56 @@ class _Context:
             and p_value < self.per_test_alpha
         )
 
+    def result(
+        self,
+        plan: _NumericPlan | _CategoricalPlan,
+        present: int,
+        value_psi: float = math.nan,
+        statistic: float = math.nan,
+        p_value: float = math.nan,
+    ) -> FeatureDrift:
+        """One feature's drift from its ``present`` (non-missing) values; none never drift."""
+        numeric = isinstance(plan, _NumericPlan)
+        return FeatureDrift(
+            feature=plan.name,
+            kind="numeric" if numeric else "categorical",
+            test="ks" if numeric else "chi2",
+            n=present,
+            null_fraction=1.0 - present / self.n_rows if self.n_rows else 0.0,
+            psi=value_psi,
+            statistic=statistic,
+            p_value=p_value,
+            drifted=present > 0 and self.drifted(value_psi, p_value),
+        )
+
 
 def _numeric_drift(plan: _NumericPlan, values: np.ndarray, ctx: _Context) -> FeatureDrift:
-    col = np.sort(values)  # NaN sorts last
-    n = int(np.searchsorted(col, np.inf, side="right"))  # non-missing values
-    null_fraction = 1.0 - n / ctx.n_rows if ctx.n_rows else 0.0
-    if n == 0:
-        nan = math.nan
-        return FeatureDrift(plan.name, "numeric", "ks", 0, null_fraction, nan, nan, nan, False)
-    win = col[:n]
-    below = np.searchsorted(win, plan.inner_edges, side="left")
-    counts = np.diff(np.concatenate(([0], below, [n])))
+    ordered = np.sort(values)  # NaN sorts last
+    present = int(np.searchsorted(ordered, np.inf, side="right"))  # non-missing values
+    if present == 0:
+        return ctx.result(plan, 0)
+    window = ordered[:present]
+    below = np.searchsorted(window, plan.inner_edges, side="left")
+    counts = np.diff(np.concatenate(([0], below, [present])))
     value_psi = psi(counts, plan.expected)
-    d, p = _ks_from_sorted(plan, win)
-    return FeatureDrift(
-        plan.name, "numeric", "ks", n, null_fraction, value_psi, d, p, ctx.drifted(value_psi, p)
-    )
+    statistic, p_value = _ks_from_sorted(plan, window)
+    return ctx.result(plan, present, value_psi, statistic, p_value)
 
 
 def _category_counts(plan: _CategoricalPlan, values: Any) -> tuple[np.ndarray, float, int]:
     """Counts per reference category, count of unseen values, and non-missing total."""
-    arr = np.asarray(values)
-    if plan.codes is not None and arr.dtype.kind in "fiu":
-        x = arr.astype(np.float64, copy=False)
-        nan = np.isnan(x)
+    array = np.asarray(values)
+    if plan.codes is not None and array.dtype.kind in "fiu":
+        numbers = array.astype(np.float64, copy=False)
+        nan = np.isnan(numbers)
         if nan.any():
-            x = x[~nan]
-        xi = x.astype(np.int64)
-        known = (xi == x) & (xi >= plan.code_min) & (xi <= plan.code_max)
-        codes = xi - plan.code_min if known.all() else xi[known] - plan.code_min
+            numbers = numbers[~nan]
+        as_int = numbers.astype(np.int64)
+        known = (as_int == numbers) & (as_int >= plan.code_min) & (as_int <= plan.code_max)
+        codes = as_int - plan.code_min if known.all() else as_int[known] - plan.code_min
         by_code = np.bincount(codes, minlength=plan.code_max - plan.code_min + 1)
         counts = by_code[plan.codes - plan.code_min].astype(np.float64)
-        return counts, float(x.size - counts.sum()), int(x.size)
+        return counts, float(numbers.size - counts.sum()), int(numbers.size)
     canon = canonical_categories(np.asarray(values, dtype=object))
     present = canon[pd.notna(canon)].astype(str)
     codes = pd.Categorical(present, categories=plan.categories).codes  # unseen -> -1
@@ -425,25 +444,13 @@ def _category_counts(plan: _CategoricalPlan, values: Any) -> tuple[np.ndarray, f
 
 
 def _categorical_drift(plan: _CategoricalPlan, values: Any, ctx: _Context) -> FeatureDrift:
-    counts, unseen, n = _category_counts(plan, values) if ctx.n_rows else (np.zeros(0), 0.0, 0)
-    null_fraction = 1.0 - n / ctx.n_rows if ctx.n_rows else 0.0
-    if n == 0:
-        nan = math.nan
-        return FeatureDrift(
-            plan.name, "categorical", "chi2", 0, null_fraction, nan, nan, nan, False
-        )
+    counts, unseen, present = (
+        _category_counts(plan, values) if ctx.n_rows else (np.zeros(0), 0.0, 0)
+    )
+    if present == 0:
+        return ctx.result(plan, 0)
     value_psi = psi(np.append(counts, unseen), np.append(plan.expected, 0.0))
     observed = np.append(counts, unseen) if unseen else counts
-    exp_counts = (np.append(plan.expected, 0.0) if unseen else plan.expected) * n
-    stat, p = _chi2(observed, exp_counts)
-    return FeatureDrift(
-        plan.name,
-        "categorical",
-        "chi2",
-        n,
-        null_fraction,
-        value_psi,
-        stat,
-        p,
-        ctx.drifted(value_psi, p),
-    )
+    exp_counts = (np.append(plan.expected, 0.0) if unseen else plan.expected) * present
+    statistic, p_value = _chi2(observed, exp_counts)
+    return ctx.result(plan, present, value_psi, statistic, p_value)

@@ -61,12 +61,13 @@ class DriftMetrics:
 
     def observe(self, report: DriftReport) -> None:
         """Set every gauge from ``report``."""
-        for f in report.features:
-            self.psi.labels(report.model, f.feature).set(f.psi)
-            stat_gauge = self.ks if f.test == "ks" else self.chi2
-            stat_gauge.labels(report.model, f.feature).set(f.statistic)
-            self.p_value.labels(report.model, f.feature, f.test).set(f.p_value)
-            self.detected.labels(report.model, f.feature).set(1 if f.drifted else 0)
+        for feature in report.features:
+            name = feature.feature
+            self.psi.labels(report.model, name).set(feature.psi)
+            stat_gauge = self.ks if feature.test == "ks" else self.chi2
+            stat_gauge.labels(report.model, name).set(feature.statistic)
+            self.p_value.labels(report.model, name, feature.test).set(feature.p_value)
+            self.detected.labels(report.model, name).set(1 if feature.drifted else 0)
         self.rows.labels(report.model).set(report.n_rows)
         self.triggered.labels(report.model).set(1 if report.triggered else 0)
         self.last_run.labels(report.model).set(time.time())

@@ -119,10 +119,10 @@ def build_reference(
     names = [*numeric, *categorical]
     if not names:
         raise ReferenceStatsError("no feature columns given: pass numeric and/or categorical names")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ReferenceStatsError(f"columns listed more than once: {', '.join(duplicates)}")
-    missing = [n for n in names if n not in frame.columns]
+    missing = [name for name in names if name not in frame.columns]
     if missing:
         raise ReferenceStatsError(
             f"columns not in the frame: {', '.join(missing)} "
@@ -278,15 +278,19 @@ def validate_reference(ref: Any, *, source: str = "reference") -> None:
             if (
                 not isinstance(edges, list)
                 or len(edges) < 2
-                or not all(_is_number(e) for e in edges)
-                or any(b < a for a, b in itertools.pairwise(edges))
+                or not all(_is_number(edge) for edge in edges)
+                or any(high < low for low, high in itertools.pairwise(edges))
             ):
                 raise ReferenceStatsError(
                     f"{source}: {where}.bin_edges: must be >= 2 finite, non-decreasing numbers"
                 )
             _check_fractions(source, f"{where}.expected", feat.get("expected"), len(edges) - 1)
             sample = feat.get("sample")
-            if not isinstance(sample, list) or not sample or not all(_is_number(v) for v in sample):
+            if (
+                not isinstance(sample, list)
+                or not sample
+                or not all(_is_number(value) for value in sample)
+            ):
                 raise ReferenceStatsError(
                     f"{source}: {where}.sample: must be a non-empty list of finite numbers"
                 )
@@ -294,17 +298,17 @@ def validate_reference(ref: Any, *, source: str = "reference") -> None:
                 if not _is_number(feat.get(stat)):
                     raise ReferenceStatsError(f"{source}: {where}.{stat}: must be a finite number")
         elif kind == "categorical":
-            cats = feat.get("categories")
+            categories = feat.get("categories")
             if (
-                not isinstance(cats, list)
-                or not cats
-                or not all(isinstance(c, str) for c in cats)
-                or len(set(cats)) != len(cats)
+                not isinstance(categories, list)
+                or not categories
+                or not all(isinstance(category, str) for category in categories)
+                or len(set(categories)) != len(categories)
             ):
                 raise ReferenceStatsError(
                     f"{source}: {where}.categories: must be a non-empty list of distinct strings"
                 )
-            _check_fractions(source, f"{where}.expected", feat.get("expected"), len(cats))
+            _check_fractions(source, f"{where}.expected", feat.get("expected"), len(categories))
         else:
             raise ReferenceStatsError(
                 f"{source}: {where}.kind: must be 'numeric' or 'categorical', got {kind!r}"

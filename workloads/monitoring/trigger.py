@@ -41,7 +41,9 @@ def trigger_body(report: DriftReport, model_version: str | None = None) -> dict[
         "window_end": report.window_end,
         "n_rows": report.n_rows,
         "drifted_features": report.drifted_features,
-        "psi": {f.feature: round(f.psi, 6) for f in report.features if f.drifted},
+        "psi": {
+            feature.feature: round(feature.psi, 6) for feature in report.features if feature.drifted
+        },
         "reference_sha256": report.reference_sha256,
         "emitted_at": time.time(),
     }

@@ -111,7 +111,7 @@ class ActuationResult:
     @property
     def patch(self) -> dict[str, Any] | None:
         """The patches keyed ``Kind/name`` (for the audit log); None when nothing changed."""
-        return {f"{p.kind}/{p.name}": p.body for p in self.patches} or None
+        return {f"{patch.kind}/{patch.name}": patch.body for patch in self.patches} or None
 
 
 class CanaryActuator:
@@ -210,10 +210,17 @@ class CanaryActuator:
     # --- mechanics --------------------------------------------------------------------
 
     def _call(
-        self, verb: str, kind: str, namespace: str, name: str, fn: Any, *args: Any, **kw: Any
+        self,
+        verb: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        api_method: Any,
+        *args: Any,
+        **kwargs: Any,
     ) -> Any:
         try:
-            return fn(*args, **kw)
+            return api_method(*args, **kwargs)
         except ApiException as exc:
             raise ActuatorError(_api_error(verb, kind, namespace, name, exc)) from None
         except urllib3.exceptions.HTTPError as exc:
@@ -223,14 +230,18 @@ class CanaryActuator:
             ) from None
 
     def _require_ready(self, namespace: str, isvc: str) -> None:
-        obj = self._call(
+        service = self._call(
             "read", "InferenceService", namespace, isvc,
             self.custom.get_namespaced_custom_object,
             KSERVE_GROUP, KSERVE_VERSION, namespace, "inferenceservices", isvc,
         )  # fmt: skip
-        status = obj.get("status") if isinstance(obj, dict) else None
+        status = service.get("status") if isinstance(service, dict) else None
         conditions = (status.get("conditions") if isinstance(status, dict) else None) or []
-        ready = [c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"]
+        ready = [
+            condition
+            for condition in conditions
+            if isinstance(condition, dict) and condition.get("type") == "Ready"
+        ]
         if not ready or ready[0].get("status") != "True":
             state = ready[0].get("status") if ready else "not reported"
             raise ActuatorError(
@@ -239,11 +250,11 @@ class CanaryActuator:
 
     def _read_config(self, namespace: str, model: str) -> tuple[Any, dict[str, int]]:
         name = router_name(model)
-        cm = self._call(
+        config_map = self._call(
             "read", "ConfigMap", namespace, name,
             self.core.read_namespaced_config_map, name, namespace,
         )  # fmt: skip
-        text = (cm.data or {}).get(ROUTER_CONFIG_KEY)
+        text = (config_map.data or {}).get(ROUTER_CONFIG_KEY)
         if not isinstance(text, str):
             raise ActuatorError(
                 f"ConfigMap {namespace}/{name}: no {ROUTER_CONFIG_KEY} key, not a canary router"
@@ -274,18 +285,20 @@ class CanaryActuator:
         # Compared as data, not text: a router written by hand with other YAML
         # formatting but the same meaning needs no patch.
         if current != yaml.safe_load(target_text):
-            cm = self._call(
+            config_map = self._call(
                 "patch", "ConfigMap", namespace, name,
                 self.core.patch_namespaced_config_map, name, namespace, patches["configmap"],
                 _content_type=MERGE_PATCH,
             )  # fmt: skip
             applied.append(AppliedPatch("ConfigMap", name, patches["configmap"]))
-            after = routed_backends(namespace, yaml.safe_load((cm.data or {})[ROUTER_CONFIG_KEY]))
-        dep = self._call(
+            patched = (config_map.data or {})[ROUTER_CONFIG_KEY]
+            after = routed_backends(namespace, yaml.safe_load(patched))
+        deployment = self._call(
             "read", "Deployment", namespace, name,
             self.apps.read_namespaced_deployment, name, namespace,
         )  # fmt: skip
-        template_meta = dep.spec.template.metadata if dep.spec and dep.spec.template else None
+        spec = deployment.spec
+        template_meta = spec.template.metadata if spec and spec.template else None
         annotations = (template_meta.annotations if template_meta else None) or {}
         target_label = patches["deployment"]["spec"]["template"]["metadata"]["annotations"][
             WEIGHTS_ANNOTATION

@@ -148,116 +148,153 @@ def decide(
 ) -> CanaryDecision:
     """Promote, hold or roll back the challenger (see the module doc for the rules)."""
     policy = policy or CanaryPolicy()
-    low_n = min(champion.requests, challenger.requests)
+    fewest = min(champion.requests, challenger.requests)
     metrics: dict[str, Any] = {
         "champion_requests": champion.requests,
         "challenger_requests": challenger.requests,
     }
-    if low_n < policy.min_requests:
+    if fewest < policy.min_requests:
         return CanaryDecision(
             Action.HOLD,
-            [f"below the minimum sample size: {low_n} < {policy.min_requests} requests per arm"],
+            [f"below the minimum sample size: {fewest} < {policy.min_requests} requests per arm"],
             metrics,
         )
     use_quality = champion.labelled > 0 or challenger.labelled > 0
     checks = 3 if use_quality else 2
-    a = policy.alpha / checks
-    z = float(stats.norm.ppf(1 - a))
-    worse: list[str] = []
-    not_shown: list[str] = []
-
-    err_point, err_lo, err_hi = _diff_interval(
-        challenger.errors, challenger.requests, champion.errors, champion.requests, z
-    )
-    metrics |= {
-        "champion_error_rate": champion.errors / champion.requests,
-        "challenger_error_rate": challenger.errors / challenger.requests,
-        "error_rate_diff": err_point,
-        "error_rate_diff_bounds": [err_lo, err_hi],
-    }
-    if err_lo > 0:
-        worse.append(
-            f"error rate {metrics['challenger_error_rate']:.4f} vs "
-            f"{metrics['champion_error_rate']:.4f} (difference > 0 at {1 - a:.3f} confidence)"
-        )
-    elif err_hi >= policy.error_rate_margin:
-        not_shown.append(
-            f"error rate not shown within +{policy.error_rate_margin} (upper bound +{err_hi:.4f})"
-        )
-
-    # The latency check's share of alpha is split in two: the order-statistic bounds of
-    # the p99 (each one-sided at a/4) and the rank test (a/2).
-    c_lo, c_hi = quantile_bounds(challenger.latency_ms, 0.99, a / 4)
-    h_lo, h_hi = quantile_bounds(champion.latency_ms, 0.99, a / 4)
-    c_p99, h_p99 = _p99(challenger.latency_ms), _p99(champion.latency_ms)
-    rank_p = (
-        float(
-            stats.mannwhitneyu(
-                challenger.latency_ms,
-                champion.latency_ms,
-                alternative="greater",
-                method="asymptotic",
-            ).pvalue
-        )
-        if challenger.latency_ms and champion.latency_ms
-        else 1.0
-    )
-    metrics |= {
-        "champion_p99_ms": h_p99,
-        "challenger_p99_ms": c_p99,
-        "champion_p99_bounds_ms": [h_lo, h_hi],
-        "challenger_p99_bounds_ms": [c_lo, c_hi],
-        "latency_slower_p_value": rank_p,
-    }
-    tolerance = 1 + policy.latency_tolerance
-    if math.isfinite(h_hi) and c_lo > h_hi * tolerance:
-        worse.append(
-            f"p99 latency {c_p99:.1f} ms vs {h_p99:.1f} ms (challenger's lower bound "
-            f"{c_lo:.1f} ms > champion's upper bound x {tolerance:.2f})"
-        )
-    elif rank_p < a / 2 and c_p99 > h_p99 * tolerance:
-        worse.append(
-            f"p99 latency {c_p99:.1f} ms vs {h_p99:.1f} ms (> x {tolerance:.2f}), and "
-            f"latencies are higher overall (rank test p = {rank_p:.2g})"
-        )
-    elif not (math.isfinite(c_hi) and math.isfinite(h_lo) and c_hi <= h_lo * tolerance):
-        # Non-inferior only when the challenger's upper bound is within tolerance of the
-        # champion's lower bound: then Q99(challenger) <= tolerance * Q99(champion).
-        not_shown.append(
-            f"p99 latency not shown within +{policy.latency_tolerance:.0%} "
-            "(too few samples or slower)"
-        )
-
+    analysis = _Analysis(champion, challenger, policy, policy.alpha / checks, metrics)
+    analysis.check_error_rate()
+    analysis.check_latency()
     if use_quality:
+        analysis.check_quality()
+
+    if analysis.worse:
+        return CanaryDecision(Action.ROLLBACK, analysis.worse, analysis.metrics)
+    if analysis.not_shown:
+        return CanaryDecision(Action.HOLD, analysis.not_shown, analysis.metrics)
+    return CanaryDecision(
+        Action.PROMOTE, ["every check is within its margin of the champion"], analysis.metrics
+    )
+
+
+@dataclass
+class _Analysis:
+    """The checks of one decision; each adds its numbers and, if any, a reason."""
+
+    champion: ArmObservations
+    challenger: ArmObservations
+    policy: CanaryPolicy
+    check_alpha: float
+    """Each check's share of the policy's alpha (Bonferroni)."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    worse: list[str] = field(default_factory=list)
+    """Reasons to roll back."""
+    not_shown: list[str] = field(default_factory=list)
+    """Checks that could not show the challenger within its margin (hold)."""
+
+    @property
+    def z(self) -> float:
+        """One-sided normal quantile of the checks' confidence."""
+        return float(stats.norm.ppf(1 - self.check_alpha))
+
+    def check_error_rate(self) -> None:
+        champion, challenger, policy = self.champion, self.challenger, self.policy
+        err_point, err_lo, err_hi = _diff_interval(
+            challenger.errors, challenger.requests, champion.errors, champion.requests, self.z
+        )
+        metrics = self.metrics
+        metrics |= {
+            "champion_error_rate": champion.errors / champion.requests,
+            "challenger_error_rate": challenger.errors / challenger.requests,
+            "error_rate_diff": err_point,
+            "error_rate_diff_bounds": [err_lo, err_hi],
+        }
+        if err_lo > 0:
+            self.worse.append(
+                f"error rate {metrics['challenger_error_rate']:.4f} vs "
+                f"{metrics['champion_error_rate']:.4f} (difference > 0 at "
+                f"{1 - self.check_alpha:.3f} confidence)"
+            )
+        elif err_hi >= policy.error_rate_margin:
+            self.not_shown.append(
+                f"error rate not shown within +{policy.error_rate_margin} "
+                f"(upper bound +{err_hi:.4f})"
+            )
+
+    def check_latency(self) -> None:
+        champion, challenger, policy = self.champion, self.challenger, self.policy
+        # The latency check's share of alpha is split in two: the order-statistic bounds
+        # of the p99 (each one-sided at check_alpha / 4) and the rank test (check_alpha / 2).
+        bound_alpha = self.check_alpha / 4
+        challenger_lo, challenger_hi = quantile_bounds(challenger.latency_ms, 0.99, bound_alpha)
+        champion_lo, champion_hi = quantile_bounds(champion.latency_ms, 0.99, bound_alpha)
+        challenger_p99, champion_p99 = _p99(challenger.latency_ms), _p99(champion.latency_ms)
+        rank_p = (
+            float(
+                stats.mannwhitneyu(
+                    challenger.latency_ms,
+                    champion.latency_ms,
+                    alternative="greater",
+                    method="asymptotic",
+                ).pvalue
+            )
+            if challenger.latency_ms and champion.latency_ms
+            else 1.0
+        )
+        self.metrics |= {
+            "champion_p99_ms": champion_p99,
+            "challenger_p99_ms": challenger_p99,
+            "champion_p99_bounds_ms": [champion_lo, champion_hi],
+            "challenger_p99_bounds_ms": [challenger_lo, challenger_hi],
+            "latency_slower_p_value": rank_p,
+        }
+        tolerance = 1 + policy.latency_tolerance
+        compared = f"p99 latency {challenger_p99:.1f} ms vs {champion_p99:.1f} ms"
+        if math.isfinite(champion_hi) and challenger_lo > champion_hi * tolerance:
+            self.worse.append(
+                f"{compared} (challenger's lower bound {challenger_lo:.1f} ms > champion's "
+                f"upper bound x {tolerance:.2f})"
+            )
+        elif rank_p < self.check_alpha / 2 and challenger_p99 > champion_p99 * tolerance:
+            self.worse.append(
+                f"{compared} (> x {tolerance:.2f}), and latencies are higher overall "
+                f"(rank test p = {rank_p:.2g})"
+            )
+        elif not (
+            math.isfinite(challenger_hi)
+            and math.isfinite(champion_lo)
+            and challenger_hi <= champion_lo * tolerance
+        ):
+            # Non-inferior only when the challenger's upper bound is within tolerance of
+            # the champion's lower bound: then Q99(challenger) <= tolerance * Q99(champion).
+            self.not_shown.append(
+                f"p99 latency not shown within +{policy.latency_tolerance:.0%} "
+                "(too few samples or slower)"
+            )
+
+    def check_quality(self) -> None:
+        champion, challenger, policy = self.champion, self.challenger, self.policy
         if min(champion.labelled, challenger.labelled) < policy.min_labelled:
-            not_shown.append(
+            self.not_shown.append(
                 f"quality: fewer than {policy.min_labelled} labelled predictions per arm"
             )
-        else:
-            _, q_lo, q_hi = _diff_interval(
-                challenger.correct, challenger.labelled, champion.correct, champion.labelled, z
+            return
+        _, accuracy_lo, accuracy_hi = _diff_interval(
+            challenger.correct, challenger.labelled, champion.correct, champion.labelled, self.z
+        )
+        metrics = self.metrics
+        metrics |= {
+            "champion_accuracy": champion.correct / champion.labelled,
+            "challenger_accuracy": challenger.correct / challenger.labelled,
+            "accuracy_diff_bounds": [accuracy_lo, accuracy_hi],
+        }
+        if accuracy_hi < 0:
+            self.worse.append(
+                f"accuracy {metrics['challenger_accuracy']:.4f} vs "
+                f"{metrics['champion_accuracy']:.4f} (difference < 0 at "
+                f"{1 - self.check_alpha:.3f} confidence)"
             )
-            metrics |= {
-                "champion_accuracy": champion.correct / champion.labelled,
-                "challenger_accuracy": challenger.correct / challenger.labelled,
-                "accuracy_diff_bounds": [q_lo, q_hi],
-            }
-            if q_hi < 0:
-                worse.append(
-                    f"accuracy {metrics['challenger_accuracy']:.4f} vs "
-                    f"{metrics['champion_accuracy']:.4f} (difference < 0 at {1 - a:.3f} "
-                    "confidence)"
-                )
-            elif q_lo <= -policy.quality_margin:
-                not_shown.append(f"accuracy not shown within -{policy.quality_margin}")
-
-    if worse:
-        return CanaryDecision(Action.ROLLBACK, worse, metrics)
-    if not_shown:
-        return CanaryDecision(Action.HOLD, not_shown, metrics)
-    return CanaryDecision(
-        Action.PROMOTE, ["every check is within its margin of the champion"], metrics
-    )
+        elif accuracy_lo <= -policy.quality_margin:
+            self.not_shown.append(f"accuracy not shown within -{policy.quality_margin}")
 
 
 def _p99(samples: Sequence[float]) -> float:

@@ -154,7 +154,7 @@ class LocalKube(BackgroundHTTPServer):
     def writes(self) -> list[RecordedCall]:
         """The PATCH calls received, in order."""
         with self._lock:
-            return [c for c in self.calls if c.method == "PATCH"]
+            return [call for call in self.calls if call.method == "PATCH"]
 
     def _apply_patch(self, path: str, content_type: str, body: Any) -> tuple[int, dict[str, Any]]:
         """Patch the stored object at ``path``; (status, reply). Caller holds the lock."""
@@ -245,11 +245,11 @@ class LocalKube(BackgroundHTTPServer):
 
     def configuration(self, token: str | None = None) -> client.Configuration:
         """A kubernetes client configuration pointing at this server."""
-        cfg = client.Configuration()
-        cfg.host = self.url
-        cfg.api_key = {"BearerToken": self.token if token is None else token}
-        cfg.api_key_prefix = {"BearerToken": "Bearer"}
-        return cfg
+        configuration = client.Configuration()
+        configuration.host = self.url
+        configuration.api_key = {"BearerToken": self.token if token is None else token}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        return configuration
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

@@ -83,7 +83,9 @@ class InferenceApp:
         self.fallback = fallback
         self.max_body_bytes = max_body_bytes
         name = model.name
-        self._latency = {p: LATENCY.labels(model=name, protocol=p) for p in ("v1", "v2")}
+        self._latency = {
+            protocol: LATENCY.labels(model=name, protocol=protocol) for protocol in ("v1", "v2")
+        }
         self._counters: dict[tuple[str, int], Any] = {}
 
     def _count(self, protocol: str, status: int) -> None:
@@ -134,21 +136,26 @@ class InferenceApp:
 
     @staticmethod
     def _route(path: str) -> tuple[str, str, str | None] | None:
-        parts = path.split("/")
+        segments = path.split("/")
         # /v2/models/{name}/infer and /v2/models/{name}/versions/{v}/infer
-        if len(parts) >= 5 and parts[1] == "v2" and parts[2] == "models" and parts[-1] == "infer":
-            if len(parts) == 5:
-                return ("v2", parts[3], None)
-            if len(parts) == 7 and parts[4] == "versions":
-                return ("v2", parts[3], parts[5])
+        if (
+            len(segments) >= 5
+            and segments[1] == "v2"
+            and segments[2] == "models"
+            and segments[-1] == "infer"
+        ):
+            if len(segments) == 5:
+                return ("v2", segments[3], None)
+            if len(segments) == 7 and segments[4] == "versions":
+                return ("v2", segments[3], segments[5])
             return None
         if (
-            len(parts) == 4
-            and parts[1] == "v1"
-            and parts[2] == "models"
-            and parts[3].endswith(":predict")
+            len(segments) == 4
+            and segments[1] == "v1"
+            and segments[2] == "models"
+            and segments[3].endswith(":predict")
         ):
-            return ("v1", parts[3][: -len(":predict")], None)
+            return ("v1", segments[3][: -len(":predict")], None)
         return None
 
     async def _infer(self, target: tuple[str, str, str | None], body: bytes, send: Send) -> None:
@@ -180,7 +187,7 @@ class InferenceApp:
                         raise InvalidInput('body: must be a JSON object with "inputs"')
                     parsed = model.matrix_from_v2(request.get("inputs"), maybe_bool=maybe_bool)
                     matrix = await model.resolve_async(parsed)
-                    out = model.infer(matrix)
+                    probabilities = model.infer(matrix)
                     payload = {
                         "model_name": model.name,
                         "model_version": model.version,
@@ -188,8 +195,8 @@ class InferenceApp:
                             {
                                 "name": model.output_name,
                                 "datatype": "FP32",
-                                "shape": list(out.shape),
-                                "data": out.ravel(),
+                                "shape": list(probabilities.shape),
+                                "data": probabilities.ravel(),
                             }
                         ],
                     }

@@ -33,10 +33,16 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.signing import VERIFY_KEY_ENV
 from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from workloads.serving.model import OnnxModel, ServingOptions
+    from workloads.serving.predlog import PredictionLogger
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 BIND_ADDRESS_ENV = "MLPLATFORM_BIND_ADDRESS"
@@ -168,48 +174,41 @@ def _listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return socket.create_server((host, port), family=family, reuse_port=reuse_port, backlog=2048)
 
 
-def serve(args: argparse.Namespace, public_key: Path) -> int:
-    """Load the model and serve until SIGTERM/SIGINT; return the exit code."""
-    import uvicorn
+def _load_or_refuse(model: OnnxModel) -> bool:
+    """Load (verify) the model; on failure say why in one line and return False."""
+    from workloads.serving.model import ModelLoadError
 
-    from workloads.serving.app import build_app, start_grpc
-    from workloads.serving.model import ModelLoadError, OnnxModel, ServingOptions
-    from workloads.serving.predlog import PredictionLogger
-
-    options = ServingOptions(
-        public_key=public_key,
-        max_batch_rows=args.max_batch_rows,
-        intra_op_threads=args.intra_op_threads,
-        allow_spinning=args.ort_allow_spinning,
-        execution_provider=args.execution_provider,
-        feature_repo=args.feature_repo,
-        feature_service=args.feature_service,
-    )
-    model = OnnxModel(args.model_name, args.model_dir, options)
     try:
         model.load()
     except ModelLoadError as exc:
         print(f"error: refusing to serve: {exc}", file=sys.stderr)
-        return 1
-    logger = None
-    if args.prediction_log_dir is not None:
-        logger = PredictionLogger(
-            args.prediction_log_dir,
-            model.name,
-            model.version,
-            model.features,
-            queue_size=args.prediction_log_queue,
-        )
-        logger.start()
-        options.prediction_logger = logger
-    app, dataplane, extension = build_app(model, max_body_bytes=args.max_body_bytes)
-    try:
-        sock = _listen_socket(args.bind_address, args.http_port, args.workers > 1)
-    except OSError as exc:
-        print(
-            f"error: cannot listen on {args.bind_address}:{args.http_port}: {exc}", file=sys.stderr
-        )
-        return 1
+        return False
+    return True
+
+
+def _start_prediction_log(
+    args: argparse.Namespace, model: OnnxModel, options: ServingOptions
+) -> PredictionLogger | None:
+    """Start logging requests and responses when ``--prediction_log_dir`` is given."""
+    from workloads.serving.predlog import PredictionLogger
+
+    if args.prediction_log_dir is None:
+        return None
+    logger = PredictionLogger(
+        args.prediction_log_dir,
+        model.name,
+        model.version,
+        model.features,
+        queue_size=args.prediction_log_queue,
+    )
+    logger.start()
+    options.prediction_logger = logger
+    return logger
+
+
+def _http_server(app: Any, args: argparse.Namespace) -> tuple[uvicorn.Server, uvicorn.Config]:
+    import uvicorn
+
     loop_name = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     config = uvicorn.Config(
         app,
@@ -222,40 +221,79 @@ def serve(args: argparse.Namespace, public_key: Path) -> int:
         timeout_graceful_shutdown=args.grace_period,
         log_config=None,
     )
-    server = uvicorn.Server(config)
+    return uvicorn.Server(config), config
 
-    async def run() -> None:
-        grpc_server = None
-        if args.enable_grpc:
-            grpc_server = await start_grpc(
-                dataplane,
-                extension,
-                args.bind_address,
-                args.grpc_port,
-                max_threads=args.max_threads,
-                max_message_bytes=args.max_body_bytes,
-            )
-        print(
-            f"serving {model.name} version {model.version} on http://{args.bind_address}:"
-            f"{args.http_port}"
-            + (f" and grpc {args.bind_address}:{args.grpc_port}" if grpc_server else "")
-            + f" (pid {os.getpid()}, providers {model.providers})",
-            file=sys.stderr,
-            flush=True,
+
+async def _serve_http_and_grpc(
+    args: argparse.Namespace,
+    model: OnnxModel,
+    server: uvicorn.Server,
+    sock: socket.socket,
+    dataplane: Any,
+    extension: Any,
+) -> None:
+    """Serve HTTP on ``sock`` (and gRPC when enabled) until the server is told to stop."""
+    from workloads.serving.app import start_grpc
+
+    grpc_server = None
+    if args.enable_grpc:
+        grpc_server = await start_grpc(
+            dataplane,
+            extension,
+            args.bind_address,
+            args.grpc_port,
+            max_threads=args.max_threads,
+            max_message_bytes=args.max_body_bytes,
         )
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            if grpc_server is not None:
-                await grpc_server.stop(grace=min(args.grace_period, 5))
+    print(
+        f"serving {model.name} version {model.version} on http://{args.bind_address}:"
+        f"{args.http_port}"
+        + (f" and grpc {args.bind_address}:{args.grpc_port}" if grpc_server else "")
+        + f" (pid {os.getpid()}, providers {model.providers})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if grpc_server is not None:
+            await grpc_server.stop(grace=min(args.grace_period, 5))
 
+
+def serve(args: argparse.Namespace, public_key: Path) -> int:
+    """Load the model and serve until SIGTERM/SIGINT; return the exit code."""
+    from workloads.serving.app import build_app
+    from workloads.serving.model import OnnxModel, ServingOptions
+
+    options = ServingOptions(
+        public_key=public_key,
+        max_batch_rows=args.max_batch_rows,
+        intra_op_threads=args.intra_op_threads,
+        allow_spinning=args.ort_allow_spinning,
+        execution_provider=args.execution_provider,
+        feature_repo=args.feature_repo,
+        feature_service=args.feature_service,
+    )
+    model = OnnxModel(args.model_name, args.model_dir, options)
+    if not _load_or_refuse(model):
+        return 1
+    logger = _start_prediction_log(args, model, options)
+    app, dataplane, extension = build_app(model, max_body_bytes=args.max_body_bytes)
+    try:
+        sock = _listen_socket(args.bind_address, args.http_port, args.workers > 1)
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {args.bind_address}:{args.http_port}: {exc}", file=sys.stderr
+        )
+        return 1
+    server, config = _http_server(app, args)
     # uvicorn re-raises SIGTERM/SIGINT after a graceful stop so the previous handler
     # runs; make that handler a no-op so the cleanup below (log flush) still happens.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(run())
+            runner.run(_serve_http_and_grpc(args, model, server, sock, dataplane, extension))
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -278,30 +316,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers == 1:
         return serve(args, public_key)
     # Verify once up front so a bad model fails fast with one line, not N times.
-    from workloads.serving.model import ModelLoadError, OnnxModel, ServingOptions
+    from workloads.serving.model import OnnxModel, ServingOptions
 
-    try:
-        OnnxModel(
-            args.model_name, args.model_dir, ServingOptions(public_key=public_key, warmup=False)
-        ).load()
-    except ModelLoadError as exc:
-        print(f"error: refusing to serve: {exc}", file=sys.stderr)
+    options = ServingOptions(public_key=public_key, warmup=False)
+    if not _load_or_refuse(OnnxModel(args.model_name, args.model_dir, options)):
         return 1
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_worker, args=(argv, str(public_key)), name=f"worker-{i}")
-        for i in range(args.workers)
+    spawn = multiprocessing.get_context("spawn")
+    workers = [
+        spawn.Process(target=_worker, args=(argv, str(public_key)), name=f"worker-{index}")
+        for index in range(args.workers)
     ]
-    for proc in procs:
-        proc.start()
+    for worker in workers:
+        worker.start()
 
     def forward(signum: int, _frame: Any) -> None:
-        for proc in procs:
-            if proc.pid is not None and proc.is_alive():
-                os.kill(proc.pid, signum)
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for proc in procs:
-        proc.join()
-    return max((proc.exitcode or 0) for proc in procs)
+    for worker in workers:
+        worker.join()
+    return max((worker.exitcode or 0) for worker in workers)

@@ -57,7 +57,7 @@ class PredictionDistribution(Collector):
 
     def __init__(self, buckets: tuple[float, ...] = SCORE_BUCKETS) -> None:
         self._edges = np.asarray(buckets, dtype=np.float64)
-        self._edge_list = [float(b) for b in buckets]
+        self._edge_list = [float(bound) for bound in buckets]
         self._lock = threading.Lock()
         self._counts: dict[str, np.ndarray] = {}
         self._sums: dict[str, float] = {}
@@ -76,8 +76,8 @@ class PredictionDistribution(Collector):
                 self._sums[model] += score
             return
         # side="left" puts a score equal to an edge in that edge's bucket (le semantics).
-        idx = np.searchsorted(self._edges, scores, side="left")
-        counts = np.bincount(idx, minlength=len(self._edges) + 1)
+        bucket = np.searchsorted(self._edges, scores, side="left")
+        counts = np.bincount(bucket, minlength=len(self._edges) + 1)
         total = float(np.sum(scores, dtype=np.float64))
         with self._lock:
             self._counts[model] += counts
@@ -94,7 +94,8 @@ class PredictionDistribution(Collector):
             for model, counts in self._counts.items():
                 cumulative = np.cumsum(counts)
                 buckets = [
-                    (str(edge), float(c)) for edge, c in zip(self._edges, cumulative, strict=False)
+                    (str(edge), float(count))
+                    for edge, count in zip(self._edges, cumulative, strict=False)
                 ]
                 buckets.append(("+Inf", float(cumulative[-1])))
                 family.add_metric([model], buckets, self._sums[model])

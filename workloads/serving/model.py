@@ -22,6 +22,7 @@ the feature service's online features and predicts on them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from workloads.serving._kserve import (
     kserve,
 )
 from workloads.serving.metrics import PREDICTIONS
+from workloads.serving.session import select_providers, tuned_session_options
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model_card.json"
@@ -74,7 +76,7 @@ def _has_bool(values: Any) -> bool:
     if isinstance(values, bool):
         return True
     if isinstance(values, list):
-        return any(_has_bool(v) for v in values)
+        return any(_has_bool(value) for value in values)
     return False
 
 
@@ -143,57 +145,78 @@ class OnnxModel(kserve.Model):
     # ---- loading -------------------------------------------------------------------
     def load(self) -> bool:
         """Verify, read the card, build the session; raise :class:`ModelLoadError`."""
-        import onnxruntime as ort
-
         if not self.model_dir.is_dir():
             raise ModelLoadError(f"{self.model_dir}: model directory not found")
+        model_bytes = self._verified_model_bytes()
+        self._read_card(self.model_dir / CARD_FILE)
+        self._open_session(model_bytes)
+        if self.options.feature_repo is not None:
+            self._load_feature_store()
+        if self.options.warmup:
+            for rows in (1, min(self.options.max_batch_rows, 256)):
+                self._run(np.zeros((rows, len(self.features)), dtype=np.float32))
+        self.ready = True
+        return self.ready
+
+    def _verified_model_bytes(self) -> bytes:
+        """The ONNX bytes, checked against the signature (as read, not as listed)."""
         try:
             public_key = load_public_key(self.options.public_key)
             signed = verify_artifacts(self.model_dir, public_key, required=[MODEL_FILE, CARD_FILE])
         except (SigningKeyError, ArtifactVerificationError) as exc:
             raise ModelLoadError(str(exc)) from None
         model_bytes = (self.model_dir / MODEL_FILE).read_bytes()
-        import hashlib
-
         if hashlib.sha256(model_bytes).hexdigest() != signed["artifacts"][MODEL_FILE]["sha256"]:
             raise ModelLoadError(f"{self.model_dir / MODEL_FILE}: changed while loading; refusing")
         card_path = self.model_dir / CARD_FILE
         if sha256_file(card_path) != signed["artifacts"][CARD_FILE]["sha256"]:
             raise ModelLoadError(f"{card_path}: changed while loading; refusing")
+        return model_bytes
+
+    def _read_card(self, card_path: Path) -> None:
+        """Feature order, tensor names, version and categorical codes from the card."""
         try:
             card = json.loads(card_path.read_text(encoding="utf-8"))
-            self.features = [f["name"] for f in card["features"]]
+            self.features = [feature["name"] for feature in card["features"]]
             self.input_name = card["inputs"][0]["name"]
             self.output_name = card["outputs"][0]["name"]
             self.n_outputs = int(card["outputs"][0]["shape"][-1])
             self.version = str(card["model_version"])
             self._categorical = [
-                (i, f["name"], np.asarray(f["categories"], dtype=np.float32))
-                for i, f in enumerate(card["features"])
-                if f.get("kind") == "categorical"
+                (column, feature["name"], np.asarray(feature["categories"], dtype=np.float32))
+                for column, feature in enumerate(card["features"])
+                if feature.get("kind") == "categorical"
             ]
+            code_sets = [codes for _, _, codes in self._categorical]
             contiguous = all(
                 np.array_equal(codes, np.arange(codes[0], codes[0] + len(codes)))
-                for _, _, codes in self._categorical
+                for codes in code_sets
             )
             if self._categorical and contiguous:
-                self._cat_cols = np.asarray([c for c, _, _ in self._categorical])
-                self._cat_lo = np.asarray([a[0] for _, _, a in self._categorical], np.float32)
-                self._cat_hi = np.asarray([a[-1] for _, _, a in self._categorical], np.float32)
+                self._cat_cols = np.asarray([column for column, _, _ in self._categorical])
+                self._cat_lo = np.asarray([codes[0] for codes in code_sets], np.float32)
+                self._cat_hi = np.asarray([codes[-1] for codes in code_sets], np.float32)
             self.entity_key = card.get("data", {}).get("entity_key")
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ModelLoadError(f"{card_path}: malformed model card ({exc!r})") from None
         self.card = card
 
-        so = tuned_session_options(
+    def _open_session(self, model_bytes: bytes) -> None:
+        """A tuned ONNX Runtime session whose input matches the card."""
+        import onnxruntime as ort
+
+        session_options = tuned_session_options(
             self.options.intra_op_threads,
             self.options.inter_op_threads,
             allow_spinning=self.options.allow_spinning,
         )
-        self.providers = select_providers(self.options.execution_provider)
+        try:
+            self.providers = select_providers(self.options.execution_provider)
+        except ValueError as exc:
+            raise ModelLoadError(str(exc)) from None
         try:
             self._session = ort.InferenceSession(
-                model_bytes, sess_options=so, providers=self.providers
+                model_bytes, sess_options=session_options, providers=self.providers
             )
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
             raise ModelLoadError(
@@ -209,13 +232,6 @@ class OnnxModel(kserve.Model):
                 f"{self.model_dir / MODEL_FILE}: graph input does not match the model card"
                 f" (want {self.input_name} [*, {len(self.features)}])"
             )
-        if self.options.feature_repo is not None:
-            self._load_feature_store()
-        if self.options.warmup:
-            for rows in (1, min(self.options.max_batch_rows, 256)):
-                self._run(np.zeros((rows, len(self.features)), dtype=np.float32))
-        self.ready = True
-        return self.ready
 
     def _load_feature_store(self) -> None:
         from feast import FeatureStore
@@ -229,7 +245,11 @@ class OnnxModel(kserve.Model):
             service = store.get_feature_service(service_name)
         except Exception as exc:  # registry backends raise different not-found types
             raise ModelLoadError(f"feature service {service_name!r}: {exc}") from None
-        names = [f.name for p in service.feature_view_projections for f in p.features]
+        names = [
+            field.name
+            for projection in service.feature_view_projections
+            for field in projection.features
+        ]
         if names != self.features:
             raise ModelLoadError(
                 f"feature service {service_name!r} features {names} differ from the model's"
@@ -269,15 +289,18 @@ class OnnxModel(kserve.Model):
 
     def validate_matrix(self, matrix: np.ndarray, where: str) -> np.ndarray:
         """Check a float32 feature matrix: shape, row limit, categorical codes."""
-        n = len(self.features)
-        if matrix.ndim != 2 or matrix.shape[1] != n:
-            raise InvalidInput(f"{where}: shape must be [rows, {n}], got {list(matrix.shape)}")
+        n_features = len(self.features)
+        if matrix.ndim != 2 or matrix.shape[1] != n_features:
+            raise InvalidInput(
+                f"{where}: shape must be [rows, {n_features}], got {list(matrix.shape)}"
+            )
         self._check_rows(matrix.shape[0], where)
         if self._categorical and self._cat_cols is not None:
             # One vectorised pass when every code set is a contiguous integer range
             # (the common case); the per-column loop below only runs to name a failure.
-            sub = matrix[:, self._cat_cols]
-            if ((sub >= self._cat_lo) & (sub <= self._cat_hi) & (sub == np.floor(sub))).all():
+            codes = matrix[:, self._cat_cols]
+            in_range = (codes >= self._cat_lo) & (codes <= self._cat_hi)
+            if (in_range & (codes == np.floor(codes))).all():
                 return matrix
         for col, name, allowed in self._categorical:
             bad = ~np.isin(matrix[:, col], allowed)
@@ -285,7 +308,7 @@ class OnnxModel(kserve.Model):
                 row = int(np.argmax(bad))
                 raise InvalidInput(
                     f"{where}: feature {name} (column {col}) row {row} is {matrix[row, col]:g};"
-                    f" allowed codes {[int(a) for a in allowed]}"
+                    f" allowed codes {[int(code) for code in allowed]}"
                 )
         return matrix
 
@@ -297,7 +320,7 @@ class OnnxModel(kserve.Model):
         name = tensor.get("name")
         datatype, shape, data = tensor.get("datatype"), tensor.get("shape"), tensor.get("data")
         if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+            isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape
         ):
             raise InvalidInput(
                 f"inputs[0].shape: must be a list of non-negative integers, got {shape!r}"
@@ -342,24 +365,30 @@ class OnnxModel(kserve.Model):
             raise InvalidInput('body: must be {"instances": [...]} (KServe V1)')
         instances = body["instances"]
         self._check_rows(len(instances), "instances")
-        if all(isinstance(r, dict) for r in instances):
-            keys = set().union(*(r.keys() for r in instances))
+        if all(isinstance(instance, dict) for instance in instances):
+            keys = set().union(*(instance.keys() for instance in instances))
             if self.enrichment and keys == {self.entity_key}:
                 return self._entity_ids(
-                    [r[self.entity_key] for r in instances], len(instances), "instances"
+                    [instance[self.entity_key] for instance in instances],
+                    len(instances),
+                    "instances",
                 )
-            missing = [f for f in self.features if f not in keys]
+            missing = [feature for feature in self.features if feature not in keys]
             extra = sorted(keys - set(self.features))
-            if missing or extra or any(len(r) != len(self.features) for r in instances):
+            if (
+                missing
+                or extra
+                or any(len(instance) != len(self.features) for instance in instances)
+            ):
                 hint = f" or only {self.entity_key!r}" if self.enrichment else ""
                 raise InvalidInput(
                     f"instances: objects must have exactly the keys {self.features}{hint};"
                     f" missing {missing}, unexpected {extra}"
                 )
-            values = [[r[f] for f in self.features] for r in instances]
+            values = [[instance[feature] for feature in self.features] for instance in instances]
             matrix = _finite_matrix(values, "instances", maybe_bool=maybe_bool)
             return self.validate_matrix(matrix, "instances")
-        if all(isinstance(r, list) for r in instances):
+        if all(isinstance(instance, list) for instance in instances):
             matrix = _finite_matrix(instances, "instances", maybe_bool=maybe_bool)
             return self.validate_matrix(matrix, "instances")
         raise InvalidInput("instances: each instance must be a list of numbers or an object")
@@ -373,7 +402,7 @@ class OnnxModel(kserve.Model):
         columns = []
         for name in self.features:
             column = result[name]
-            missing = [ids[k] for k, v in enumerate(column) if v is None]
+            missing = [ids[row] for row, value in enumerate(column) if value is None]
             if missing:
                 raise InvalidInput(
                     f"{self.entity_key} {missing[:5]}: no online features (unknown or not"
@@ -388,12 +417,12 @@ class OnnxModel(kserve.Model):
 
     def infer(self, matrix: np.ndarray) -> np.ndarray:
         """Run a validated matrix; record the score distribution and the prediction log."""
-        out = self._run(matrix)
-        PREDICTIONS.observe(self.name, out[:, -1])
+        probabilities = self._run(matrix)
+        PREDICTIONS.observe(self.name, probabilities[:, -1])
         logger = self.options.prediction_logger
         if logger is not None:
-            logger.submit(matrix, out)
-        return out
+            logger.submit(matrix, probabilities)
+        return probabilities
 
     def resolve(self, parsed: np.ndarray | list[int]) -> np.ndarray:
         """A parsed request (matrix or ids) to a validated feature matrix (sync)."""
@@ -430,9 +459,11 @@ class OnnxModel(kserve.Model):
                 raise InvalidInput(
                     f"inputs[0].name: must be {self.input_name!r}, got {tensor.name!r}"
                 )
-            out = self.infer(matrix)
-            output = InferOutput(name=self.output_name, shape=list(out.shape), datatype="FP32")
-            output.set_data_from_numpy(out, binary_data=False)
+            probabilities = self.infer(matrix)
+            output = InferOutput(
+                name=self.output_name, shape=list(probabilities.shape), datatype="FP32"
+            )
+            output.set_data_from_numpy(probabilities, binary_data=False)
             return InferResponse(
                 response_id=payload.id or "",
                 model_name=self.name,
@@ -442,45 +473,3 @@ class OnnxModel(kserve.Model):
             )
         matrix = self.resolve(self.matrix_from_v1(payload))
         return {"predictions": self.infer(matrix).tolist()}
-
-
-def tuned_session_options(
-    intra_op_threads: int = 1, inter_op_threads: int = 1, *, allow_spinning: bool = False
-) -> Any:
-    """ORT session options for low-latency serving (see module docstring).
-
-    Spinning only matters with more than one intra-op thread: it lowers latency of
-    larger models but burns the cores the HTTP loop shares, so it is opt-in.
-    """
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = intra_op_threads
-    so.inter_op_num_threads = inter_op_threads
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    spin = "1" if allow_spinning else "0"
-    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
-    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
-    so.log_severity_level = 3
-    return so
-
-
-def select_providers(choice: str) -> list[str]:
-    """ORT providers for ``auto``/``cpu``/``cuda``; CUDA first when present."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    if choice == "cpu":
-        return ["CPUExecutionProvider"]
-    if choice == "cuda":
-        if "CUDAExecutionProvider" not in available:
-            raise ModelLoadError(
-                "--execution_provider cuda: CUDAExecutionProvider is not available"
-            )
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if choice != "auto":
-        raise ModelLoadError(f"--execution_provider must be auto, cpu or cuda, got {choice!r}")
-    if "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]

@@ -92,7 +92,7 @@ def feature_specs(store: Any, service_name: str) -> list[FeatureSpec]:
             if kind == "categorical":
                 raw = field.tags.get("categories", "")
                 try:
-                    categories = tuple(int(c) for c in raw.split(",") if c != "")
+                    categories = tuple(int(code) for code in raw.split(",") if code != "")
                 except ValueError:
                     raise TrainingDataError(
                         f"{projection.name}.{field.name}: tag categories must be comma-separated"
@@ -112,7 +112,7 @@ def feature_specs(store: Any, service_name: str) -> list[FeatureSpec]:
                     transform=field.tags.get("transform", ""),
                 )
             )
-    names = [s.name for s in specs]
+    names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise TrainingDataError(f"feature service {service_name!r}: duplicate feature names")
     return specs
@@ -139,7 +139,9 @@ def load_training_frame(
         raise TrainingDataError(f"{labels_path}: labels file not found") from None
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
         raise TrainingDataError(f"{labels_path}: unreadable parquet ({exc})") from None
-    missing = [c for c in (entity_key, timestamp_field, label) if c not in labels.columns]
+    missing = [
+        column for column in (entity_key, timestamp_field, label) if column not in labels.columns
+    ]
     if missing:
         raise TrainingDataError(
             f"{labels_path}: missing column(s) {', '.join(missing)}; has {list(labels.columns)}"
@@ -159,7 +161,7 @@ def load_training_frame(
     joined = store.get_historical_features(entity_df=entity, features=service).to_df()
     n_requested = len(entity)
     n_returned = len(joined)
-    names = [s.name for s in specs]
+    names = [spec.name for spec in specs]
     null_rows = joined[names].isna().any(axis=1)
     frame = joined.loc[~null_rows].sort_values([timestamp_field, entity_key], kind="stable")
     frame = frame.reset_index(drop=True)

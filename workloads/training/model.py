@@ -68,10 +68,10 @@ class TabularMLP(nn.Module):
         num = x.index_select(1, self.numeric_idx)
         num = torch.where(self.log_mask > 0, torch.log1p(torch.clamp(num, min=0.0)), num)
         num = (num - self.mean) / self.std
-        parts = [num]
+        encoded = [num]
         if self.cat_idx.numel():
-            parts.append((x.index_select(1, self.cat_idx) == self.cat_codes).to(x.dtype))
-        return torch.cat(parts, dim=1)
+            encoded.append((x.index_select(1, self.cat_idx) == self.cat_codes).to(x.dtype))
+        return torch.cat(encoded, dim=1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Unnormalised class scores."""
@@ -84,14 +84,14 @@ class TabularMLP(nn.Module):
 
 def numeric_stats(features: Sequence[FeatureSpec], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Training mean and std of the numeric columns after their transforms."""
-    cols = []
-    for i, f in enumerate(features):
-        if f.kind != "numeric":
+    columns = []
+    for index, spec in enumerate(features):
+        if spec.kind != "numeric":
             continue
-        col = x[:, i].astype(np.float64)
-        cols.append(np.log1p(np.clip(col, 0, None)) if f.transform == "log1p" else col)
-    mat = np.stack(cols, axis=1) if cols else np.zeros((len(x), 0))
-    return mat.mean(axis=0), mat.std(axis=0)
+        column = x[:, index].astype(np.float64)
+        columns.append(np.log1p(np.clip(column, 0, None)) if spec.transform == "log1p" else column)
+    transformed = np.stack(columns, axis=1) if columns else np.zeros((len(x), 0))
+    return transformed.mean(axis=0), transformed.std(axis=0)
 
 
 def build_mlp(n_inputs: int, hidden: Sequence[int], n_classes: int = 2) -> nn.Module:

@@ -25,12 +25,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from contracts.names import DEFAULT_REGION
 from workloads.common.signing import SIGNATURE_FILE, artifact_digests, key_id, sign_artifacts
+
+if TYPE_CHECKING:
+    from workloads.training.data import TrainingData
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model_card.json"
@@ -109,13 +112,13 @@ def _select_device(choice: str) -> Any:
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    versions = {"python": platform.python_version()}
     for dist in ("torch", "onnx", "onnxruntime", "onnxscript", "feast", "numpy", "pandas"):
         try:
-            out[dist] = metadata.version(dist)
+            versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+            versions[dist] = "not installed"
+    return versions
 
 
 def _fit(
@@ -130,24 +133,24 @@ def _fit(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     loss_fn = torch.nn.CrossEntropyLoss()
-    xt = torch.from_numpy(x_tr).to(device)
-    yt = torch.from_numpy(y_tr.astype(np.int64)).to(device)
-    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    inputs = torch.from_numpy(x_tr).to(device)
+    targets = torch.from_numpy(y_tr.astype(np.int64)).to(device)
+    generator = torch.Generator(device="cpu").manual_seed(config.seed)
     losses = []
     model.train()
     for _ in range(config.epochs):
-        perm = torch.randperm(len(xt), generator=gen).to(device)
+        order = torch.randperm(len(inputs), generator=generator).to(device)
         total = 0.0
-        for start in range(0, len(xt), config.batch_size):
-            idx = perm[start : start + config.batch_size]
+        for start in range(0, len(inputs), config.batch_size):
+            batch = order[start : start + config.batch_size]
             optimiser.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                loss = loss_fn(model.logits(xt[idx]), yt[idx])
+                loss = loss_fn(model.logits(inputs[batch]), targets[batch])
             scaler.scale(loss).backward()
             scaler.step(optimiser)
             scaler.update()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(xt))
+            total += float(loss.detach()) * len(batch)
+        losses.append(total / len(inputs))
     model.eval()
     return {
         "device": str(device),
@@ -214,15 +217,17 @@ def _signing_key(config: TrainConfig) -> tuple[Any, str]:
     )
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Run the job; return the model card. Raises :class:`TrainingFailedError`."""
-    import torch
+@dataclass(frozen=True)
+class _Split:
+    """Feature matrix and labels, the oldest rows to train, the newest to validate."""
 
-    from workloads.features.definitions import LABELS_FILE
-    from workloads.monitoring.reference import build_reference, save_reference
-    from workloads.training.data import load_training_frame
-    from workloads.training.model import TabularMLP, numeric_stats
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
 
+
+def _check_options(config: TrainConfig) -> None:
     if config.device not in ("auto", "cpu", "cuda"):
         raise TrainingFailedError(f"--device must be auto, cpu or cuda, got {config.device!r}")
     if not 0.0 < config.val_share < 0.9:
@@ -231,13 +236,198 @@ def train(config: TrainConfig) -> dict[str, Any]:
         raise TrainingFailedError(
             "--upload-to needs --kms-key-id: artifacts are stored with SSE-KMS"
         )
+
+
+def _make_repeatable(seed: int) -> None:
+    """Seed every generator the run draws from and ask torch for deterministic kernels."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.manual_seed(seed)
+    # Seeds third-party code that draws from the global RNG.
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _time_split(config: TrainConfig, data: TrainingData, names: list[str]) -> _Split:
+    """The newest ``val_share`` of the label rows validate (rows are in time order)."""
+    x = data.frame[names].to_numpy(dtype=np.float32)
+    y = data.frame[config.label].to_numpy(dtype=np.int64)
+    if config.shuffle_labels:
+        # Negative control: destroys the feature-label relation; the gate must fail.
+        y = np.random.default_rng(config.seed + 1).permutation(y)
+    n_val = max(int(len(x) * config.val_share), 1)
+    return _Split(x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:])
+
+
+def _validation_metrics(
+    y_val: np.ndarray, proba: np.ndarray, fit: dict[str, Any]
+) -> dict[str, float]:
+    eps = 1e-7
+    return {
+        "roc_auc": roc_auc(y_val, proba),
+        "average_precision": average_precision(y_val, proba),
+        "log_loss": float(
+            -np.mean(y_val * np.log(proba + eps) + (1 - y_val) * np.log(1 - proba + eps))
+        ),
+        "accuracy_at_0_5": float(np.mean((proba >= 0.5) == y_val)),
+        "positive_rate": float(y_val.mean()),
+        "final_train_loss": fit["final_train_loss"],
+    }
+
+
+def _model_card(
+    config: TrainConfig,
+    data: TrainingData,
+    labels: Path,
+    split: _Split,
+    *,
+    metrics: dict[str, float],
+    parity: float,
+    fit: dict[str, Any],
+    digests: dict[str, dict[str, Any]],
+    signing_key_id: str,
+) -> dict[str, Any]:
+    """The model card: data lineage, metrics, gate, parity, training options, versions."""
+    n_features = len(data.features)
+    version = config.model_version or "sha-" + digests[MODEL_FILE]["sha256"][:12]
+    return {
+        "schema_version": 1,
+        "model_name": config.model_name,
+        "model_version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "task": "binary classification: customer churn (UAE retail bank)",
+        "data": {
+            "feature_repo": str(config.repo),
+            "feature_service": config.feature_service,
+            "labels": str(labels),
+            "entity_key": config.entity_key,
+            "label": config.label,
+            "window_start": data.window_start.isoformat(),
+            "window_end": data.window_end.isoformat(),
+            "rows_requested": data.n_requested,
+            "rows_dropped_by_join": data.n_dropped,
+            "rows_with_missing_features": data.n_null,
+            "lost_share": data.lost_share,
+            "max_lost_share": config.max_lost_share,
+            "n_train": len(split.x_train),
+            "n_validation": len(split.x_val),
+            "split": f"time-ordered; newest {config.val_share:.0%} of label rows validate",
+            "labels_shuffled": config.shuffle_labels,
+        },
+        "features": [feature.as_dict() for feature in data.features],
+        "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, n_features]}],
+        "outputs": [
+            {
+                "name": OUTPUT_NAME,
+                "datatype": "FP32",
+                "shape": [-1, len(CLASSES)],
+                "classes": list(CLASSES),
+            }
+        ],
+        "metrics": metrics,
+        "quality_gate": {"metric": "roc_auc", "threshold": config.min_auc, "passed": True},
+        "onnx_parity": {
+            "max_abs_diff": parity,
+            "tolerance": config.max_parity_diff,
+            "rows": len(split.x_val),
+        },
+        "training": {
+            "seed": config.seed,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "weight_decay": config.weight_decay,
+            "hidden": list(config.hidden),
+            "dropout": config.dropout,
+            "device": fit["device"],
+            "mixed_precision": fit["mixed_precision"],
+        },
+        "versions": _versions(),
+        "artifacts": digests,
+        "signing": {"algorithm": "ed25519", "key_id": signing_key_id},
+    }
+
+
+def _write_artifacts(
+    config: TrainConfig,
+    model: Any,
+    data: TrainingData,
+    labels: Path,
+    split: _Split,
+    metrics: dict[str, float],
+    fit: dict[str, Any],
+    private_key: Any,
+) -> dict[str, Any]:
+    """Reference, ONNX (parity-checked), card and signature, moved into ``out`` together."""
+    from workloads.monitoring.reference import build_reference, save_reference
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=config.out))
+    try:
+        numeric = [feature.name for feature in data.features if feature.kind == "numeric"]
+        categorical = [feature.name for feature in data.features if feature.kind == "categorical"]
+        train_frame = data.frame.iloc[: len(split.x_train)]
+        save_reference(
+            build_reference(
+                train_frame, numeric=numeric, categorical=categorical, seed=config.seed
+            ),
+            staging / REFERENCE_FILE,
+        )
+        export_onnx(model, len(data.features), staging / MODEL_FILE)
+        parity = onnx_parity(model, staging / MODEL_FILE, split.x_val)
+        if not parity <= config.max_parity_diff:
+            raise TrainingFailedError(
+                f"ONNX parity failed: max abs diff {parity:.3g} > {config.max_parity_diff:.3g}"
+            )
+        card = _model_card(
+            config,
+            data,
+            labels,
+            split,
+            metrics=metrics,
+            parity=parity,
+            fit=fit,
+            digests=artifact_digests(staging, [MODEL_FILE, REFERENCE_FILE]),
+            signing_key_id=key_id(private_key.public_key()),
+        )
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        sign_artifacts(staging, [MODEL_FILE, REFERENCE_FILE, CARD_FILE], private_key)
+        for name in ARTIFACTS:
+            os.replace(staging / name, config.out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return card
+
+
+def _upload(config: TrainConfig) -> str:
+    """Upload the artifacts with SSE-KMS; return the note for the card."""
+    from workloads.common.s3 import S3UploadError, upload_artifacts
+
+    try:
+        keys = upload_artifacts(
+            config.out,
+            list(ARTIFACTS),
+            str(config.upload_to),
+            str(config.kms_key_id),
+            endpoint_url=config.s3_endpoint_url,
+            region=config.s3_region,
+        )
+    except S3UploadError as exc:
+        raise TrainingFailedError(str(exc)) from None
+    return f"uploaded {len(keys)} artifacts to {config.upload_to}"
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run the job; return the model card. Raises :class:`TrainingFailedError`."""
+    from workloads.features.definitions import LABELS_FILE
+    from workloads.training.data import load_training_frame
+    from workloads.training.model import TabularMLP, numeric_stats
+
+    _check_options(config)
     # Validate the key before spending minutes on training.
     private_key, key_note = _signing_key(config)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.manual_seed(config.seed)
-    # Seeds third-party code that draws from the global RNG.
-    np.random.seed(config.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _make_repeatable(config.seed)
     device = _select_device(config.device)
 
     labels = config.labels or config.repo / "data" / LABELS_FILE
@@ -249,133 +439,21 @@ def train(config: TrainConfig) -> dict[str, Any]:
         label=config.label,
         max_lost_share=config.max_lost_share,
     )
-    names = [f.name for f in data.features]
-    x = data.frame[names].to_numpy(dtype=np.float32)
-    y = data.frame[config.label].to_numpy(dtype=np.int64)
-    if config.shuffle_labels:
-        # Negative control: destroys the feature-label relation; the gate must fail.
-        y = np.random.default_rng(config.seed + 1).permutation(y)
-    n_val = max(int(len(x) * config.val_share), 1)
-    x_tr, y_tr, x_va, y_va = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
-    mean, std = numeric_stats(data.features, x_tr)
+    split = _time_split(config, data, [feature.name for feature in data.features])
+    mean, std = numeric_stats(data.features, split.x_train)
     model = TabularMLP(data.features, mean, std, config.hidden, config.dropout).to(device)
-    fit = _fit(config, model, x_tr, y_tr, device)
-    proba = _predict(model, x_va, device)[:, 1].astype(np.float64)
-    eps = 1e-7
-    metrics = {
-        "roc_auc": roc_auc(y_va, proba),
-        "average_precision": average_precision(y_va, proba),
-        "log_loss": float(
-            -np.mean(y_va * np.log(proba + eps) + (1 - y_va) * np.log(1 - proba + eps))
-        ),
-        "accuracy_at_0_5": float(np.mean((proba >= 0.5) == y_va)),
-        "positive_rate": float(y_va.mean()),
-        "final_train_loss": fit["final_train_loss"],
-    }
+    fit = _fit(config, model, split.x_train, split.y_train, device)
+    proba = _predict(model, split.x_val, device)[:, 1].astype(np.float64)
+    metrics = _validation_metrics(split.y_val, proba, fit)
     if metrics["roc_auc"] < config.min_auc:
         raise TrainingFailedError(
             f"quality gate failed: validation roc_auc {metrics['roc_auc']:.4f} < required"
             f" {config.min_auc:.4f} (--min-auc); no artifacts written"
         )
-
-    config.out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=config.out))
-    try:
-        numeric = [f.name for f in data.features if f.kind == "numeric"]
-        categorical = [f.name for f in data.features if f.kind == "categorical"]
-        train_frame = data.frame.iloc[: len(x_tr)]
-        save_reference(
-            build_reference(
-                train_frame, numeric=numeric, categorical=categorical, seed=config.seed
-            ),
-            staging / REFERENCE_FILE,
-        )
-        export_onnx(model, len(names), staging / MODEL_FILE)
-        parity = onnx_parity(model, staging / MODEL_FILE, x_va)
-        if not parity <= config.max_parity_diff:
-            raise TrainingFailedError(
-                f"ONNX parity failed: max abs diff {parity:.3g} > {config.max_parity_diff:.3g}"
-            )
-        digests = artifact_digests(staging, [MODEL_FILE, REFERENCE_FILE])
-        version = config.model_version or "sha-" + digests[MODEL_FILE]["sha256"][:12]
-        card: dict[str, Any] = {
-            "schema_version": 1,
-            "model_name": config.model_name,
-            "model_version": version,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "task": "binary classification: customer churn (UAE retail bank)",
-            "data": {
-                "feature_repo": str(config.repo),
-                "feature_service": config.feature_service,
-                "labels": str(labels),
-                "entity_key": config.entity_key,
-                "label": config.label,
-                "window_start": data.window_start.isoformat(),
-                "window_end": data.window_end.isoformat(),
-                "rows_requested": data.n_requested,
-                "rows_dropped_by_join": data.n_dropped,
-                "rows_with_missing_features": data.n_null,
-                "lost_share": data.lost_share,
-                "max_lost_share": config.max_lost_share,
-                "n_train": len(x_tr),
-                "n_validation": len(x_va),
-                "split": f"time-ordered; newest {config.val_share:.0%} of label rows validate",
-                "labels_shuffled": config.shuffle_labels,
-            },
-            "features": [f.as_dict() for f in data.features],
-            "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, len(names)]}],
-            "outputs": [
-                {
-                    "name": OUTPUT_NAME,
-                    "datatype": "FP32",
-                    "shape": [-1, len(CLASSES)],
-                    "classes": list(CLASSES),
-                }
-            ],
-            "metrics": metrics,
-            "quality_gate": {"metric": "roc_auc", "threshold": config.min_auc, "passed": True},
-            "onnx_parity": {
-                "max_abs_diff": parity,
-                "tolerance": config.max_parity_diff,
-                "rows": len(x_va),
-            },
-            "training": {
-                "seed": config.seed,
-                "epochs": config.epochs,
-                "batch_size": config.batch_size,
-                "lr": config.lr,
-                "weight_decay": config.weight_decay,
-                "hidden": list(config.hidden),
-                "dropout": config.dropout,
-                "device": fit["device"],
-                "mixed_precision": fit["mixed_precision"],
-            },
-            "versions": _versions(),
-            "artifacts": digests,
-            "signing": {"algorithm": "ed25519", "key_id": key_id(private_key.public_key())},
-        }
-        (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        sign_artifacts(staging, [MODEL_FILE, REFERENCE_FILE, CARD_FILE], private_key)
-        for name in ARTIFACTS:
-            os.replace(staging / name, config.out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    card = _write_artifacts(config, model, data, labels, split, metrics, fit, private_key)
     card["_notes"] = [key_note]
     if config.upload_to:
-        from workloads.common.s3 import S3UploadError, upload_artifacts
-
-        try:
-            keys = upload_artifacts(
-                config.out,
-                list(ARTIFACTS),
-                config.upload_to,
-                str(config.kms_key_id),
-                endpoint_url=config.s3_endpoint_url,
-                region=config.s3_region,
-            )
-        except S3UploadError as exc:
-            raise TrainingFailedError(str(exc)) from None
-        card["_notes"].append(f"uploaded {len(keys)} artifacts to {config.upload_to}")
+        card["_notes"].append(_upload(config))
     return card
 
 

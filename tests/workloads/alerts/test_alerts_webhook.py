@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from contracts.router import WEIGHTS_ANNOTATION
+from contracts.telemetry import CANARY_ALERT, DRIFT_ALERT
 from workloads.alerts.audit import AuditLog, verify_audit_log
 from workloads.alerts.webhook import (
     AlertRouter,
@@ -35,6 +36,13 @@ TOKEN = "s3cret-webhook-token-0123456789"
 CM = "/api/v1/namespaces/team-a/configmaps/fraud-router"
 DEP = "/apis/apps/v1/namespaces/team-a/deployments/fraud-router"
 CANARY = {"namespace": "team-a", "inferenceservice": "fraud-challenger"}
+
+
+def test_default_routing_follows_the_alert_names_the_platform_rules_fire() -> None:
+    # components/k8s/monitoring.py renders the alert rules with the same contract names.
+    config = WebhookConfig()
+    assert DRIFT_ALERT in config.drift_alertnames
+    assert CANARY_ALERT in config.canary_alertnames
 
 
 @dataclass

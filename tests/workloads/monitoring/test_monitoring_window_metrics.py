@@ -9,8 +9,9 @@ import pathlib
 import numpy as np
 import pandas as pd
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
+from contracts.telemetry import DRIFT_GAUGE
 from workloads.monitoring.drift import compute_drift
 from workloads.monitoring.metrics import DriftMetrics
 from workloads.monitoring.reference import build_reference
@@ -113,3 +114,13 @@ def test_metrics_expose_every_feature() -> None:
     assert get("mlplatform_drift_detected", {"model": "m", "feature": "c"}) == 0
     assert get("mlplatform_drift_window_rows", {"model": "m"}) == 1_000
     assert get("mlplatform_drift_retraining_triggered", {"model": "m"}) == 1
+
+
+def test_metrics_export_the_gauge_the_drift_alert_reads() -> None:
+    # The platform's drift alert rule (components/k8s/monitoring.py) reads DRIFT_GAUGE
+    # by model and feature; the monitor must export it under that name and those labels.
+    rng = np.random.default_rng(0)
+    ref = build_reference(pd.DataFrame({"x": rng.normal(size=2_000)}), ["x"])
+    registry = CollectorRegistry()
+    DriftMetrics(registry).observe(compute_drift({"x": rng.normal(size=600)}, ref, model="m"))
+    assert f'{DRIFT_GAUGE}{{feature="x",model="m"}}' in generate_latest(registry).decode()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -146,17 +147,17 @@ def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-unt
         grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel,
     ):
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        request = pb.ModelInferRequest(
-            model_name="churn",
-            inputs=[
-                pb.ModelInferRequest.InferInputTensor(
-                    name="features",
-                    datatype="FP32",
-                    shape=[1, 11],
-                    contents=pb.InferTensorContents(fp32_contents=ROW),
-                )
-            ],
-        )
+
+        def features_request(shape: list[int], values: list[float]) -> Any:
+            tensor = pb.ModelInferRequest.InferInputTensor(
+                name="features",
+                datatype="FP32",
+                shape=shape,
+                contents=pb.InferTensorContents(fp32_contents=values),
+            )
+            return pb.ModelInferRequest(model_name="churn", inputs=[tensor])
+
+        request = features_request([1, 11], ROW)
         response = stub.ModelInfer(request, timeout=10)
         got = (
             np.frombuffer(response.raw_output_contents[0], dtype=np.float32)
@@ -166,17 +167,7 @@ def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-unt
         np.testing.assert_allclose(
             got.reshape(1, 2), _reference(trained_model.out, [ROW]), rtol=1e-6
         )
-        bad = pb.ModelInferRequest(
-            model_name="churn",
-            inputs=[
-                pb.ModelInferRequest.InferInputTensor(
-                    name="features",
-                    datatype="FP32",
-                    shape=[1, 3],
-                    contents=pb.InferTensorContents(fp32_contents=ROW[:3]),
-                )
-            ],
-        )
+        bad = features_request([1, 3], ROW[:3])
         with pytest.raises(grpc.RpcError) as info:
             stub.ModelInfer(bad, timeout=10)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
