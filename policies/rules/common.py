@@ -59,20 +59,59 @@ def is_unknown(value: Any) -> bool:
     return value is UNKNOWN or (isinstance(value, str) and value in UNKNOWN_SENTINELS)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_tree(value: Any) -> Any:
+    """Plain data from deserialized properties; containers are reused when nothing changes.
+
+    Validators only read what they are given, so a subtree without proxies or secrets is
+    handed over as it is instead of being copied.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            converted = _plain_tree(item)
+            if converted is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = converted
+        return value if changed is None else changed
+    if kind is list:
+        items: list[Any] | None = None
+        for index, item in enumerate(value):
+            converted = _plain_tree(item)
+            if converted is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = converted
+        return value if items is None else items
+    return plain(value)
+
+
 def plain(value: Any) -> Any:
     """Plain dicts/lists from pulumi-policy's unknown-checking proxies (no exceptions)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict or kind is list:
+        return _plain_tree(value)
+    source = getattr(value, "plain_source", None)
+    if source is not None:
+        # Properties decoded by the pack's fast path: the deserialized tree, no proxies.
+        return _plain_tree(source)
     if isinstance(value, Mapping):
-        if type(value).__name__ in ("_DictProxy", "_DictSecretsProxy", "_LazyProps"):
+        if kind.__name__ in ("_DictProxy", "_DictSecretsProxy"):
             value = value["__target"]
         return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple) or type(value).__name__ in (
-        "_ListProxy",
-        "_ListSecretsProxy",
-    ):
-        if type(value).__name__ in ("_ListProxy", "_ListSecretsProxy"):
+    if isinstance(value, tuple) or kind.__name__ in ("_ListProxy", "_ListSecretsProxy"):
+        if kind.__name__ in ("_ListProxy", "_ListSecretsProxy"):
             value = value["__target"]
         return [plain(item) for item in value]
-    if type(value).__name__ == "Secret":
+    if kind.__name__ == "Secret":
         return plain(value.value)
     return value
 
@@ -85,20 +124,26 @@ class _LastPlain(threading.local):
 
 
 _last_plain = _LastPlain()
+_last_provider_plain = _LastPlain()
 
 
-def plain_once(value: Any) -> Any:
+def plain_once(value: Any, cache: _LastPlain = _last_plain) -> Any:
     """:func:`plain`, reusing the result while the same object is passed again.
 
     Every rule of a pack receives the same decoded properties for one request; the rules
     only read the plain copy, so converting it once per request is enough.
     """
-    if type(value).__name__ != "_DictProxy":
+    if type(value).__name__ not in ("_DictProxy", "_DecodedProps", "_LazyProps"):
         return plain(value)  # plain data (tests) may be mutated between calls: no reuse
-    if _last_plain.source is not value:
-        _last_plain.result = plain(value)
-        _last_plain.source = value
-    return _last_plain.result
+    if cache.source is not value:
+        cache.result = plain(value)
+        cache.source = value
+    return cache.result
+
+
+def plain_provider_once(value: Any) -> Any:
+    """:func:`plain_once` for a provider's properties (a cache of its own)."""
+    return plain_once(value, _last_provider_plain)
 
 
 def dig(data: Any, path: str) -> Any:
@@ -153,6 +198,33 @@ def is_set(value: Any) -> bool:
     if is_unknown(value):
         return True
     return value is not MISSING and value is not None and value != "" and value != []
+
+
+def is_aws_managed_key(value: Any) -> bool:
+    """Whether a key reference names an AWS-managed key (``alias/aws/<service>``, or its ARN).
+
+    Customer aliases cannot begin with ``alias/aws/``: AWS reserves the prefix.
+    """
+    return isinstance(value, str) and (value.startswith("alias/aws/") or ":alias/aws/" in value)
+
+
+def customer_key_problem(value: Any, field: str) -> str | None:
+    """Why ``value`` (input ``field``) is not a customer-managed KMS key, or None when it is.
+
+    Unknown counts as set (a key created in the same program); missing, empty and the
+    AWS-managed aliases do not.
+    """
+    if is_unknown(value):
+        return None
+    if not is_set(value):
+        return f"No '{field}': the data is encrypted with an AWS-owned or AWS-managed key."
+    if is_aws_managed_key(value):
+        return (
+            f"'{field}' is the AWS-managed key {value!r}, not a customer-managed key: its "
+            "policy and rotation cannot be controlled and every principal of the account that "
+            "can use the service can decrypt."
+        )
+    return None
 
 
 def parse_json_document(value: Any) -> dict[str, Any] | _Unknown | None:

@@ -35,6 +35,7 @@ from policies.rules.common import (
     StackResource,
     plain,
     plain_once,
+    plain_provider_once,
 )
 
 ResourceValidator = Callable[[ResourceCheck], None]
@@ -119,8 +120,10 @@ class RuleInfo:
         }
 
 
-def _merged_config(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+def _merged_config(defaults: dict[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
     # Validators only read their config, so the defaults are shared, not copied.
+    if not given:
+        return defaults
     merged = dict(defaults)
     for key, value in (given or {}).items():
         merged[key] = plain(value)
@@ -160,7 +163,7 @@ class RulePolicy(ResourceValidationPolicy):
             props=plain_once(args.props),
             provider_type=provider.resource_type if provider is not None else None,
             provider_name=provider.name if provider is not None else None,
-            provider_props=plain(provider.props) if provider is not None else {},
+            provider_props=plain_provider_once(provider.props) if provider is not None else {},
             config=_merged_config(self.config_defaults, args.get_config()),
             report=lambda message: report_violation(message, None),
         )

@@ -20,7 +20,7 @@ def stack_region(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None
     from policies.rules.residency import regions
 
     def set_region(region: str | None) -> None:
-        monkeypatch.setattr(regions, "stack_region", lambda: region)
+        monkeypatch.setattr(regions, "stack_region", lambda package="aws": region)
 
     set_region("me-central-1")
     return set_region

@@ -135,3 +135,24 @@ def test_fast_path_is_equivalent_to_the_original(original_servicer) -> None:
     assert "enforcementLevel" not in image  # ADVISORY is the proto default (0)
     region = next(d for d in diagnostics if d["policyName"] == "aws-resource-region-allowed")
     assert region["enforcementLevel"] == "MANDATORY"  # remediate is reported as mandatory
+
+
+def test_struct_conversion_matches_message_to_dict() -> None:
+    value = {
+        "s": "x",
+        "n": 443,
+        "f": 0.5,
+        "b": False,
+        "none": None,
+        "list": [1, "a", {"k": [True, None]}, []],
+        "nested": {"deeper": {"empty": {}, UNKNOWN: UNKNOWN}},
+    }
+    struct = struct_pb2.Struct()
+    json_format.ParseDict(value, struct)
+    converted = _fastpath.struct_to_dict(struct)
+    assert converted == json_format.MessageToDict(struct)
+    assert list(converted) == list(json_format.MessageToDict(struct))
+    with pytest.raises(ValueError, match="Fail to serialize"):
+        _fastpath.struct_to_dict(
+            struct_pb2.Struct(fields={"x": struct_pb2.Value(number_value=float("inf"))})
+        )

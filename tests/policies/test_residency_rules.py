@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from policy_helpers import ECR, UNKNOWN, aws_provider, stack_resource, validate, validate_stack
+from pulumi_policy import PolicyProviderResource
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import residency as r
+from policies.rules.residency import regions as residency_regions
 
 BUCKET = "aws:s3/bucket:Bucket"
 
@@ -101,6 +104,45 @@ def test_allowed_regions_are_configurable(stack_region) -> None:
 
 def test_non_aws_resources_are_ignored(stack_region) -> None:
     assert validate(r.aws_resource_region_allowed, "kubernetes:core/v1:Namespace", {}) == []
+
+
+def _native_provider(region: str | None, name: str) -> PolicyProviderResource:
+    props = {} if region is None else {"region": region}
+    return PolicyProviderResource(
+        "pulumi:providers:aws-native",
+        unknown_checking_proxy(props),
+        f"urn:pulumi:test::proj::pulumi:providers:aws-native::{name}",
+        name,
+    )
+
+
+def test_aws_native_resources_read_the_aws_native_region(monkeypatch) -> None:
+    regions = {"aws": "me-central-1", "aws-native": "eu-west-1"}
+    monkeypatch.setattr(residency_regions, "stack_region", lambda package="aws": regions[package])
+    queue = "aws-native:sqs:Queue"
+    default = _native_provider(None, "default_1_0_0")
+    (message,) = validate(r.aws_resource_region_allowed, queue, {}, provider=default)
+    assert "stack's 'aws-native:region'" in message and "'eu-west-1'" in message
+    # An explicit provider in the UAE wins; one without a region proves nothing.
+    uae = _native_provider("me-central-1", "uae")
+    assert validate(r.aws_resource_region_allowed, queue, {}, provider=uae) == []
+    (message,) = validate(
+        r.aws_resource_region_allowed, queue, {}, provider=_native_provider(None, "bare")
+    )
+    assert "could not be determined" in message
+    # Global control planes are exempt for aws-native as for pulumi-aws.
+    assert (
+        validate(r.aws_resource_region_allowed, "aws-native:iam:Role", {}, provider=default) == []
+    )
+    # The default aws-native provider itself is judged from the stack's aws-native:region.
+    (message,) = validate(
+        r.aws_provider_region_allowed,
+        "pulumi:providers:aws-native",
+        {},
+        provider=None,
+        name="default_1_0_0",
+    )
+    assert "'eu-west-1'" in message
 
 
 @pytest.mark.parametrize(
@@ -402,16 +444,74 @@ def test_approved_registries_config_admits_the_onprem_registry() -> None:
     )
 
 
-def test_images_in_custom_resources_and_helm_values() -> None:
-    isvc = {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "spec": {"predictor": {"containers": [{"name": "m", "image": "quay.io/x/y:1"}]}},
-    }
-    (message,) = validate(
-        r.container_image_registry_approved, "kubernetes:apiextensions.k8s.io:CustomResource", isvc
+ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+"""The token pulumi-kubernetes gives a CustomResource: ``kubernetes:<group>/<version>:<Kind>``."""
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "props", "where"),
+    [
+        (
+            ISVC,
+            {"spec": {"predictor": {"containers": [{"name": "m", "image": "quay.io/x/y:1"}]}}},
+            "spec.predictor.containers[0].image",
+        ),
+        (  # a KServe component container (merged into the runtime's) with its own image
+            ISVC,
+            {"spec": {"predictor": {"model": {"image": "nginx:1", "modelFormat": {"name": "x"}}}}},
+            "spec.predictor.model.image",
+        ),
+        (
+            "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime",
+            {"spec": {"containers": [{"name": "kserve-container", "image": "ghcr.io/a/b:1"}]}},
+            "spec.containers[0].image",
+        ),
+        (  # an operator's own image field, no container list at all
+            "kubernetes:monitoring.coreos.com/v1:Prometheus",
+            {"spec": {"image": "quay.io/prometheus/prometheus:v3.10.0"}},
+            "spec.image",
+        ),
+        (  # a patch of a built-in workload
+            "kubernetes:apps/v1:DeploymentPatch",
+            {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "busybox"}]}}}},
+            "spec.template.spec.containers[0].image",
+        ),
+        (  # image split from its registry, GPU-operator style
+            "kubernetes:nvidia.com/v1:ClusterPolicy",
+            {
+                "spec": {
+                    "driver": {"repository": "nvcr.io/nvidia", "image": "driver", "version": "1"}
+                }
+            },
+            "spec.driver.image",
+        ),
+    ],
+)
+def test_images_in_custom_resources_and_patches(resource_type, props, where) -> None:
+    (message,) = validate(r.container_image_registry_approved, resource_type, props)
+    assert message.startswith(f"{where}:")
+    assert "not an approved in-region registry" in message
+
+
+def test_images_in_custom_resources_from_approved_registries_pass() -> None:
+    isvc = {"spec": {"predictor": {"containers": [{"name": "m", "image": f"{ECR}/m:1"}]}}}
+    assert validate(r.container_image_registry_approved, ISVC, isvc) == []
+    split = {"spec": {"driver": {"repository": f"{ECR}/nvidia", "image": "driver"}}}
+    assert validate(r.container_image_registry_approved, "kubernetes:nvidia.com/v1:X", split) == []
+    # The token pulumi-kubernetes never produces is not a Kubernetes object.
+    assert not r.container_image_registry_approved.applies_to(
+        "kubernetes:apiextensions.k8s.io:CustomResource"
     )
-    assert "quay.io" in message
+    # A ConfigMap's data is strings, never a pod: an 'image' key there is not an image.
+    config_map = {"metadata": {"namespace": "t"}, "data": {"image": "nginx"}}
+    assert not r.container_image_registry_approved.applies_to("kubernetes:core/v1:ConfigMap")
+    assert (
+        validate(r.container_image_registry_approved, "kubernetes:core/v1:ConfigMap", config_map)
+        == []
+    )
+
+
+def test_images_in_helm_values() -> None:
     release = {
         "chart": f"oci://{ECR}/charts/feast",
         "version": "0.67.0",

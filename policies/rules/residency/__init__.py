@@ -3,7 +3,8 @@
 Served by the ``uae-residency`` pack. This module is the catalogue: every rule with its
 name, description, severity, frameworks, remediation and settings. The validators live
 in :mod:`.regions` (every resource and provider in an allowed region), :mod:`.copies`
-(replicas and copies stay there), :mod:`.images` (images and charts only from approved
+(replicas and copies stay there), :mod:`.destinations` (every ARN a resource names is
+there too), :mod:`.images` (images and charts only from approved
 in-region registries) and :mod:`.tags` (tenant and data-classification tags).
 """
 
@@ -20,9 +21,10 @@ from policies.rules.residency.copies import (
     validate_kms_multi_region,
     validate_s3_replication,
 )
+from policies.rules.residency.destinations import validate_arn_destinations
 from policies.rules.residency.images import (
     DEFAULT_APPROVED_REGISTRIES,
-    IMAGE_TYPES,
+    runs_images,
     validate_helm_chart,
     validate_images,
 )
@@ -106,7 +108,7 @@ REMEDIATE_REGION = (
 
 aws_resource_region_allowed = rule(
     "aws-resource-region-allowed",
-    "Every AWS resource is created in an allowed (UAE) region.",
+    "Every AWS resource (pulumi-aws or aws-native) is created in an allowed (UAE) region.",
     validate_resource_region,
     types=is_regional_aws,
     severity=Severity.CRITICAL,
@@ -116,9 +118,9 @@ aws_resource_region_allowed = rule(
 )
 aws_provider_region_allowed = rule(
     "aws-provider-region-allowed",
-    "Every AWS provider (default or explicit) targets an allowed region.",
+    "Every AWS provider (pulumi-aws or aws-native, default or explicit) targets an allowed region.",
     validate_provider_region,
-    types={"pulumi:providers:aws"},
+    types={"pulumi:providers:aws", "pulumi:providers:aws-native"},
     severity=Severity.HIGH,
     frameworks=fw.RESIDENCY,
     remediation="Set 'region' on the provider (or 'aws:region' in the stack file for the default "
@@ -206,6 +208,22 @@ aws_global_datastore_prohibited = rule(
 )
 
 
+aws_arn_destination_region_allowed = rule(
+    "aws-arn-destination-region-allowed",
+    "Every ARN a resource names (subscription endpoints, log subscription destinations, "
+    "event targets, delivery-stream sources and destinations, dead-letter queues, keys...) is "
+    "in an allowed region.",
+    validate_arn_destinations,
+    types=is_regional_aws,
+    severity=Severity.CRITICAL,
+    frameworks=fw.RESIDENCY,
+    remediation="Point the resource at a queue, stream, function, log destination or key in an "
+    "allowed region; cross-border delivery needs a documented transfer basis and belongs in the "
+    "in-country second site, not another region.",
+    config=REGION_CONFIG,
+)
+
+
 # --- images and charts -----------------------------------------------------------------
 
 container_image_registry_approved = rule(
@@ -213,7 +231,7 @@ container_image_registry_approved = rule(
     "Container images come only from approved registries in the UAE (ECR in an "
     "allowed region, or a configured in-country registry).",
     validate_images,
-    types=IMAGE_TYPES,
+    types=runs_images,
     severity=Severity.HIGH,
     frameworks=fw.RESIDENCY,
     remediation="Mirror the image into ECR in me-central-1 (a pull-through cache or a copy pinned "
@@ -257,6 +275,7 @@ RESOURCE_POLICIES = [
     aws_kms_multi_region_key_prohibited,
     aws_copy_destination_allowed,
     aws_global_datastore_prohibited,
+    aws_arn_destination_region_allowed,
     container_image_registry_approved,
     helm_chart_source_approved,
     data_resource_tagged,

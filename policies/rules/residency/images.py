@@ -3,7 +3,8 @@
 Approved: ECR in an allowed region (``<account>.dkr.ecr.<region>.amazonaws.com``) and
 any host matching a configured ``approvedRegistries`` pattern (e.g. an in-country
 on-prem registry). Images are found in every Kubernetes workload (init and ephemeral
-containers included), custom resources, Helm values, Lambda, SageMaker and ECS.
+containers included), every other Kubernetes object (custom resources and patches, by
+walking the object for ``image`` keys), Helm values, Lambda, SageMaker and ECS.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from policies.rules.common import (
     dig,
     is_set,
     is_unknown,
-    walk,
 )
-from policies.rules.kubernetes.pods import POD_SPEC_PATHS, containers_of
+from policies.rules.kubernetes.pods import (
+    POD_SPEC_PATHS,
+    collect_images,
+    may_carry_pod_spec,
+    scan_object,
+)
 from policies.rules.residency.regions import allowed_regions
 
 DEFAULT_APPROVED_REGISTRIES: list[str] = []
@@ -68,37 +73,27 @@ def _image_problem(image: Any, where: str, config: Mapping[str, Any]) -> str | N
 
 
 def _k8s_images(check: ResourceCheck) -> Iterator[tuple[str, Any]]:
-    if check.resource_type == "kubernetes:apiextensions.k8s.io:CustomResource":
-        for path, value in walk(check.get("spec")):
-            if path.split(".")[-1] == "image" and (isinstance(value, str) or is_unknown(value)):
-                yield f"spec.{path}", value
+    """Images of a Kubernetes object.
+
+    Built-in workloads: every container's ``image`` (a container without one is
+    reported). Anything else (custom resources such as KServe InferenceService and
+    ServingRuntime, Prometheus, Argo or Kubeflow objects, and ``*Patch`` kinds): every
+    ``image`` found by walking the object, wherever it sits.
+    """
+    scan = scan_object(check.resource_type, check.props)
+    if check.resource_type in POD_SPEC_PATHS:
+        for pod in scan.pods:
+            for container in pod.containers:
+                yield f"{container.where}.image", dig(container.spec, "image")
         return
-    for path, container in containers_of(check.resource_type, check.props):
-        yield f"{path}.image", dig(container, "image")
-
-
-def _helm_value_images(values: Any) -> Iterator[tuple[str, Any]]:
-    for path, value in walk(values):
-        key = path.split(".")[-1] if path else ""
-        if key != "image":
-            continue
-        if isinstance(value, str) or is_unknown(value):
-            yield f"values.{path}", value
-        elif isinstance(value, Mapping) and "repository" in value:
-            repository = value.get("repository")
-            registry = value.get("registry")
-            if is_unknown(repository) or is_unknown(registry):
-                yield f"values.{path}", UNKNOWN
-            elif isinstance(repository, str):
-                ref = f"{registry}/{repository}" if isinstance(registry, str) else repository
-                yield f"values.{path}", ref
+    yield from scan.images
 
 
 def _images_of(check: ResourceCheck) -> list[tuple[str, Any]]:
     """(where, image reference) for every image the resource runs."""
     if check.resource_type.startswith("kubernetes:helm.sh/"):
         values = check.get("values")
-        return [] if values is MISSING else list(_helm_value_images(values))
+        return [] if values is MISSING else list(collect_images(values, "values"))
     if check.resource_type.startswith("kubernetes:"):
         return list(_k8s_images(check))
     if check.resource_type == "aws:lambda/function:Function":
@@ -134,15 +129,26 @@ def _ecs_images(definitions: Any) -> Iterator[tuple[str, Any]]:
         yield f"containerDefinitions.{index}.image", dig(container, "image")
 
 
-IMAGE_TYPES = {
-    *POD_SPEC_PATHS,
-    "kubernetes:apiextensions.k8s.io:CustomResource",
-    "kubernetes:helm.sh/v3:Release",
-    "kubernetes:helm.sh/v4:Chart",
-    "aws:lambda/function:Function",
-    "aws:sagemaker/model:Model",
-    "aws:ecs/taskDefinition:TaskDefinition",
-}
+_AWS_IMAGE_TYPES = frozenset(
+    {
+        "aws:lambda/function:Function",
+        "aws:sagemaker/model:Model",
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "aws-native:ecs:TaskDefinition",
+    }
+)
+_HELM_TYPES = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
+
+
+def runs_images(resource_type: str) -> bool:
+    """Every Kubernetes object that may carry images (custom resources and patches
+    included, by the real ``kubernetes:<group>/<version>:<Kind>`` token), Helm releases,
+    Lambda, SageMaker and ECS."""
+    return (
+        resource_type in _AWS_IMAGE_TYPES
+        or resource_type in _HELM_TYPES
+        or may_carry_pod_spec(resource_type)
+    )
 
 
 def chart_source_host(chart: Any, repo: Any) -> Any:

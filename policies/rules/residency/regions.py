@@ -3,7 +3,8 @@
 Region of a resource, in the order the AWS provider applies them: the per-resource
 ``region`` input (pulumi-aws v7), then the region of its explicit provider, then (for
 default providers only, which the engine configures from the stack) the stack's
-``aws:region``. A region that cannot be determined is a violation, never a pass.
+``aws:region``. aws-native resources and providers are checked alike, from
+``aws-native:region``. A region that cannot be determined is a violation, never a pass.
 
 Global control-plane services (IAM, Route 53 by default) are exempt only through the
 configurable ``exemptServices`` list. CloudFront is deliberately *not* exempt: it caches
@@ -36,15 +37,23 @@ DEFAULT_EXEMPT_SERVICES = ["iam", "route53"]
 _ARN = re.compile(r"^arn:(aws[a-z-]*):([a-z0-9-]+):([a-z0-9-]*):(\d{12}|aws)?:(.+)$")
 
 
-def stack_region() -> str | None:
-    """The stack's ``aws:region`` as the engine passed it to the pack (PULUMI_CONFIG)."""
-    value = pulumi.runtime.get_config("aws:region")
+def stack_region(package: str = "aws") -> str | None:
+    """The stack's ``<package>:region`` (``aws`` or ``aws-native``) as the engine passed it
+    to the pack (PULUMI_CONFIG)."""
+    value = pulumi.runtime.get_config(f"{package}:region")
     return value if isinstance(value, str) and value else None
 
 
+def package_of(resource_type: str) -> str:
+    """``aws`` or ``aws-native`` for a resource or provider type token."""
+    if resource_type.startswith(("aws-native:", "pulumi:providers:aws-native")):
+        return "aws-native"
+    return "aws"
+
+
 def aws_service(resource_type: str) -> str:
-    """``aws:s3/bucket:Bucket`` -> ``s3``."""
-    return resource_type.split(":", 2)[1].split("/", 1)[0] if ":" in resource_type else ""
+    """``aws:s3/bucket:Bucket`` -> ``s3``; ``aws-native:s3:Bucket`` -> ``s3``."""
+    return resource_type.split(":", 2)[1].split("/", 1)[0].lower() if ":" in resource_type else ""
 
 
 def resolve_region(check: ResourceCheck) -> tuple[Any, str]:
@@ -68,10 +77,11 @@ def resolve_region(check: ResourceCheck) -> tuple[Any, str]:
             # An explicit provider does not read the stack's aws:region; without its own
             # region the AWS SDK falls back to the environment, unknown to any review.
             return MISSING, f"explicit provider '{check.provider_name}' has no 'region'"
-    region = stack_region()
+    package = package_of(check.resource_type)
+    region = stack_region(package)
     if region:
-        return region, "the stack's 'aws:region'"
-    return MISSING, "no 'region' input, provider region or stack 'aws:region'"
+        return region, f"the stack's '{package}:region'"
+    return MISSING, f"no 'region' input, provider region or stack '{package}:region'"
 
 
 def arn_region(arn: Any) -> Any:
@@ -93,7 +103,7 @@ def stack_resource_region(resource: StackResource) -> Any:
     if region is MISSING:
         region = dig(resource.provider_props, "region")
     if region is MISSING:
-        region = stack_region() or MISSING
+        region = stack_region(package_of(resource.resource_type)) or MISSING
     return region
 
 
@@ -121,8 +131,8 @@ def report_region(check: ResourceCheck, region: Any, what: str) -> None:
 
 
 def is_regional_aws(resource_type: str) -> bool:
-    """Whether the type is an AWS resource (all AWS resources are checked for a region)."""
-    return resource_type.startswith("aws:")
+    """Whether the type is an AWS resource of pulumi-aws or aws-native (all are checked)."""
+    return resource_type.startswith(("aws:", "aws-native:"))
 
 
 def validate_resource_region(check: ResourceCheck) -> None:
@@ -139,5 +149,5 @@ def validate_provider_region(check: ResourceCheck) -> None:
     """An AWS provider is configured for an allowed region."""
     region = dig(check.props, "region")
     if region is MISSING and check.name.startswith("default"):
-        region = stack_region() or MISSING
+        region = stack_region(package_of(check.resource_type)) or MISSING
     report_region(check, region, f"AWS provider '{check.name}' region")

@@ -4,8 +4,9 @@ Served by the ``zero-trust`` pack, together with the Kubernetes workload-isolati
 rules of :mod:`policies.rules.kubernetes`. This module is the catalogue: every rule with
 its name, description, severity, frameworks, remediation and settings. The validators
 live in one module per AWS service area: :mod:`.s3`, :mod:`.iam` (IAM and resource
-policies), :mod:`.eks`, :mod:`.ec2` (security groups, volumes, instance metadata) and
-:mod:`.datastores` (KMS, DynamoDB, ElastiCache, RDS).
+policies), :mod:`.eks`, :mod:`.ec2` (security groups, volumes, instance metadata),
+:mod:`.datastores` (KMS, DynamoDB, ElastiCache, RDS, Redshift, streams, queues, topics,
+logs) and :mod:`.exposure` (load balancers, listeners, ECS).
 """
 
 from pulumi_policy import Severity
@@ -15,6 +16,9 @@ from policies.rules import kubernetes
 from policies.rules.declare import Setting, rule
 from policies.rules.zero_trust.datastores import (
     CACHE_TYPES,
+    MESSAGING_TYPES,
+    REDSHIFT_ENCRYPTION_TYPES,
+    REDSHIFT_PUBLIC_TYPES,
     validate_cache_at_rest,
     validate_cache_auth,
     validate_cache_in_transit,
@@ -22,10 +26,14 @@ from policies.rules.zero_trust.datastores import (
     validate_dynamodb_pitr,
     validate_kms_deletion_window,
     validate_kms_rotation,
+    validate_messaging_key,
     validate_rds_encrypted,
     validate_rds_public,
+    validate_redshift_encryption,
+    validate_redshift_public,
 )
 from policies.rules.zero_trust.ec2 import (
+    is_karpenter_node_class,
     validate_ebs_encryption,
     validate_imdsv2,
     validate_security_group,
@@ -36,15 +44,30 @@ from policies.rules.zero_trust.eks import (
     validate_eks_logs,
     validate_eks_secrets,
 )
+from policies.rules.zero_trust.exposure import (
+    ECS_SERVICE_TYPES,
+    ECS_TASK_TYPES,
+    LB_TYPES,
+    LISTENER_TYPES,
+    validate_ecs_public_ip,
+    validate_ecs_task_user,
+    validate_lb_internal,
+    validate_listener_https,
+)
 from policies.rules.zero_trust.iam import (
+    ACCESS_KEY_TYPES,
+    ATTACHMENT_TYPES,
+    DEFAULT_BROAD_MANAGED_POLICY_PATTERNS,
     DEFAULT_PROHIBITED_MANAGED_POLICIES,
     IAM_DOCUMENT_TYPES,
+    is_resource_policy_holder,
+    validate_access_keys,
     validate_admin_attachments,
+    validate_broad_managed_policies,
     validate_iam_wildcards,
     validate_public_principal,
 )
 from policies.rules.zero_trust.s3 import (
-    BUCKET_POLICY_TYPE,
     BUCKET_TYPES,
     PAB_TYPE,
     validate_buckets_blocked,
@@ -123,45 +146,37 @@ aws_s3_bucket_tls_only = rule(
 
 aws_resource_policy_no_public_principal = rule(
     "aws-resource-policy-no-public-principal",
-    "Bucket, key, queue, topic and repository policies and role trust policies do not allow "
-    "the '*' principal unconditionally.",
+    "Resource policies (every input that holds one, on every resource type: bucket, key, queue, "
+    "topic, repository, secret, domain... policies, inline or attached), role trust policies and "
+    "Lambda permissions do not allow the '*' principal (or NotPrincipal) unless a condition "
+    "with a concrete value restricts the caller.",
     validate_public_principal,
-    types={
-        BUCKET_POLICY_TYPE,
-        "aws:kms/key:Key",
-        "aws:kms/keyPolicy:KeyPolicy",
-        "aws:iam/role:Role",
-        "aws:sqs/queuePolicy:QueuePolicy",
-        "aws:sns/topicPolicy:TopicPolicy",
-        "aws:ecr/repositoryPolicy:RepositoryPolicy",
-    },
+    types=is_resource_policy_holder,
     severity=Severity.CRITICAL,
-    frameworks=(*fw.fsbp("S3.2", "S3.3", "KMS.5"), *fw.SECURITY),
+    frameworks=(*fw.fsbp("S3.2", "S3.3", "KMS.5", "Lambda.1", "SNS.4", "SQS.3"), *fw.SECURITY),
     remediation="Name the account root, roles or service principals; if '*' is unavoidable, "
-    "constrain it with aws:PrincipalAccount, aws:SourceVpce or aws:PrincipalOrgID.",
+    "constrain it with aws:PrincipalAccount, aws:SourceVpce or aws:PrincipalOrgID set to your "
+    "own account, endpoint or organisation id (a wildcard value restricts nothing).",
 )
 aws_iam_no_wildcards = rule(
     "aws-iam-policy-no-wildcards",
-    "IAM policies grant named actions on named resources: no '*' or 'service:*' actions, no "
-    "Allow+NotAction, no '*' resource for write actions without a condition.",
+    "IAM policies grant named actions on named resources, judged by effective breadth: no "
+    "wildcard action that reaches a write (anywhere in the name), no Allow with NotAction or "
+    "NotResource, no write on '*' or on every resource of a kind, service or account unless a "
+    "condition really restricts it.",
     validate_iam_wildcards,
     types=IAM_DOCUMENT_TYPES,
     severity=Severity.HIGH,
     frameworks=(*fw.fsbp("IAM.1", "IAM.21"), *fw.SECURITY),
     remediation="List the exact actions; scope resources to ARNs (the tenant's buckets and keys); "
-    "where an API only supports '*', add a Condition (aws:ResourceTag, aws:RequestedRegion).",
+    "where an API only supports '*', add a Condition that pins a value (aws:ResourceTag/tenant = "
+    "'acme', aws:RequestedRegion = 'me-central-1'), not an IfExists, Null or wildcard one.",
 )
 aws_iam_no_admin_policy = rule(
     "aws-iam-no-admin-policy-attachment",
     "No role, user or group gets AdministratorAccess, PowerUserAccess or IAMFullAccess.",
     validate_admin_attachments,
-    types={
-        "aws:iam/role:Role",
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-        "aws:iam/policyAttachment:PolicyAttachment",
-    },
+    types=ATTACHMENT_TYPES,
     severity=Severity.CRITICAL,
     frameworks=(*fw.fsbp("IAM.1"), *fw.SECURITY),
     remediation="Attach a least-privilege customer-managed policy instead.",
@@ -175,6 +190,48 @@ aws_iam_no_admin_policy = rule(
             },
         )
     },
+)
+aws_iam_no_broad_managed_policy = rule(
+    "aws-iam-no-broad-managed-policy",
+    "No role, user or group gets an AWS managed policy that grants a whole service on every "
+    "resource (AmazonS3FullAccess and the other *FullAccess policies, job-function "
+    "administrator policies).",
+    validate_broad_managed_policies,
+    types=ATTACHMENT_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("IAM.1"), *fw.SECURITY),
+    remediation="Attach a customer-managed policy naming the actions and the tenant's resources "
+    "the role needs (e.g. s3:GetObject on the tenant bucket instead of AmazonS3FullAccess).",
+    config={
+        "broadManagedPolicies": Setting(
+            DEFAULT_BROAD_MANAGED_POLICY_PATTERNS,
+            {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "AWS managed policy names (the part after 'policy/', fnmatch "
+                "patterns) that must not be attached.",
+            },
+        ),
+        "allowedManagedPolicies": Setting(
+            [],
+            {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Exceptions to broadManagedPolicies, after a review.",
+            },
+        ),
+    },
+)
+aws_iam_no_user_access_keys = rule(
+    "aws-iam-no-user-access-keys",
+    "No long-lived IAM user credentials (access keys, service-specific credentials, signing "
+    "certificates): workloads use roles (IRSA, instance profiles), people use SSO.",
+    validate_access_keys,
+    types=ACCESS_KEY_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("IAM.3", "IAM.6"), *fw.SECURITY),
+    remediation="Remove the access key; give the workload an IAM role (IRSA or EKS Pod Identity "
+    "in the cluster, an instance profile or task role elsewhere) and people IAM Identity Center.",
 )
 
 
@@ -217,29 +274,38 @@ aws_eks_control_plane_logs = rule(
 
 aws_security_group_no_world_ingress = rule(
     "aws-security-group-no-world-ingress",
-    "Security groups allow no ingress from the whole internet (0.0.0.0/0 or ::/0).",
+    "Security groups allow no ingress from the internet: not 0.0.0.0/0 or ::/0, nor blocks "
+    "whose union admits more public addresses than one /16 (IPv4) or /48 (IPv6).",
     validate_security_group,
     types={
         "aws:ec2/securityGroup:SecurityGroup",
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         "aws:ec2/securityGroupRule:SecurityGroupRule",
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "aws-native:ec2:SecurityGroup",
+        "aws-native:ec2:SecurityGroupIngress",
     },
     severity=Severity.CRITICAL,
     frameworks=(*fw.fsbp("EC2.13", "EC2.14", "EC2.18", "EC2.19"), *fw.SECURITY),
     remediation="Allow ingress only from the VPC CIDR, specific prefix lists or other security "
     "groups; administer hosts through SSM Session Manager instead of SSH/RDP.",
+    config=kubernetes.CIDR_CONFIG,
 )
 aws_ebs_encrypted = rule(
     "aws-ebs-volume-encrypted",
-    "EBS volumes, instance block devices and launch-template block devices are encrypted.",
+    "EBS volumes, instance block devices, launch-template and Karpenter EC2NodeClass block "
+    "devices are encrypted.",
     validate_ebs_encryption,
-    types={
-        "aws:ebs/volume:Volume",
-        "aws:ec2/instance:Instance",
-        "aws:ec2/launchTemplate:LaunchTemplate",
-        "aws:ec2/launchConfiguration:LaunchConfiguration",
-    },
+    types=lambda resource_type: (
+        resource_type
+        in {
+            "aws:ebs/volume:Volume",
+            "aws:ec2/instance:Instance",
+            "aws:ec2/launchTemplate:LaunchTemplate",
+            "aws:ec2/launchConfiguration:LaunchConfiguration",
+        }
+        or is_karpenter_node_class(resource_type)
+    ),
     severity=Severity.HIGH,
     frameworks=(*fw.fsbp("EC2.3", "EC2.7"), *fw.SECURITY),
     remediation="Set encrypted true (launch templates: ebs.encrypted 'true') with the platform's "
@@ -247,14 +313,19 @@ aws_ebs_encrypted = rule(
 )
 aws_ec2_imdsv2 = rule(
     "aws-ec2-imdsv2-required",
-    "EC2 instances and launch templates require IMDSv2 (httpTokens 'required').",
+    "EC2 instances, launch templates and Karpenter EC2NodeClasses require IMDSv2 (httpTokens "
+    "'required').",
     validate_imdsv2,
-    types={
-        "aws:ec2/instance:Instance",
-        "aws:ec2/launchTemplate:LaunchTemplate",
-        "aws:ec2/launchConfiguration:LaunchConfiguration",
-        "aws:eks/nodeGroup:NodeGroup",
-    },
+    types=lambda resource_type: (
+        resource_type
+        in {
+            "aws:ec2/instance:Instance",
+            "aws:ec2/launchTemplate:LaunchTemplate",
+            "aws:ec2/launchConfiguration:LaunchConfiguration",
+            "aws:eks/nodeGroup:NodeGroup",
+        }
+        or is_karpenter_node_class(resource_type)
+    ),
     severity=Severity.HIGH,
     frameworks=(*fw.fsbp("EC2.8", "EC2.170", "AutoScaling.3"), *fw.SECURITY),
     remediation="Set metadataOptions {httpTokens: 'required', httpPutResponseHopLimit: 1 or 2, "
@@ -353,6 +424,82 @@ aws_rds_encrypted = rule(
     "a snapshot restore).",
 )
 
+aws_redshift_no_public = rule(
+    "aws-redshift-no-public-access",
+    "Redshift clusters and serverless workgroups are not publicly accessible.",
+    validate_redshift_public,
+    types=REDSHIFT_PUBLIC_TYPES,
+    severity=Severity.CRITICAL,
+    frameworks=(*fw.fsbp("Redshift.1"), *fw.SECURITY),
+    remediation="Set publiclyAccessible false and place the warehouse in private subnets.",
+)
+aws_redshift_encrypted = rule(
+    "aws-redshift-encrypted-customer-key",
+    "Redshift clusters and serverless namespaces encrypt data with a customer-managed KMS key.",
+    validate_redshift_encryption,
+    types=REDSHIFT_ENCRYPTION_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("Redshift.10"), *fw.SECURITY),
+    remediation="Set encrypted 'true' and kmsKeyId to the tenant key (not an alias/aws/... key).",
+)
+aws_messaging_customer_key = rule(
+    "aws-messaging-logs-customer-key",
+    "Kinesis streams, Firehose delivery streams, SNS topics, SQS queues and CloudWatch log "
+    "groups are encrypted with a customer-managed KMS key.",
+    validate_messaging_key,
+    types=MESSAGING_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("Kinesis.1", "SNS.1", "SQS.1", "CloudWatch.14"), *fw.SECURITY),
+    remediation="Set the key input (Kinesis: encryptionType 'KMS' and kmsKeyId; Firehose: "
+    "serverSideEncryption with keyType CUSTOMER_MANAGED_CMK; SNS/SQS: kmsMasterKeyId; log "
+    "groups: kmsKeyId) to the tenant's or the platform's key, never an alias/aws/... key.",
+)
+
+
+# --- load balancers and containers outside Kubernetes ------------------------------------
+
+aws_lb_internal = rule(
+    "aws-lb-not-internet-facing",
+    "Load balancers (ALB, NLB, classic) are internal; AWS makes them internet-facing unless "
+    "told otherwise.",
+    validate_lb_internal,
+    types=LB_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("ELB.1"), *fw.SECURITY),
+    remediation="Set internal true (aws-native: scheme 'internal') and reach the service through "
+    "the VPN, a private link or the private ingress tier.",
+)
+aws_lb_listener_https = rule(
+    "aws-lb-listener-https-only",
+    "Load balancer listeners serve HTTPS or TLS; a plain-HTTP listener only redirects to HTTPS.",
+    validate_listener_https,
+    types=LISTENER_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("ELB.1", "ELB.3"), *fw.SECURITY),
+    remediation="Use protocol HTTPS with an ACM certificate (and a current sslPolicy), or make "
+    "the HTTP listener's default action a redirect with protocol HTTPS.",
+)
+aws_ecs_no_public_ip = rule(
+    "aws-ecs-service-no-public-ip",
+    "ECS services and task sets do not assign public IP addresses to their tasks.",
+    validate_ecs_public_ip,
+    types=ECS_SERVICE_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("ECS.2"), *fw.SECURITY),
+    remediation="Set networkConfiguration.assignPublicIp false; run tasks in private subnets and "
+    "reach AWS services through VPC endpoints or a NAT gateway.",
+)
+aws_ecs_task_non_root = rule(
+    "aws-ecs-task-non-root",
+    "ECS container definitions name a non-root user and are not privileged.",
+    validate_ecs_task_user,
+    types=ECS_TASK_TYPES,
+    severity=Severity.HIGH,
+    frameworks=(*fw.fsbp("ECS.4", "ECS.5"), *fw.SECURITY),
+    remediation="Set 'user' to a numeric non-root uid (e.g. '10001:10001') in every container "
+    "definition, build the image with that USER, and remove 'privileged'.",
+)
+
 RESOURCE_POLICIES = [
     aws_s3_no_public_acl,
     aws_s3_public_access_block,
@@ -363,6 +510,8 @@ RESOURCE_POLICIES = [
     aws_security_group_no_world_ingress,
     aws_iam_no_wildcards,
     aws_iam_no_admin_policy,
+    aws_iam_no_broad_managed_policy,
+    aws_iam_no_user_access_keys,
     aws_ebs_encrypted,
     aws_ec2_imdsv2,
     aws_kms_rotation,
@@ -374,6 +523,13 @@ RESOURCE_POLICIES = [
     aws_elasticache_auth,
     aws_rds_no_public,
     aws_rds_encrypted,
+    aws_redshift_no_public,
+    aws_redshift_encrypted,
+    aws_messaging_customer_key,
+    aws_lb_internal,
+    aws_lb_listener_https,
+    aws_ecs_no_public_ip,
+    aws_ecs_task_non_root,
     *kubernetes.RESOURCE_POLICIES,
 ]
 STACK_POLICIES = [

@@ -1,13 +1,23 @@
-"""Datastores and keys: KMS, DynamoDB, ElastiCache and RDS.
+"""Datastores and keys: KMS, DynamoDB, ElastiCache, RDS, Redshift, streams, queues, logs.
 
 Customer-managed keys that rotate and cannot be deleted in a hurry; tables encrypted
 with them and recoverable to a point in time; caches encrypted at rest and in transit
-and requiring authentication; databases encrypted and never publicly accessible.
+and requiring authentication; databases and warehouses encrypted and never publicly
+accessible; streams, topics, queues and log groups encrypted with a customer key. An
+AWS-managed alias (``alias/aws/<service>``) never counts as a customer key.
 """
 
 from __future__ import annotations
 
-from policies.rules.common import MISSING, UNKNOWN, ResourceCheck, is_set, is_unknown
+from policies.rules.common import (
+    MISSING,
+    UNKNOWN,
+    ResourceCheck,
+    customer_key_problem,
+    is_set,
+    is_unknown,
+    truthy,
+)
 
 
 def validate_kms_rotation(check: ResourceCheck) -> None:
@@ -45,8 +55,11 @@ def validate_dynamodb_cmk(check: ResourceCheck) -> None:
         unknown="serverSideEncryption.enabled could not be determined.",
         wrong="serverSideEncryption is not enabled with a customer key (AWS-owned key).",
     )
-    if not enabled and not is_set(check.get("serverSideEncryption.kmsKeyArn")):
+    key = check.get("serverSideEncryption.kmsKeyArn")
+    if not enabled and not is_set(key):
         check.violation("serverSideEncryption has no kmsKeyArn (uses the aws/dynamodb key).")
+    elif not enabled and (problem := customer_key_problem(key, "serverSideEncryption.kmsKeyArn")):
+        check.violation(problem)
 
 
 def validate_dynamodb_pitr(check: ResourceCheck) -> None:
@@ -79,8 +92,11 @@ def validate_cache_at_rest(check: ResourceCheck) -> None:
         wrong="atRestEncryptionEnabled is not true.",
     ):
         return
-    if not is_set(check.get("kmsKeyId")):
+    key = check.get("kmsKeyId")
+    if not is_set(key):
         check.violation("No kmsKeyId: data is encrypted with an AWS-owned key, not a tenant key.")
+    elif problem := customer_key_problem(key, "kmsKeyId"):
+        check.violation(problem)
 
 
 def validate_cache_in_transit(check: ResourceCheck) -> None:
@@ -96,7 +112,7 @@ def validate_cache_in_transit(check: ResourceCheck) -> None:
         wrong="transitEncryptionEnabled is not true.",
     )
     mode = check.get("transitEncryptionMode")
-    if mode == "preferred":
+    if isinstance(mode, str) and mode.lower() == "preferred":
         check.violation("transitEncryptionMode is 'preferred': plaintext clients are accepted.")
 
 
@@ -140,3 +156,94 @@ def validate_rds_encrypted(check: ResourceCheck) -> None:
         unknown="storageEncrypted could not be determined.",
         wrong="storageEncrypted is not true.",
     )
+
+
+# --- Redshift ----------------------------------------------------------------------------
+
+REDSHIFT_PUBLIC_TYPES = {
+    "aws:redshift/cluster:Cluster",
+    "aws:redshiftserverless/workgroup:Workgroup",
+    "aws-native:redshift:Cluster",
+    "aws-native:redshiftserverless:Workgroup",
+}
+REDSHIFT_ENCRYPTION_TYPES = {
+    "aws:redshift/cluster:Cluster",
+    "aws:redshiftserverless/namespace:Namespace",
+    "aws-native:redshift:Cluster",
+    "aws-native:redshiftserverless:Namespace",
+}
+
+
+def validate_redshift_public(check: ResourceCheck) -> None:
+    """Redshift clusters and serverless workgroups are not publicly accessible."""
+    value = check.get("publiclyAccessible")
+    if truthy(value) is True:
+        check.violation("publiclyAccessible is true: the warehouse gets a public endpoint.")
+
+
+def validate_redshift_encryption(check: ResourceCheck) -> None:
+    """Redshift data is encrypted at rest with a customer-managed key."""
+    if check.resource_type.endswith(":Cluster"):
+        # pulumi-aws v7 models 'encrypted' as a string ("true"/"false").
+        encrypted = check.get("encrypted")
+        if truthy(encrypted) is False:
+            check.violation("encrypted is false: the cluster stores data unencrypted.")
+            return
+    problem = customer_key_problem(check.get("kmsKeyId"), "kmsKeyId")
+    if problem:
+        check.violation(problem)
+
+
+# --- streams, queues, topics, logs -------------------------------------------------------
+
+
+def _kinesis_key(check: ResourceCheck) -> str | None:
+    encryption = check.get("encryptionType")
+    if encryption is UNKNOWN:
+        return None
+    if encryption is MISSING or str(encryption).upper() != "KMS":
+        return "encryptionType is not 'KMS': the stream is stored unencrypted."
+    return customer_key_problem(check.get("kmsKeyId"), "kmsKeyId")
+
+
+def _firehose_key(check: ResourceCheck) -> str | None:
+    enabled = check.get("serverSideEncryption.enabled")
+    if enabled is UNKNOWN:
+        return None
+    if truthy(enabled) is not True:
+        return "serverSideEncryption is not enabled with a customer key."
+    key_type = check.get("serverSideEncryption.keyType")
+    if key_type != "CUSTOMER_MANAGED_CMK" and not is_unknown(key_type):
+        return "serverSideEncryption.keyType is not 'CUSTOMER_MANAGED_CMK' (AWS-owned key)."
+    return customer_key_problem(check.get("serverSideEncryption.keyArn"), "keyArn")
+
+
+_CUSTOMER_KEY_FIELDS = {
+    "aws:sns/topic:Topic": "kmsMasterKeyId",
+    "aws:sqs/queue:Queue": "kmsMasterKeyId",
+    "aws:cloudwatch/logGroup:LogGroup": "kmsKeyId",
+    "aws-native:sns:Topic": "kmsMasterKeyId",
+    "aws-native:sqs:Queue": "kmsMasterKeyId",
+    "aws-native:logs:LogGroup": "kmsKeyId",
+}
+
+MESSAGING_TYPES = {
+    *_CUSTOMER_KEY_FIELDS,
+    "aws:kinesis/stream:Stream",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+}
+
+
+def validate_messaging_key(check: ResourceCheck) -> None:
+    """Streams, delivery streams, topics, queues and log groups use a customer-managed key."""
+    if check.resource_type == "aws:kinesis/stream:Stream":
+        problem = _kinesis_key(check)
+    elif check.resource_type == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+        problem = _firehose_key(check)
+    else:
+        problem = customer_key_problem(
+            check.get(_CUSTOMER_KEY_FIELDS[check.resource_type]),
+            _CUSTOMER_KEY_FIELDS[check.resource_type],
+        )
+    if problem:
+        check.violation(problem)

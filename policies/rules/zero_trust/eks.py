@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from policies.rules.common import MISSING, UNKNOWN, ResourceCheck, as_list, dig, is_set, truthy
+from policies.rules.common import (
+    MISSING,
+    UNKNOWN,
+    ResourceCheck,
+    as_list,
+    dig,
+    is_aws_managed_key,
+    is_set,
+    truthy,
+)
 
 EKS_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
@@ -28,7 +37,12 @@ def validate_eks_secrets(check: ResourceCheck) -> None:
         return
     for config in as_list(configs):
         resources = dig(config, "resources")
-        if "secrets" in as_list(resources) and is_set(dig(config, "provider.keyArn")):
+        key = dig(config, "provider.keyArn")
+        if "secrets" in as_list(resources) and is_set(key):
+            if is_aws_managed_key(key):
+                check.violation(
+                    f"provider.keyArn {key!r} is an AWS-managed key, not a customer key."
+                )
             return
         if resources is UNKNOWN:
             return

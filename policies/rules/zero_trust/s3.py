@@ -18,6 +18,7 @@ from policies.rules.common import (
     StackResource,
     as_list,
     dig,
+    is_aws_managed_key,
     is_set,
     is_unknown,
     parse_json_document,
@@ -110,6 +111,11 @@ def _sse_problems(rules: Any, log_target: bool) -> list[str]:
             problems.append(f"Rule {index}: sseAlgorithm is {algorithm!r}, not 'aws:kms'.")
         elif not is_set(key):
             problems.append(f"Rule {index}: no customer-managed 'kmsMasterKeyId' (uses aws/s3).")
+        elif is_aws_managed_key(key):
+            problems.append(
+                f"Rule {index}: 'kmsMasterKeyId' is the AWS-managed key {key!r}, not a "
+                "customer-managed key."
+            )
     return problems
 
 

@@ -1,0 +1,20 @@
+"""Evasion case: A queue whose inline policy lets anyone send."""
+
+import json
+
+import pulumi_aws as aws
+
+KEY_ARN = "arn:aws:kms:me-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+aws.sqs.Queue(
+    "open-queue",
+    kms_master_key_id=KEY_ARN,
+    tags={"tenant": "acme", "data-classification": "internal"},
+    policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}
+            ],
+        }
+    ),
+)
