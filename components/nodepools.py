@@ -1,4 +1,8 @@
-"""Node pools: EKS managed node groups with hardened launch templates.
+"""Node pools: EKS managed node groups with hardened launch templates, and the pool contract.
+
+Only the platform's ``system`` pool is a managed node group; every other pool is a
+Karpenter ``NodePool`` (:mod:`components.k8s.karpenter`) carrying the same labels and
+taints, so :func:`pod_scheduling` states the placement contract of both.
 
 Every pool gets its own launch template: IMDSv2 required with a hop limit of 1 (pods
 cannot reach the node's instance credentials; they use IRSA), an encrypted gp3 root
@@ -78,6 +82,21 @@ class Taint:
     def to_args(self) -> dict[str, str]:
         """The node-group ``taints`` entry."""
         return {"key": self.key, "value": self.value, "effect": self.effect}
+
+    def to_k8s(self) -> dict[str, str]:
+        """The taint as Kubernetes (and Karpenter's NodePool) spell it."""
+        return {"key": self.key, "value": self.value, "effect": _K8S_EFFECTS[self.effect]}
+
+    def toleration(self) -> dict[str, str]:
+        """The toleration that matches exactly this taint."""
+        return {"operator": "Equal", **self.to_k8s()}
+
+
+_K8S_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
 
 
 @dataclass(frozen=True)
@@ -330,13 +349,10 @@ class NodePool(pulumi.ComponentResource):
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
             node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True),
-            # Cluster Autoscaler (1.24+) reads a managed node group's labels and taints
-            # from the EKS API, which is what lets it scale a GPU pool up from zero.
-            tags=merge_tags(
-                tags,
-                {"k8s.io/cluster-autoscaler/enabled": "true"},
-            ),
-            # The autoscaler owns the node count once the pool exists.
+            # No Cluster Autoscaler tag: managed node groups keep the platform's own
+            # services (Karpenter among them); every other pool is a Karpenter NodePool.
+            tags=tags,
+            # Scaled by hand (or by an operator) once the pool exists: keep their count.
             opts=child_opts(self, ignore_changes=["scalingConfig.desiredSize"]),
         )
         self.node_group_name = self.node_group.node_group_name

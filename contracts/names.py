@@ -78,9 +78,39 @@ def automation_service_account(tenant: str) -> str:
     return f"{tenant}-automation"
 
 
+def training_service_account(tenant: str) -> str:
+    """Service account of a tenant's training runs (IRSA: features in, signed models out)."""
+    return f"{tenant}-training"
+
+
+def drift_monitor_service_account(tenant: str) -> str:
+    """Service account of a tenant's drift monitors (IRSA: prediction logs, reports, queue)."""
+    return f"{tenant}-drift-monitor"
+
+
+def retraining_service_account(tenant: str) -> str:
+    """Service account of a tenant's retraining controller (IRSA: queue, registry)."""
+    return f"{tenant}-retraining"
+
+
 def irsa_service_accounts(tenant: str) -> list[str]:
     """Service accounts the tenant's AWS role trusts (IRSA subjects)."""
-    return [feast_service_account(tenant), serving_service_account(tenant)]
+    return [
+        feast_service_account(tenant),
+        serving_service_account(tenant),
+        training_service_account(tenant),
+    ]
+
+
+def automation_service_accounts(tenant: str) -> list[str]:
+    """Service accounts the tenant's automation role trusts: the loop's long-running and
+    periodic parts (alert receiver, drift monitors, retraining controller), which use its
+    queues and the registry in the tenant bucket."""
+    return [
+        automation_service_account(tenant),
+        drift_monitor_service_account(tenant),
+        retraining_service_account(tenant),
+    ]
 
 
 def alert_receiver_name(tenant: str) -> str:
@@ -91,6 +121,33 @@ def alert_receiver_name(tenant: str) -> str:
 def webhook_secret_name(tenant: str) -> str:
     """Secret (key ``token``) holding the bearer token Alertmanager presents."""
     return f"{tenant}-alert-webhook"
+
+
+def retraining_controller_name(tenant: str) -> str:
+    """Deployment of a tenant's retraining controller (and its run-template ConfigMap prefix)."""
+    return f"{tenant}-retraining-controller"
+
+
+def training_template_name(tenant: str) -> str:
+    """ConfigMap holding the training-run template the retraining controller instantiates."""
+    return f"{tenant}-training-run-template"
+
+
+def signing_key_secret_name(tenant: str) -> str:
+    """Secret (key :data:`contracts.signing.SIGNING_KEY_FILE`) with the private model-signing
+    key of a tenant's training runs. Provisioned by the operator from their secret store
+    (never by Pulumi: the private half must not sit in stack state)."""
+    return f"{tenant}-model-signing-key"
+
+
+def drift_monitor_name(model: str) -> str:
+    """CronJob of a served model's drift monitor (CronJob names: 52 characters at most)."""
+    return f"{model}-drift"
+
+
+def feature_repo_config_map_name(tenant: str) -> str:
+    """ConfigMap holding a tenant's rendered ``feature_store.yaml``."""
+    return f"{tenant}-feature-repo"
 
 
 def runtime_name(tenant: str, gpu: bool) -> str:
@@ -127,6 +184,54 @@ CHALLENGER = "challenger"
 def model_storage_uri(bucket: str, model: str, version: str) -> str:
     """Where a model version's signed artifacts live: ``s3://<bucket>/models/<model>/<version>/``."""
     return f"s3://{bucket}/models/{model}/{version}/"
+
+
+TRIGGER_LABEL = "mlplatform.io/trigger"
+"""Label of a training run: the first characters of the trigger's dedupe key."""
+RUN_KEY_CHARS = 20
+"""Characters of a trigger's dedupe key kept in a training run's name."""
+
+
+def training_run_name(model: str, dedupe_key: str) -> str:
+    """Name of the training run a retraining trigger starts: ``<model>-rt-<key prefix>``.
+
+    Derived from the trigger alone, so a redelivered message names the same run and its
+    create fails with AlreadyExists instead of starting a second one. At most 60
+    characters (a Job's name becomes a label value: 63).
+    """
+    key = dedupe_key.lower()
+    if not re.fullmatch(r"[0-9a-f]{16,64}", key):
+        raise ValueError(f"dedupe_key {dedupe_key!r}: must be 16-64 lowercase hex digits")
+    return f"{model[:36].rstrip('-')}-rt-{key[:RUN_KEY_CHARS]}"
+
+
+# --- where the loop keeps its state in the tenant bucket ----------------------------------
+
+PREDICTION_LOG_PREFIX = "predictions"
+"""``s3://<bucket>/predictions/<model>/<UTC hour>/<segment>.jsonl``: model servers' logs."""
+REGISTRY_PREFIX = "registry"
+"""``s3://<bucket>/registry/<model>.json``: the tenant's model registry (one index per model)."""
+
+
+def prediction_log_uri(bucket: str) -> str:
+    """Where model servers ship their prediction logs (the server appends ``<model>/``)."""
+    return f"s3://{bucket}/{PREDICTION_LOG_PREFIX}/"
+
+
+def registry_uri(bucket: str) -> str:
+    """The tenant's model registry: ``s3://<bucket>/registry/``."""
+    return f"s3://{bucket}/{REGISTRY_PREFIX}/"
+
+
+LOOP_READ_PREFIXES = ("predictions", "models", "registry", "canary")
+"""Folders of the tenant bucket the loop's automation role reads."""
+LOOP_WRITE_PREFIXES = ("models/*/drift", "registry")
+"""Folders it writes: drift reports next to each model, the registry."""
+
+
+def models_uri(bucket: str) -> str:
+    """Root of the tenant's signed models: ``s3://<bucket>/models/``."""
+    return f"s3://{bucket}/models/"
 
 
 def champion_of(model: str) -> str:

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 SIGNING_KEY_ENV = "MLPLATFORM_SIGNING_KEY"
 """Environment variable naming the private key file training signs with."""
+SIGNING_KEY_DIR = "/etc/mlplatform/signing"
+"""Where training runs mount the tenant's private signing key (from an operator Secret)."""
+SIGNING_KEY_FILE = "signing.key.pem"
+"""Key of the signing-key Secret and file name under :data:`SIGNING_KEY_DIR`."""
+SIGNING_KEY_PATH = f"{SIGNING_KEY_DIR}/{SIGNING_KEY_FILE}"
+"""The mounted private key's full path (the value of :data:`SIGNING_KEY_ENV` in runs)."""
 VERIFY_KEY_ENV = "MLPLATFORM_VERIFY_KEY"
 """Environment variable naming the public key file a model server verifies with."""
 VERIFY_KEY_DIR = "/etc/mlplatform/keys"

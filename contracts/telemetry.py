@@ -25,6 +25,18 @@ DRIFT_PREFIX = "mlplatform_drift"
 DRIFT_GAUGE = f"{DRIFT_PREFIX}_psi"
 """Population stability index per ``model`` and ``feature``, from the drift monitor."""
 
+DRIFT_LAST_RUN = f"{DRIFT_PREFIX}_last_run_timestamp_seconds"
+"""Unix time of the last completed drift check of a ``model`` (a stale monitor shows here)."""
+
+# --- retraining controller ------------------------------------------------------------
+
+CONTROLLER_METRICS_PORT = 9090
+"""Port of the retraining controller's ``/metrics`` (its own counters and the drift gauges
+it re-exports from the drift monitors' latest reports)."""
+TRAINING_RUNS = "mlplatform_training_runs_total"
+"""Training runs the controller handled, by ``model`` and ``outcome``
+(started, duplicate, coalesced, rejected, failed)."""
+
 # --- alerts ---------------------------------------------------------------------------
 
 CANARY_ALERT = "CanaryDegraded"

@@ -100,3 +100,26 @@ def pinned_release(
         timeout=timeout,
         opts=opts,
     )
+
+
+def resolve_placeholders(value: Any, outputs: Mapping[str, pulumi.Output[str]]) -> Any:
+    """Replace placeholder strings anywhere in ``value`` by the Outputs they stand for.
+
+    Pure builders take plain strings; a component passes placeholders for values only
+    known at deploy time (an ARN, a queue URL) and resolves them here, so the builder's
+    shape is exactly what is registered.
+    """
+    if isinstance(value, dict):
+        return {k: resolve_placeholders(v, outputs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_placeholders(v, outputs) for v in value]
+    if isinstance(value, str) and any(p in value for p in outputs):
+        used = [p for p in outputs if p in value]
+
+        def fill(resolved: list[str], text: str = value, keys: list[str] = used) -> str:
+            for key, real in zip(keys, resolved, strict=True):
+                text = text.replace(key, real)
+            return text
+
+        return pulumi.Output.all(*(outputs[p] for p in used)).apply(fill)
+    return value

@@ -1,8 +1,10 @@
 """A tenant's alert automation: the Alertmanager webhook receiver from ``workloads/alerts``.
 
 It turns ``ModelInputDrift`` alerts into retraining triggers on the tenant's SQS queue
-and ``CanaryDegraded`` alerts into canary decisions (rollback) through the Kubernetes
-API, and audits every call. What it may touch is exactly its tenant's:
+and ``CanaryDegraded`` alerts into canary decisions (hold or rollback, never promotion)
+through the Kubernetes API, marks rollbacks in the tenant's model registry, and audits
+every call. It runs in the loop image (``mlplatform/loop``: Kubernetes client, boto3),
+not the lean model-server image, which has neither. What it may touch is exactly its tenant's:
 
 - AWS: the IRSA role passed in, which :class:`components.aws.queues.TenantQueues`
   grants this tenant's queue ARNs and key only;
@@ -23,7 +25,7 @@ from typing import NotRequired
 
 import pulumi
 
-from components.k8s._resources import register
+from components.k8s._resources import register, resolve_placeholders
 from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.invariants import API_ACCESS_ANNOTATION
 from components.k8s.placement import Placement
@@ -67,6 +69,8 @@ def automation_manifests(
     role_arn: str | None,
     canary_models: Sequence[str] = (),
     monitoring_namespace: str = "monitoring",
+    registry_uri: str | None = None,
+    kms_key_arn: str | None = None,
 ) -> list[Manifest]:
     """ServiceAccount, Role, RoleBinding, Deployment, Service and NetworkPolicy (pure).
 
@@ -77,8 +81,14 @@ def automation_manifests(
     obj_labels = labels(tenant, COMPONENT, name=name)
     rbac = _rbac(tenant, namespace, obj_labels, role_arn, canary_models)
     receiver = _receiver_deployment(
-        tenant, namespace, obj_labels, registry.serving_image(image_tag), queue_url
+        tenant, namespace, obj_labels, registry.own_image("loop", image_tag), queue_url
     )
+    if registry_uri is not None:
+        # Rollbacks are recorded in the tenant's model registry too.
+        args = receiver["spec"]["template"]["spec"]["containers"][0]["args"]
+        args.append(f"--registry={registry_uri}")
+        if kms_key_arn is not None:
+            args.append(f"--kms_key={kms_key_arn}")
     svc = cluster_ip_service(
         name,
         namespace,
@@ -225,7 +235,7 @@ class TenantAutomationArgs(RegistryArgs):
     namespace: str
     """Tenant namespace."""
     image_tag: str
-    """Tag of the workloads image (the one built from ``workloads/serving``)."""
+    """Tag of the platform's own images (the receiver runs ``mlplatform/loop``)."""
     retraining_queue_url: pulumi.Input[str]
     """``TenantQueues.queue_urls['retraining']``."""
     webhook_token: pulumi.Input[str]
@@ -238,6 +248,10 @@ class TenantAutomationArgs(RegistryArgs):
     """Namespace of the shared Alertmanager (default ``monitoring``)."""
     placement: NotRequired[Placement]
     """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
+    registry_uri: NotRequired[str]
+    """``s3://<bucket>/registry/``: rollbacks are marked in the tenant's model registry."""
+    kms_key_arn: NotRequired[pulumi.Input[str]]
+    """The tenant key of registry writes."""
 
 
 class TenantAutomation(pulumi.ComponentResource):
@@ -274,6 +288,13 @@ class TenantAutomation(pulumi.ComponentResource):
             role_arn=None,
             canary_models=args.get("canary_models", ()),
             monitoring_namespace=args.get("monitoring_namespace", "monitoring"),
+            registry_uri=args.get("registry_uri"),
+            kms_key_arn="__KMS_KEY_ARN__" if "kms_key_arn" in args else None,
+        )
+        outputs = (
+            {"__KMS_KEY_ARN__": pulumi.Output.from_input(args["kms_key_arn"])}
+            if "kms_key_arn" in args
+            else {}
         )
         queue_url = pulumi.Output.from_input(args["retraining_queue_url"])
         role_arn = args.get("role_arn")
@@ -294,7 +315,7 @@ class TenantAutomation(pulumi.ComponentResource):
                 ]
             res = register(
                 f"{name}-{kind.lower()}",
-                manifest,
+                resolve_placeholders(manifest, outputs),
                 pulumi.ResourceOptions(parent=self, depends_on=list(created)),
             )
             if kind in {"ServiceAccount", "Role", "RoleBinding"}:

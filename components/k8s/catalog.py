@@ -93,11 +93,9 @@ CHARTS: dict[str, ChartPin] = {
         name="dcgm-exporter",
         version="4.6.0",
         upstream="https://nvidia.github.io/dcgm-exporter/helm-charts",
-        # The chart is versioned with the exporter: image 4.4.1-4.6.0 is DCGM 4.4.1 +
-        # exporter 4.6.0, so chart 4.6.0. The image tag is verified (public Dockerfiles
-        # pin it); the chart version is derived from that convention: confirm with
-        # ``helm search repo dcgm-exporter --versions`` when mirroring.
-        source="NVIDIA/dcgm-exporter: image 4.4.1-4.6.0-ubuntu22.04, chart by convention",
+        # The chart is versioned with the exporter: tag 4.4.1-4.6.0 (DCGM 4.4.1 + exporter
+        # 4.6.0) ships deployment/Chart.yaml version 4.6.0 and that image tag as default.
+        source="NVIDIA/dcgm-exporter tag 4.4.1-4.6.0: deployment/Chart.yaml, values.yaml",
     ),
     "cert-manager": ChartPin(
         name="cert-manager",
@@ -119,6 +117,28 @@ CHARTS: dict[str, ChartPin] = {
         upstream="oci://ghcr.io/kserve/charts/kserve",
         source="kserve v0.16.0 release charts (ghcr.io/kserve/charts)",
     ),
+    # Node autoscaling, quotas and distributed training: defaults of each chart are
+    # vendored under tests/components/upstream/values/ and checked against our values.
+    "karpenter": ChartPin(
+        name="karpenter",
+        version="1.13.0",
+        upstream="oci://public.ecr.aws/karpenter/karpenter",
+        # Supports Kubernetes 1.35 (>= 1.9) and 1.36 (1.13.x) per its compatibility matrix.
+        source="aws/karpenter-provider-aws fe623d5 'chore: Release v1.13.0' charts/karpenter",
+    ),
+    "kueue": ChartPin(
+        name="kueue",
+        version="0.19.2",
+        upstream="oci://registry.k8s.io/kueue/charts/kueue",
+        source="kubernetes-sigs/kueue v0.19.2 charts/kueue (hack/helm-chart-package.sh)",
+    ),
+    "kubeflow-trainer": ChartPin(
+        name="kubeflow-trainer",
+        version="2.3.0",
+        upstream="oci://ghcr.io/kubeflow/charts/kubeflow-trainer",
+        # Bundles its JobSet 0.12.0 dependency (charts/ of the packaged chart).
+        source="kubeflow/trainer v2.3.0 charts/kubeflow-trainer",
+    ),
 }
 
 # --- Images -------------------------------------------------------------------------------
@@ -136,9 +156,13 @@ IMAGES: dict[str, ImagePin] = {
         "quay.io/prometheus-operator/prometheus-config-reloader", "v0.89.0", "kps 82.12.0"
     ),
     "kube-webhook-certgen": ImagePin(
-        "ghcr.io/jkroepke/kube-webhook-certgen", "v1.7.8", "kps 82.12.0"
+        # Upstream tags carry no "v" (kps values.yaml: tag 1.7.8).
+        "ghcr.io/jkroepke/kube-webhook-certgen",
+        "1.7.8",
+        "kps 82.12.0 values.yaml",
     ),
-    "grafana": ImagePin("docker.io/grafana/grafana", "11.3.3", "kps 82.12.0"),
+    # The Grafana *chart* kps 82.12.0 depends on is 11.3.3; the image is its appVersion.
+    "grafana": ImagePin("docker.io/grafana/grafana", "12.4.1", "grafana chart 11.3.3 appVersion"),
     "grafana-sidecar": ImagePin("quay.io/kiwigrid/k8s-sidecar", "2.5.0", "kps 82.12.0"),
     # NVIDIA
     "nvidia-device-plugin": ImagePin(
@@ -181,10 +205,76 @@ IMAGES: dict[str, ImagePin] = {
     "feast-feature-server": ImagePin(
         "quay.io/feastdev/feature-server", "0.67.0", "feast 0.67.0 (pyproject pin)"
     ),
+    # Karpenter 1.13.0: tag and digest from the chart's values.yaml.
+    "karpenter-controller": ImagePin(
+        "public.ecr.aws/karpenter/controller",
+        "1.13.0",
+        "karpenter chart 1.13.0 values.yaml",
+        digest="sha256:ea731b0cd813add8b2947a76bfe861c38069d85922b01d0c1647d1466279b7fe",
+    ),
+    # Kueue 0.19.2 and Kubeflow Trainer 2.3.0 (with its JobSet 0.12.0 dependency).
+    "kueue-controller": ImagePin(
+        "registry.k8s.io/kueue/kueue", "v0.19.2", "kueue chart 0.19.2 (release packaging)"
+    ),
+    "trainer-controller": ImagePin(
+        "ghcr.io/kubeflow/trainer/trainer-controller-manager",
+        "v2.3.0",
+        "kubeflow-trainer chart 2.3.0 (tag v<chart version>)",
+    ),
+    "jobset-controller": ImagePin(
+        "registry.k8s.io/jobset/jobset", "v0.12.0", "jobset chart 0.12.0 (release packaging)"
+    ),
 }
 
 SERVING_IMAGE_REPOSITORY = "mlplatform/onnx-serving"
 """Repository, in the mirror, of the model-server image built from ``workloads/serving``."""
+
+
+@dataclass(frozen=True)
+class OwnImage:
+    """An image the platform builds from this repository (not mirrored from upstream)."""
+
+    repository: str
+    """Repository in the registry, e.g. ``mlplatform/onnx-serving``."""
+    dockerfile: str
+    """Dockerfile, relative to the repository root (the build context)."""
+    requirements: str
+    """The image's own pinned requirements file (its Dockerfile installs exactly this)."""
+    runs: str
+    """What its containers run, for auditors and the mirror list."""
+
+
+OWN_IMAGES: dict[str, OwnImage] = {
+    # Lean: the model server only (no Kubernetes client, no scipy, no torch).
+    "onnx-serving": OwnImage(
+        SERVING_IMAGE_REPOSITORY,
+        "workloads/serving/Dockerfile",
+        "workloads/serving/requirements.txt",
+        "python -m workloads.serving (KServe V1/V2 on ONNX Runtime, prediction logging)",
+    ),
+    # The loop's control plane: small, CPU only, one image for three commands.
+    "loop": OwnImage(
+        "mlplatform/loop",
+        "workloads/images/loop/Dockerfile",
+        "workloads/images/loop/requirements.txt",
+        "alert receiver, drift monitor, retraining controller, model registry",
+    ),
+    # Training runs: torch CPU (SMB pools) and CUDA (enterprise GPU pools).
+    "training": OwnImage(
+        "mlplatform/training",
+        "workloads/images/training/Dockerfile",
+        "workloads/images/training/requirements.txt",
+        "python -m workloads.retraining.run (training, gate, sign, upload, register)",
+    ),
+    "training-cuda": OwnImage(
+        "mlplatform/training-cuda",
+        "workloads/images/training/Dockerfile.cuda",
+        "workloads/images/training/requirements-cuda.txt",
+        "python -m workloads.retraining.run on CUDA (enterprise GPU training pools)",
+    ),
+}
+"""The platform's own images, all tagged with the stack's ``registry.serving_image_tag``
+(one release of this repository builds all of them)."""
 
 
 _PREFIX = re.compile(r"^([a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)?$")
@@ -250,9 +340,13 @@ class Registry:
 
     def serving_image(self, tag: str) -> str:
         """The platform's own ONNX Runtime model server image."""
+        return self.own_image("onnx-serving", tag)
+
+    def own_image(self, key: str, tag: str) -> str:
+        """One of the platform's own images (:data:`OWN_IMAGES`) at an exact tag."""
         if not tag or tag == "latest":
-            raise ValueError(f"serving image tag must be exact, got {tag!r}")
-        return f"{self.host}/{SERVING_IMAGE_REPOSITORY}:{tag}"
+            raise ValueError(f"{key} image tag must be exact, got {tag!r}")
+        return f"{self.host}/{OWN_IMAGES[key].repository}:{tag}"
 
     def owns(self, image: str) -> bool:
         """Whether an image reference points into this registry."""
@@ -298,13 +392,20 @@ class PlatformFeatures:
     """Tag of the model-server image built from ``workloads/serving``."""
     canary: bool = False
     """Any tenant with a champion/challenger rollout (needs the Envoy router image)."""
+    loop: bool = False
+    """Any tenant running the MLOps loop (alert receiver, drift monitor, retraining)."""
+    karpenter: bool = False
+    """Nodes from Karpenter (AWS stacks; an on-prem cluster's nodes are the operator's)."""
 
 
 def charts_for(features: PlatformFeatures) -> list[str]:
     """Chart keys a stack with ``features`` installs, in install order."""
-    names = ["cert-manager", "kserve-crd", "kserve", "kube-prometheus-stack"]
+    names = ["karpenter"] if features.karpenter else []
+    names += ["cert-manager", "kserve-crd", "kserve", "kube-prometheus-stack"]
     if features.gpu:
         names += ["nvidia-device-plugin", "dcgm-exporter"]
+    # Per-tenant quotas (Kueue) and distributed training (Trainer) on every site.
+    names += ["kueue", "kubeflow-trainer"]
     return names
 
 
@@ -335,6 +436,9 @@ def images_for(features: PlatformFeatures) -> list[str]:
         names.append("envoy")
     if features.gpu:
         names += ["nvidia-device-plugin", "dcgm-exporter"]
+    if features.karpenter:
+        names.append("karpenter-controller")
+    names += ["kueue-controller", "trainer-controller", "jobset-controller"]
     return names
 
 
@@ -355,16 +459,27 @@ def required_artifacts(registry: Registry, features: PlatformFeatures) -> list[A
         Artifact("image", key, IMAGES[key].upstream, IMAGES[key].tag, registry.image(IMAGES[key]))
         for key in images_for(features)
     ]
-    artifacts.append(
+    artifacts += [
         Artifact(
             "image",
-            "onnx-serving",
-            "build:workloads/serving/Dockerfile",
+            key,
+            f"build:{OWN_IMAGES[key].dockerfile}",
             features.serving_image_tag,
-            registry.serving_image(features.serving_image_tag),
+            registry.own_image(key, features.serving_image_tag),
         )
-    )
+        for key in own_images_for(features)
+    ]
     return artifacts
+
+
+def own_images_for(features: PlatformFeatures) -> list[str]:
+    """The platform's own images a stack with ``features`` runs."""
+    names = ["onnx-serving"]
+    if features.loop:
+        names += ["loop", "training"]
+        if features.gpu:
+            names.append("training-cuda")
+    return names
 
 
 def merge_features(features: Iterable[PlatformFeatures]) -> PlatformFeatures:
@@ -379,6 +494,8 @@ def merge_features(features: Iterable[PlatformFeatures]) -> PlatformFeatures:
         gpu=any(f.gpu for f in items),
         serving_image_tag=items[0].serving_image_tag,
         canary=any(f.canary for f in items),
+        loop=any(f.loop for f in items),
+        karpenter=any(f.karpenter for f in items),
     )
 
 

@@ -1,7 +1,8 @@
 """GPU enablement: the NVIDIA device plugin and the DCGM exporter, on GPU pools only.
 
 Both are pinned Helm releases from the in-region mirror. They run only where GPUs are
-(GPU pool node selector + the ``nvidia.com/gpu`` taint toleration), never on CPU nodes.
+(a required node affinity on the GPU pool labels, the ``nvidia.com/gpu`` and tenant
+taint tolerations), never on CPU nodes.
 They run in ``kube-system`` by default, beside the cluster's other node agents (VPC
 CNI, kube-proxy): the device plugin registers with the kubelet through a hostPath
 socket and DCGM reads the GPUs through the host, which no ``restricted`` pod can do, and
@@ -26,6 +27,7 @@ from components.k8s.podspec import (
     Resources,
     namespace,
 )
+from contracts.names import TENANT_LABEL
 
 
 class GpuEnablementArgs(RegistryArgs):
@@ -41,13 +43,47 @@ class GpuEnablementArgs(RegistryArgs):
     """Labels the Prometheus instance selects ServiceMonitors by (default ``release: kps``)."""
 
 
+TENANT_TOLERATION: Mapping[str, str] = {
+    "key": TENANT_LABEL,
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+"""Enterprise GPU nodes are also tainted for their tenant: node agents must run there too."""
+
+
+def gpu_node_affinity(node_selector: Mapping[str, str]) -> dict[str, Any]:
+    """A required node affinity with exactly one term: every label of ``node_selector``."""
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": key, "operator": "In", "values": [value]}
+                            for key, value in sorted(node_selector.items())
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+
+
 def _placement(gpu: GpuScheduling) -> dict[str, Any]:
+    """nodeSelector, tolerations and affinity of a GPU node agent.
+
+    Helm merges maps: ``affinity: {}`` would leave the device plugin chart's default
+    required node affinity (NFD PCI labels or ``nvidia.com/gpu.present``) in force, so a
+    stack whose GPU nodes carry another selector would get no device plugin, and GPU
+    pods would stay Pending. Lists are replaced, so an explicit ``nodeSelectorTerms``
+    list built from the GPU node selector is what really replaces the default.
+    Tolerations (a list, replaced too) cover the GPU taint and the tenant taints of
+    enterprise GPU pools.
+    """
     return {
         "nodeSelector": dict(gpu.node_selector),
-        "tolerations": gpu.tolerations(),
-        # The chart's default affinity also matches NFD-labelled nodes; an empty affinity
-        # leaves the nodeSelector as the single source of truth for placement.
-        "affinity": {},
+        "tolerations": [*gpu.tolerations(), dict(TENANT_TOLERATION)],
+        "affinity": gpu_node_affinity(gpu.node_selector),
     }
 
 

@@ -1,7 +1,8 @@
 """The cluster's model-serving platform: cert-manager, the KServe CRDs and controller.
 
-All pinned Helm releases from the in-region mirror, ``deploymentMode: RawDeployment``
-so neither Knative nor Istio is needed, and no Ingress objects (clients are in-cluster;
+All pinned Helm releases from the in-region mirror, ``deploymentMode: Standard`` (what
+KServe 0.16 calls the former ``RawDeployment`` mode, whose name it deprecates) so
+neither Knative nor Istio is needed, and no Ingress objects (clients are in-cluster;
 exposure is the tenant's explicit decision). KServe's built-in runtimes are disabled:
 tenants serve through the platform's own ONNX runtime (:mod:`components.k8s.serving`).
 """
@@ -21,8 +22,10 @@ from components.k8s.podspec import (
     namespace,
 )
 
-DEPLOYMENT_MODE = "RawDeployment"
-"""KServe mode without Knative or Istio: plain Deployments, Services and HPAs."""
+DEPLOYMENT_MODE = "Standard"
+"""KServe mode without Knative or Istio: plain Deployments, Services and HPAs. KServe 0.16
+renamed it from ``RawDeployment`` (pkg/constants: ``LegacyRawDeployment ... deprecated: use
+Standard``); the old name still works but is converted with a deprecation warning."""
 
 
 def cert_manager_values(
@@ -160,12 +163,12 @@ def kserve_install_policies(
 
 
 class KServeInstall(pulumi.ComponentResource):
-    """cert-manager, KServe CRDs and KServe (RawDeployment) as pinned Helm releases."""
+    """cert-manager, KServe CRDs and KServe (``Standard`` mode) as pinned Helm releases."""
 
     namespace: pulumi.Output[str]
     """Namespace of the KServe controller."""
     deployment_mode: str
-    """Always ``RawDeployment``."""
+    """Always ``Standard`` (formerly ``RawDeployment``)."""
 
     def __init__(
         self, name: str, args: KServeInstallArgs, opts: pulumi.ResourceOptions | None = None

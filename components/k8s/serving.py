@@ -42,8 +42,8 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from components.k8s._resources import register
-from components.k8s.canary_router import router_manifests
+from components.k8s._resources import register, resolve_placeholders
+from components.k8s.canary_router import ROUTER_COMPONENT, router_manifests
 from components.k8s.catalog import Registry, RegistryArgs, registry_of
 from components.k8s.kserve import DEPLOYMENT_MODE
 from components.k8s.placement import Placement
@@ -76,6 +76,7 @@ from contracts.names import (
     serving_service_account,
     verify_key_config_map_name,
 )
+from contracts.router import ROUTER_CONFIG_KEY, WEIGHTS_ANNOTATION
 from contracts.signing import (
     VERIFY_KEY_DIR,
     VERIFY_KEY_ENV,
@@ -93,6 +94,26 @@ MODEL_SERVER_COMPONENT = "model-server"
 BIND_ARG = "--bind_address=0.0.0.0"
 """The workloads server binds loopback by default; in a pod it must listen on all addresses."""
 VERIFY_KEY_VOLUME = "model-verify-key"
+PREDICTION_SPOOL_VOLUME = "prediction-spool"
+PREDICTION_SPOOL_PATH = "/var/lib/mlplatform/predictions"
+"""The server's bounded spool of prediction-log segments (an ``emptyDir``)."""
+KMS_KEY_PLACEHOLDER = "__TENANT_KMS_KEY_ARN__"
+
+RUNTIME_OWNED: dict[str, list[str]] = {
+    # The model version each InferenceService serves: the loop deploys challengers and
+    # promotes them by changing it.
+    "InferenceService": ["spec.predictor.model.storageUri"],
+    # The router's traffic weights: the loop's canary, promotion and rollback.
+    "ConfigMap": [f'data["{ROUTER_CONFIG_KEY}"]'],
+    "Deployment": [f'spec.template.metadata.annotations["{WEIGHTS_ANNOTATION}"]'],
+}
+"""Fields the loop owns after the first deploy, by kind (``ignoreChanges`` paths).
+
+Pulumi creates them with the stack's values and never sets them again: ``pulumi up``
+and ``pulumi up --refresh`` keep whatever the loop last wrote (a rollback stays rolled
+back, a promotion stays promoted). To change a version or weight by hand, use the
+registry CLI (``python -m workloads.registry``) or the controller, not the stack file.
+"""
 
 
 # --- tenant builders -----------------------------------------------------------------
@@ -112,6 +133,20 @@ def verify_key_config_map(tenant: str, namespace_name: str, public_key_pem: str)
     )
 
 
+def prediction_log_args(log_uri: str, kms_key_arn: str) -> list[str]:
+    """Server flags that ship the prediction log to the tenant bucket (SSE-KMS).
+
+    The server spools closed segments in an ``emptyDir`` and uploads them under
+    ``<log_uri><model>/<hour>/`` off the request path; the spool is bounded, and a full
+    one drops (and counts) records instead of slowing requests.
+    """
+    return [
+        f"--prediction_log_dir={PREDICTION_SPOOL_PATH}",
+        f"--prediction_log_uri={log_uri}",
+        f"--prediction_log_kms_key={kms_key_arn}",
+    ]
+
+
 def serving_runtime(
     tenant: str,
     namespace_name: str,
@@ -120,8 +155,13 @@ def serving_runtime(
     *,
     gpu: GpuScheduling | None,
     resources: Resources,
+    prediction_log: tuple[str, str] | None = None,
 ) -> Manifest:
-    """ServingRuntime running the platform's ONNX Runtime server (V1 and V2 protocols)."""
+    """ServingRuntime running the platform's ONNX Runtime server (V1 and V2 protocols).
+
+    ``prediction_log`` (``(log uri, kms key arn)``) turns on prediction logging to the
+    tenant's bucket, where the drift monitor reads it.
+    """
     name = runtime_name(tenant, gpu is not None)
     spec: Manifest = {
         "supportedModelFormats": [
@@ -174,6 +214,16 @@ def serving_runtime(
             },
         ],
     }
+    if prediction_log is not None:
+        server = spec["containers"][0]
+        server["args"] += prediction_log_args(*prediction_log)
+        server["volumeMounts"].append(
+            {"name": PREDICTION_SPOOL_VOLUME, "mountPath": PREDICTION_SPOOL_PATH}
+        )
+        # The shipper keeps at most 256 MiB of closed segments; room for the open one.
+        spec["volumes"].append(
+            {"name": PREDICTION_SPOOL_VOLUME, "emptyDir": {"sizeLimit": "512Mi"}}
+        )
     if gpu is not None:
         spec["nodeSelector"] = dict(gpu.node_selector)
         spec["tolerations"] = gpu.tolerations()
@@ -305,6 +355,11 @@ class ModelServingArgs(RegistryArgs):
     """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
     s3_endpoint: NotRequired[str]
     """S3-compatible endpoint of the model store (on-prem); default: AWS S3 in the region."""
+    prediction_log_uri: NotRequired[str]
+    """``s3://<tenant bucket>/predictions/``: where the servers ship their prediction log
+    (with ``kms_key_arn``); off when absent."""
+    kms_key_arn: NotRequired[pulumi.Input[str]]
+    """The tenant key the shipped prediction log is encrypted with (SSE-KMS)."""
 
 
 def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
@@ -325,9 +380,16 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
     cpu_res = Resources(cpu, mem, cpu_limit="2", memory_limit="2Gi")
     gpu_res = Resources(cpu, mem, cpu_limit="4", memory_limit="8Gi", gpus=1)
 
+    log = None
+    if "prediction_log_uri" in args:
+        key = args.get("kms_key_arn")
+        log = (args["prediction_log_uri"], key if isinstance(key, str) else KMS_KEY_PLACEHOLDER)
     manifests: list[Manifest] = [
-        serving_runtime(tenant, ns, registry, args["image_tag"], gpu=None, resources=cpu_res)
-    ]
+        serving_runtime(
+            tenant, ns, registry, args["image_tag"], gpu=None, resources=cpu_res,
+            prediction_log=log,
+        )
+    ]  # fmt: skip
     if uses_gpu:
         manifests.append(
             serving_runtime(
@@ -337,6 +399,7 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
                 args.get("gpu_image_tag", args["image_tag"]),
                 gpu=gpu_sched,
                 resources=gpu_res,
+                prediction_log=log,
             )
         )
     names = [m["name"] for m in args["models"]]
@@ -401,6 +464,22 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
     return manifests
 
 
+def runtime_owned_fields(manifest: Manifest) -> list[str] | None:
+    """The ``ignoreChanges`` of one serving object: what the loop owns after the first deploy.
+
+    InferenceServices (their ``storageUri``) and the canary routers' ConfigMap and
+    Deployment (their weights); nothing else of the tenant's serving.
+    """
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
+    if kind == "InferenceService":
+        return list(RUNTIME_OWNED[kind])
+    component = manifest["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+    if kind in {"ConfigMap", "Deployment"} and component == ROUTER_COMPONENT:
+        assert name.endswith("-router"), name
+        return list(RUNTIME_OWNED[kind])
+    return None
+
+
 class ModelServing(pulumi.ComponentResource):
     """A tenant's ServingRuntime(s), InferenceServices, canary routers and PDBs."""
 
@@ -447,11 +526,16 @@ class ModelServing(pulumi.ComponentResource):
         after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa, verify_key])
         runtimes: list[pulumi.Resource] = []
         isvcs: list[str] = []
+        key_arn = args.get("kms_key_arn")
+        outputs = (
+            {} if key_arn is None else {KMS_KEY_PLACEHOLDER: pulumi.Output.from_input(key_arn)}
+        )
         for manifest in manifests:
             kind = manifest["kind"]
             obj = manifest["metadata"]["name"]
             if kind == "ServingRuntime":
-                runtimes.append(register(f"{name}-{obj}", manifest, after_sa))
+                resolved = resolve_placeholders(manifest, outputs)
+                runtimes.append(register(f"{name}-{obj}", resolved, after_sa))
                 continue
             if kind == "InferenceService":
                 isvcs.append(obj)
@@ -459,7 +543,11 @@ class ModelServing(pulumi.ComponentResource):
             register(
                 f"{name}-{obj}-{suffix}",
                 manifest,
-                pulumi.ResourceOptions(parent=self, depends_on=[sa, verify_key, *runtimes]),
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[sa, verify_key, *runtimes],
+                    ignore_changes=runtime_owned_fields(manifest),
+                ),
             )
         endpoints = {
             m["name"]: (

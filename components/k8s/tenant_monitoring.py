@@ -37,6 +37,7 @@ from components.k8s.podspec import (
 from components.k8s.podspec import (
     role as podspec_role,
 )
+from components.k8s.retraining import COMPONENT as CONTROLLER_COMPONENT
 from components.k8s.serving import MODEL_SERVER_COMPONENT, SERVER_PORT_NAME
 from contracts.names import (
     INFERENCE_SERVICE_LABEL,
@@ -51,8 +52,9 @@ from contracts.telemetry import webhook_url
 # --- tenant builders -----------------------------------------------------------------
 
 
-DRIFT_MONITOR_COMPONENT = "drift-monitor"
-"""``app.kubernetes.io/component`` of the drift monitor's pods (scraped on port ``metrics``)."""
+DRIFT_GAUGES_COMPONENT = CONTROLLER_COMPONENT
+"""``app.kubernetes.io/component`` of the pods exporting the drift gauges (the retraining
+controller; see :func:`drift_monitor_pod_monitor`)."""
 
 
 def _pod_label(label: str, target: str) -> dict[str, Any]:
@@ -109,9 +111,15 @@ def model_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
 
 
 def drift_monitor_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
-    """Scrape the drift monitor (``workloads/monitoring``) wherever the tenant runs it."""
+    """Scrape the drift gauges where they live between checks.
+
+    The drift monitor is a CronJob (:mod:`components.k8s.drift_monitor`): gone before a
+    scrape. It writes its report next to the model, and the tenant's retraining
+    controller (a Deployment) re-exports each model's latest report as the
+    ``mlplatform_drift_*`` gauges on its ``metrics`` port; this monitor scrapes that.
+    """
     return _monitor(
-        "PodMonitor", f"{tenant}-drift-monitor", tenant, ns, dedicated, DRIFT_MONITOR_COMPONENT,
+        "PodMonitor", f"{tenant}-drift-monitor", tenant, ns, dedicated, DRIFT_GAUGES_COMPONENT,
         [{"port": "metrics", "path": "/metrics", "interval": "60s"}],
     )  # fmt: skip
 

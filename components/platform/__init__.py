@@ -10,7 +10,10 @@ A stack runs on one of two sites, each a composition of shared parts:
   cluster and an S3-compatible object store; per tenant its namespace.
 
 On both, the same Kubernetes layer (:mod:`components.platform.kubernetes`): KServe,
-monitoring, GPU enablement, and per tenant its serving, monitoring and alert receiver.
+monitoring, GPU enablement, and per tenant its serving, monitoring and alert receiver;
+and the batch layer (:mod:`components.platform.batch`): Kubeflow Trainer and Kueue with
+one queue per tenant. On AWS, nodes come from Karpenter (only the platform's ``system``
+pool is a managed node group).
 
 Credentials (Grafana admin password, per enterprise tenant a Redis AUTH token, per
 tenant the alert webhook token) are generated with ``pulumi_random`` and live only in
@@ -41,6 +44,7 @@ from components.k8s import ModelServing
 from components.network import Network
 from components.nodepools import NodePool
 from components.platform.aws import AwsSite
+from components.platform.batch import Batch, build_batch
 from components.platform.hybrid import HybridSite
 from components.platform.kubernetes import KubernetesLayer
 from components.platform.site import Credentials, Site
@@ -76,6 +80,8 @@ class Platform(pulumi.ComponentResource):
     """Feature stores by tenant name (aws mode)."""
     queues: dict[str, TenantQueues]
     """SQS queues by tenant name (aws mode)."""
+    batch: Batch
+    """Kubeflow Trainer and Kueue (every tenant's training queue)."""
 
     def __init__(
         self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None
@@ -94,6 +100,8 @@ class Platform(pulumi.ComponentResource):
         site = self._site(name, settings)
         self.k8s_provider = site.k8s_provider
         self.tenants = site.tenants
+        # Cluster-wide, from the tenant list: Trainer and Kueue with every tenant's queue.
+        self.batch = build_batch(name, settings, site, self)
         self.serving = KubernetesLayer(name, settings, site, Credentials(self), self).serving
         self.register_outputs(self.exports())
 
@@ -102,6 +110,7 @@ class Platform(pulumi.ComponentResource):
         self.cluster = self.network = self.platform_bucket = None
         self.tenant_bucket_names, self.tenant_key_arns, self.platform_key_arns = {}, {}, {}
         self.node_pools, self.feature_stores, self.queues = {}, {}, {}
+        self.karpenter_pool_names: list[str] = []
         if settings.mode is Mode.HYBRID:
             if settings.hybrid is None or settings.registry.host is None:
                 raise ValueError("hybrid mode needs the hybrid and registry.host settings")
@@ -112,6 +121,7 @@ class Platform(pulumi.ComponentResource):
         self.platform_bucket = foundation.platform_bucket
         self.platform_key_arns = foundation.keys.key_arns
         self.node_pools = foundation.node_pools
+        self.karpenter_pool_names = [plan.pool for plan in foundation.karpenter_pools]
         self.tenant_key_arns = {t: r.key_arn for t, r in site.resources.items()}
         self.tenant_bucket_names = {t: r.bucket_names for t, r in site.resources.items()}
         # Filled as the Kubernetes layer asks the site for each tenant's services.
@@ -141,7 +151,8 @@ class Platform(pulumi.ComponentResource):
                     "tenantBuckets": self.tenant_bucket_names,
                     "tenantKeyArns": self.tenant_key_arns,
                     "platformKeyArns": self.platform_key_arns,
-                    "nodePools": sorted(self.node_pools),
+                    # Managed node groups (system) and Karpenter NodePools.
+                    "nodePools": sorted([*self.node_pools, *self.karpenter_pool_names]),
                 }
             )
         return out

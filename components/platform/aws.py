@@ -39,8 +39,11 @@ from components.storage import (
 from components.tenant import EgressRule, Tenant, TenantAwsIdentity
 from contracts.feature_store import FEATURE_VIEWS, dynamodb_table_name
 from contracts.names import (
-    automation_service_account,
+    LOOP_READ_PREFIXES,
+    LOOP_WRITE_PREFIXES,
+    automation_service_accounts,
     feast_project,
+    feature_repo_config_map_name,
     tenant_data_bucket_name,
 )
 from contracts.telemetry import REDIS_PORT
@@ -78,6 +81,41 @@ def dynamodb_statements(
             ),
         }
     ]
+
+
+def loop_state_policy(bucket_arn: str, key_arn: str, region: str) -> dict[str, Any]:
+    """The loop's access to its folders of the tenant bucket, and the key through S3."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListLoopFolders",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn],
+                "Condition": {"StringLike": {"s3:prefix": [f"{p}/*" for p in LOOP_READ_PREFIXES]}},
+            },
+            {
+                "Sid": "ReadLoopState",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": sorted(f"{bucket_arn}/{p}/*" for p in LOOP_READ_PREFIXES),
+            },
+            {
+                "Sid": "WriteLoopState",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": sorted(f"{bucket_arn}/{p}/*" for p in LOOP_WRITE_PREFIXES),
+            },
+            {
+                "Sid": "TenantKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": [key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+        ],
+    }
 
 
 def audit_object_lock(environment: Environment) -> ObjectLock:
@@ -176,7 +214,9 @@ class AwsSite(Site):
             bucket_names={purpose: b.bucket_name for purpose, b in buckets.items()},
             key_arn=key_arn,
             role_arn=role_arn,
-            automation_role=self._automation_role(tenant, tenant_tags),
+            automation_role=self._automation_role(
+                tenant, tenant_tags, buckets["data"].bucket_arn, key_arn
+            ),
         )
 
     def _tenant_key(self, tenant: TenantSettings, tags: dict[str, str]) -> pulumi.Output[str]:
@@ -272,31 +312,51 @@ class AwsSite(Site):
             tags=tags,
         )
 
-    def _automation_role(self, tenant: TenantSettings, tags: dict[str, str]) -> aws.iam.Role:
-        """The alert receiver's own IRSA role: only its service account may assume it.
+    def _automation_role(
+        self,
+        tenant: TenantSettings,
+        tags: dict[str, str],
+        bucket_arn: pulumi.Output[str],
+        key_arn: pulumi.Output[str],
+    ) -> aws.iam.Role:
+        """The loop's own IRSA role: only its service accounts may assume it.
 
-        It gets no inline permissions here; :class:`TenantQueues` attaches the policy for
-        exactly this tenant's queues and key.
+        :class:`TenantQueues` attaches the policy for exactly this tenant's queues and key;
+        here it gets the loop's folders of the tenant bucket (read: prediction logs,
+        models, registry, canary observations; write: drift reports, registry), the key
+        through S3 only.
         """
         cluster = self.foundation.cluster
-        account = automation_service_account(tenant.name)
+        accounts = automation_service_accounts(tenant.name)
         trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer_host).apply(
-            lambda v: to_json(irsa_trust_policy(v[0], v[1], tenant.namespace, account))
+            lambda v: to_json(irsa_trust_policy(v[0], v[1], tenant.namespace, accounts))
         )
-        return aws.iam.Role(
+        role = aws.iam.Role(
             f"{self._name}-{tenant.name}-automation-role",
-            description=f"Alert receiver of tenant {tenant.name} (queues only) via IRSA",
+            description=f"MLOps loop of tenant {tenant.name} (queues, loop state) via IRSA",
             assume_role_policy=trust,
             max_session_duration=3600,
             tags=merge_tags(tags, {"tenant": tenant.name}),
             opts=pulumi.ResourceOptions(parent=self._parent),
         )
+        region = self._settings.region
+        aws.iam.RolePolicy(
+            f"{self._name}-{tenant.name}-automation-loop-state",
+            role=role.id,
+            policy=pulumi.Output.all(bucket_arn, key_arn).apply(
+                lambda v: to_json(loop_state_policy(v[0], v[1], region))
+            ),
+            opts=pulumi.ResourceOptions(parent=self._parent),
+        )
+        return role
 
     # -- what the Kubernetes layer asks of the site ---------------------------------------
     def model_storage(self, tenant: TenantSettings) -> ModelStorage:
         """The tenant's data bucket, read with the tenant's IRSA role."""
         resources = self.resources[tenant.name]
-        return ModelStorage(bucket=resources.data_bucket, role_arn=resources.role_arn)
+        return ModelStorage(
+            bucket=resources.data_bucket, role_arn=resources.role_arn, kms_key_arn=resources.key_arn
+        )
 
     def placement(self, tenant: TenantSettings) -> Placement | None:
         """The tenant's dedicated pools (enterprise) or the shared CPU pool (SMB)."""
@@ -350,4 +410,5 @@ class AwsSite(Site):
         return TenantServices(
             retraining_queue_url=queues.queue_urls.apply(lambda urls: urls["retraining"]),
             automation_role_arn=resources.automation_role.arn,
+            feature_repo_config_map=feature_repo_config_map_name(tenant.name),
         )

@@ -4,7 +4,9 @@ Platform-wide: KServe (RawDeployment) with cert-manager, the shared monitoring s
 and GPU enablement when any tenant has GPU pools. Per tenant: the services its site
 backs (feature store, queues), its model serving, its monitoring and, where the site
 gives it a queue, the alert receiver that turns alerts into retraining requests and
-canary rollbacks.
+canary rollbacks; where the site also gives its bucket a key (AWS), the MLOps loop in
+its namespace: prediction logging, a drift monitor per model, the retraining controller
+(:class:`~components.k8s.retraining.TenantLoop`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,22 @@ from components.k8s import (
     TenantMonitoring,
 )
 from components.k8s.automation import TenantAutomationArgs
+from components.k8s.retraining import TenantLoop, TenantLoopArgs
 from components.k8s.serving import ModelServingArgs, ModelSpec
 from components.k8s.tenant_monitoring import TenantMonitoringArgs
-from components.platform.site import Credentials, Site
+from components.platform.site import Credentials, ModelStorage, Site, TenantServices
 from components.settings import ModelSettings, PlatformSettings
 from components.settings import Tenant as TenantSettings
-from contracts.names import Tier, model_storage_uri, webhook_secret_name
+from contracts.names import (
+    Tier,
+    model_storage_uri,
+    prediction_log_uri,
+    registry_uri,
+    webhook_secret_name,
+)
+
+DEFAULT_CANARY_PERCENT = 10
+"""The tier's canary share (enterprise) when a model sets none."""
 
 
 def model_specs(models: Sequence[ModelSettings], bucket: str, *, gpu: bool) -> list[ModelSpec]:
@@ -44,7 +56,7 @@ def model_specs(models: Sequence[ModelSettings], bucket: str, *, gpu: bool) -> l
                 bucket, model.name, model.challenger_version
             )
             spec["canary_percent"] = (
-                model.canary_percent if model.canary_percent is not None else 10
+                model.canary_percent if model.canary_percent is not None else DEFAULT_CANARY_PERCENT
             )
         specs.append(spec)
     return specs
@@ -111,20 +123,33 @@ class KubernetesLayer:
             depends_on=[*platform, site.tenants[tenant.name]],
         )
         services = site.tenant_services(tenant, opts, self._credentials)
-        self.serving[tenant.name] = self._serving(tenant, opts)
         # The receiver needs a queue for retraining triggers: without one, alerts stop at
         # Alertmanager (they still fire and notify).
         automation = services.retraining_queue_url is not None and (
             tenant.drift_automation or tenant.inference.canary
         )
+        storage = site.model_storage(tenant)
+        # The loop keeps its state in the tenant bucket under the tenant key: without a
+        # key (on-prem today) there is no prediction log, drift monitor or controller.
+        loop = (
+            automation
+            and tenant.drift_automation
+            and storage.kms_key_arn is not None
+            and services.feature_repo_config_map is not None
+        )
+        self.serving[tenant.name] = self._serving(tenant, opts, prediction_log=loop)
         self._monitoring(tenant, automation, opts)
         if automation:
             assert services.retraining_queue_url is not None
             self._automation(
                 tenant, services.retraining_queue_url, services.automation_role_arn, opts
             )
+        if loop:
+            self._loop(tenant, services, storage, opts)
 
-    def _serving(self, tenant: TenantSettings, opts: pulumi.ResourceOptions) -> ModelServing:
+    def _serving(
+        self, tenant: TenantSettings, opts: pulumi.ResourceOptions, *, prediction_log: bool
+    ) -> ModelServing:
         site = self._site
         storage = site.model_storage(tenant)
         placement = site.placement(tenant)
@@ -146,7 +171,49 @@ class KubernetesLayer:
             serving["s3_endpoint"] = storage.s3_endpoint
         if placement is not None:
             serving["placement"] = placement
+        if prediction_log and storage.kms_key_arn is not None:
+            serving["prediction_log_uri"] = prediction_log_uri(storage.bucket)
+            serving["kms_key_arn"] = storage.kms_key_arn
         return ModelServing(f"{tenant.name}-serving", serving, opts)
+
+    def _loop(
+        self,
+        tenant: TenantSettings,
+        services: TenantServices,
+        storage: ModelStorage,
+        opts: pulumi.ResourceOptions,
+    ) -> TenantLoop:
+        """Drift monitors, the retraining controller and its training-run template."""
+        site = self._site
+        assert services.retraining_queue_url is not None and storage.kms_key_arn is not None
+        assert services.feature_repo_config_map is not None
+        canary = tenant.inference.canary
+        args: TenantLoopArgs = {
+            **site.registry,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "tier": tenant.tier,
+            "image_tag": self._settings.registry.serving_image_tag,
+            "models": [
+                {
+                    "name": m.name,
+                    "version": m.version,
+                    "canary_percent": (m.canary_percent or DEFAULT_CANARY_PERCENT) if canary else 0,
+                }
+                for m in tenant.models
+            ],
+            "bucket": storage.bucket,
+            "kms_key_arn": storage.kms_key_arn,
+            "retraining_queue_url": services.retraining_queue_url,
+            "feature_repo_config_map": services.feature_repo_config_map,
+            "role_arn": services.automation_role_arn,
+            "training_role_arn": storage.role_arn,
+            "gpu_training": tenant.tier is Tier.ENTERPRISE and tenant.gpu_pool is not None,
+        }
+        placement = site.placement(tenant)
+        if placement is not None:
+            args["placement"] = placement
+        return TenantLoop(f"{tenant.name}-loop", args, opts)
 
     def _monitoring(
         self, tenant: TenantSettings, automation: bool, opts: pulumi.ResourceOptions
@@ -187,8 +254,19 @@ class KubernetesLayer:
                 webhook_secret_name(tenant.name), length=48, specials=None
             ),
             "role_arn": role_arn,
-            "canary_models": [m.name for m in tenant.models if m.challenger_version is not None],
+            # The loop may give any enterprise model a challenger, so the receiver may
+            # roll back any of their routers (by name).
+            "canary_models": [
+                m.name
+                for m in tenant.models
+                if m.challenger_version is not None
+                or (tenant.inference.canary and tenant.drift_automation)
+            ],
         }
+        storage = site.model_storage(tenant)
+        if storage.kms_key_arn is not None:
+            receiver["registry_uri"] = registry_uri(storage.bucket)
+            receiver["kms_key_arn"] = storage.kms_key_arn
         if placement is not None:
             receiver["placement"] = placement
         return TenantAutomation(f"{tenant.name}-automation", receiver, opts)

@@ -54,6 +54,9 @@ class ModelStorage:
     """IRSA role of the serving account (AWS), or None."""
     s3_endpoint: str | None = None
     """S3-compatible endpoint of an in-country object store (on-prem), or None for AWS S3."""
+    kms_key_arn: pulumi.Output[str] | None = None
+    """The tenant key the loop's objects are written with (AWS); None: no loop state in the
+    bucket (on-prem has no workload identity for the model servers yet)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ class TenantServices:
     retraining_queue_url: pulumi.Output[str] | None = None
     """Queue the alert receiver writes retraining triggers to; None: no receiver."""
     automation_role_arn: pulumi.Output[str] | None = None
-    """Workload identity of the alert receiver (AWS)."""
+    """Workload identity of the alert receiver, drift monitors and retraining controller (AWS)."""
+    feature_repo_config_map: str | None = None
+    """ConfigMap with the tenant's ``feature_store.yaml`` (training runs mount it)."""
 
 
 @dataclass

@@ -222,6 +222,43 @@ class _Resolution:
             self.update_pool("cpu_pool", max_size=overrides.cpu_max_nodes)
         if overrides.gpu_max_nodes is not None:
             self.update_pool("gpu_pool", max_size=overrides.gpu_max_nodes)
+        for pool, field in (
+            ("gpu_pool", "gpu_instance_types"),
+            ("training_pool", "training_instance_types"),
+        ):
+            if getattr(overrides, field) is None and self.preset.get(pool) is not None:
+                self.check_healthy_offering(self.preset[pool].instance_types, field)
+
+    def check_healthy_offering(self, types: list[str], field: str) -> None:
+        """A tier's GPU choice must be offered in at least one of the stack's healthy zones.
+
+        Overridden types are checked one by one (:meth:`check_types`); this catches the
+        tier preset's own choice, e.g. g6 (mec1-az1/az2 only) in a stack whose healthy
+        zones are mec1-az3 alone.
+        """
+        offers, zones = self._offers, [z for z in self._zone_ids if z != "-"]
+        if offers is None or not zones:
+            return  # no offering data (reported elsewhere) or an on-prem cluster
+        if any(
+            (offered := offers.offered(name)) is not None and set(offered.az_ids) & set(zones)
+            for name in types
+        ):
+            return
+        usable = sorted(
+            name
+            for name in offers.gpu_types()
+            if set(offers.instance_types[name].az_ids) & set(zones)
+        )
+        where = ", ".join(
+            sorted({z for name in types if (o := offers.offered(name)) for z in o.az_ids})
+        )
+        self.problem(
+            field,
+            f"the {self.spec.tier.value} tier's GPU choice ({', '.join(types)}) has no offering "
+            f"in any healthy zone of the stack ({', '.join(zones)}; offered in: "
+            f"{where or 'none'}); set {field} to GPU types offered there: "
+            f"{offers.families(usable) if usable else 'none (change the stack zones)'}",
+        )
 
     def common_overrides(self) -> None:
         """Quota, replicas, classification, retention and models: any tier."""

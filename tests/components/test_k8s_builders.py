@@ -390,9 +390,7 @@ def test_enterprise_serving_is_highly_available() -> None:
     for isvc in isvcs:
         predictor = isvc["spec"]["predictor"]
         assert predictor["minReplicas"] >= 2 and predictor["maxReplicas"] == 6
-        assert (
-            isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
-        )
+        assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
         name = isvc["metadata"]["name"]
         assert pdbs[name]["spec"]["selector"]["matchLabels"] == {
             "mlplatform.io/tenant": "big-bank",

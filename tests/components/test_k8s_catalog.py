@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from components.k8s import gpu, invariants, monitoring, serving, tenant_monitoring
+from components.k8s import (
+    gpu,
+    invariants,
+    karpenter,
+    kueue,
+    monitoring,
+    serving,
+    tenant_monitoring,
+    trainer,
+)
 from components.k8s import kserve as kserve_platform
 from components.k8s.catalog import (
     CHARTS,
@@ -30,7 +39,7 @@ samples = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(samples)
 
 REG = Registry(samples.REGISTRY)
-FULL = PlatformFeatures(gpu=True, serving_image_tag="0.1.0", canary=True)
+FULL = PlatformFeatures(gpu=True, serving_image_tag="0.1.0", canary=True, karpenter=True)
 
 
 def all_values() -> dict[str, dict[str, Any]]:
@@ -47,6 +56,19 @@ def all_values() -> dict[str, dict[str, Any]]:
             storage_class="gp3",
             grafana_admin_secret="grafana-admin",
         ),
+        "karpenter": karpenter.controller_values(
+            registry_repository=REG.repository(IMAGES["karpenter-controller"]),
+            tag=IMAGES["karpenter-controller"].tag,
+            digest=IMAGES["karpenter-controller"].digest,
+            cluster_name="c",
+            cluster_endpoint="https://c",
+            interruption_queue="q",
+            role_arn="arn:aws:iam::123456789012:role/k",
+            replicas=2,
+            system_selector={"mlplatform.io/purpose": "system"},
+        ),
+        "kueue": kueue.kueue_values(REG, {}),
+        "kubeflow-trainer": trainer.trainer_values(REG, {}),
     }
 
 
@@ -74,7 +96,12 @@ def manifest_images() -> set[str]:
 
 
 def test_mirror_list_covers_every_image_the_stack_references() -> None:
-    mirror = {a.mirror for a in required_artifacts(REG, FULL) if a.kind == "image"}
+    # A digest-pinned image is mirrored as repo@digest; charts spell it repo + tag + digest.
+    mirror = {
+        a.mirror if "@" not in a.mirror else f"{a.mirror.split('@')[0]}:{a.version}"
+        for a in required_artifacts(REG, FULL)
+        if a.kind == "image"
+    }
     referenced = manifest_images()
     for values in all_values().values():
         referenced |= set(invariants.helm_value_images(values))
@@ -93,7 +120,9 @@ def test_mirror_list_follows_the_features() -> None:
     assert ("chart", "nvidia-device-plugin") not in lean_names
     assert ("image", "dcgm-exporter") not in lean_names
     assert ("image", "envoy") not in lean_names
-    assert len(full) == len(lean) + 5
+    # GPU: 2 charts + 2 images; canary: envoy; Karpenter: its chart and image.
+    assert len(full) == len(lean) + 7
+    assert ("chart", "karpenter") not in lean_names and ("chart", "kueue") in lean_names
     for artifact in full:
         assert artifact.mirror.startswith(("oci://" + REG.host + "/charts/", REG.host + "/"))
         assert artifact.version and artifact.version != "latest"
@@ -175,9 +204,20 @@ def test_gpu_daemonsets_run_only_on_gpu_pools() -> None:
     for values in (all_values()["nvidia-device-plugin"], all_values()["dcgm-exporter"]):
         assert values["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
         assert values["tolerations"] == [
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            # Enterprise GPU pools are also tainted for their tenant.
+            {"key": "mlplatform.io/tenant", "operator": "Exists", "effect": "NoSchedule"},
         ]
-        assert values["affinity"] == {}
+        # An explicit term list: Helm replaces lists, so it replaces the chart's default
+        # required node affinity (``{}`` would have been merged away).
+        terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert terms["nodeSelectorTerms"] == [
+            {
+                "matchExpressions": [
+                    {"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}
+                ]
+            }
+        ]
         assert values["securityContext"]["allowPrivilegeEscalation"] is False
         assert values["securityContext"]["capabilities"]["drop"] == ["ALL"]
     dcgm = all_values()["dcgm-exporter"]
@@ -191,7 +231,7 @@ def test_kserve_runs_raw_deployment_without_ingress_or_builtin_runtimes() -> Non
     runtimes = all_values()["kserve"]["kserve"]["servingruntime"]
     assert len(runtimes) == 10 and all(v == {"disabled": True} for v in runtimes.values())
     controller = all_values()["kserve"]["kserve"]["controller"]
-    assert controller["deploymentMode"] == "RawDeployment"
+    assert controller["deploymentMode"] == "Standard"
     assert controller["gateway"]["disableIngressCreation"] is True
     assert controller["gateway"]["ingressGateway"]["enableGatewayApi"] is False
 

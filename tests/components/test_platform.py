@@ -26,7 +26,7 @@ from components.platform.kubernetes import model_specs
 from components.platform.sizing import pool_zone_ids
 from components.settings import ConfigError, ModelSettings, PlatformSettings, settings_from_config
 from contracts.feature_store import FEATURE_VIEWS, dynamodb_table_name
-from contracts.names import feast_project, tenant_data_bucket_name
+from contracts.names import automation_service_accounts, feast_project, tenant_data_bucket_name
 from tests.components import k8s_validation as validation
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
@@ -115,49 +115,77 @@ def test_taggable_resources_name_owner_and_classification(run_program, stack: st
         assert tags.get("data-classification") in {"internal", "confidential", "restricted"}
 
 
+def _custom(mocks: Any, kind: str) -> list[Any]:
+    """Registered custom resources of one kind (their inputs as the manifest)."""
+    return [
+        r
+        for r in mocks.resources
+        if r.typ.startswith("kubernetes:") and r.typ.endswith(f":{kind}") and r.custom
+    ]
+
+
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_node_pools(run_program, stack: str) -> None:
-    mocks, platform, settings = build(run_program, stack)
+    mocks, _, settings = build(run_program, stack)
+    # Managed node groups remain only for the platform's own services.
     groups = mocks.of_type("aws:eks/nodeGroup:NodeGroup")
-    assert groups
-    for ng in groups:
-        taints = ng.inputs.get("taints") or []
-        if ng.inputs["amiType"] == "AL2023_x86_64_NVIDIA":
-            assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in taints
-            assert ng.inputs["labels"]["nvidia.com/gpu.present"] == "true"
-            assert ng.inputs["scalingConfig"]["minSize"] == 0
-        tenant = ng.inputs["labels"].get("mlplatform.io/tenant")
-        if tenant:
-            assert {
-                "key": "mlplatform.io/tenant",
-                "value": tenant,
-                "effect": "NO_SCHEDULE",
-            } in taints
-        if ng.inputs["capacityType"] == "SPOT":
-            assert ng.inputs["labels"]["mlplatform.io/purpose"] == "training"
-            assert tenant is None, "only SMB training runs on spot"
+    assert [ng.inputs["labels"]["mlplatform.io/purpose"] for ng in groups] == ["system"]
+    assert "k8s.io/cluster-autoscaler/enabled" not in groups[0].inputs["tags"]
     for lt in mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
         assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
         assert lt.inputs["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
         assert lt.inputs["blockDeviceMappings"][0]["ebs"]["kmsKeyId"]
+    # Everything else is a Karpenter NodePool with the pool contract's labels and taints.
+    pools = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in _custom(mocks, "NodePool")}
+    for name, spec in pools.items():
+        labels = spec["template"]["metadata"]["labels"]
+        taints = spec["template"]["spec"]["taints"]
+        requirements = {r["key"]: r["values"] for r in spec["template"]["spec"]["requirements"]}
+        if labels.get("nvidia.com/gpu.present") == "true":
+            assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"} in taints
+            assert "nvidia.com/gpu" in spec["limits"]
+        tenant = labels.get("mlplatform.io/tenant")
+        if tenant:
+            assert {
+                "key": "mlplatform.io/tenant",
+                "value": tenant,
+                "effect": "NoSchedule",
+            } in taints
+        if "spot" in requirements["karpenter.sh/capacity-type"]:
+            assert labels["mlplatform.io/purpose"] == "training", name
+            assert tenant is None, "only SMB training runs on spot"
+        assert "mec1-az2" not in requirements["topology.k8s.aws/zone-id"], name
+        if labels["mlplatform.io/purpose"] == "training":
+            assert spec["disruption"]["consolidationPolicy"] == "WhenEmpty"
+            assert spec["template"]["spec"]["expireAfter"] == "Never"
+    for node_class in _custom(mocks, "EC2NodeClass"):
+        body = node_class.inputs["spec"]
+        assert body["metadataOptions"]["httpTokens"] == "required"
+        assert body["metadataOptions"]["httpPutResponseHopLimit"] == 1
+        ebs = body["blockDeviceMappings"][0]["ebs"]
+        assert ebs["encrypted"] is True and ebs["kmsKeyID"]
     enterprise = [t.name for t in settings.tenants if t.tier.value == "enterprise"]
     for name in enterprise:
-        assert {f"{name}-cpu", f"{name}-gpu", f"{name}-train"} <= set(platform.node_pools)
+        assert {f"{name}-cpu", f"{name}-gpu", f"{name}-train"} <= set(pools)
+    if any(t.tier.value == "smb" for t in settings.tenants):
+        assert {"smb-cpu", "smb-train"} <= set(pools)
 
 
-def test_gpu_pool_subnets_follow_offerings(run_program) -> None:
+def test_gpu_pools_follow_offerings(run_program) -> None:
     # g6 is offered in mec1-az1/az2 only; with az2 excluded only az1 remains.
     assert pool_zone_ids(["g6.xlarge"], ["mec1-az1", "mec1-az3"], "me-central-1") == ["mec1-az1"]
     with pytest.raises(ValueError, match="no zone of the stack"):
         pool_zone_ids(["g6.xlarge"], ["mec1-az3"], "me-central-1")
     mocks, _, _ = build(run_program, "staging")
-    subnets = {
-        s.rid: s.inputs["availabilityZoneId"] for s in mocks.of_type("aws:ec2/subnet:Subnet")
-    }
-    for ng in mocks.of_type("aws:eks/nodeGroup:NodeGroup"):
-        if ng.inputs["amiType"] == "AL2023_x86_64_NVIDIA":
-            assert {subnets[s] for s in ng.inputs["subnetIds"]} == {"mec1-az1"}
-        assert "mec1-az2" not in {subnets[s] for s in ng.inputs["subnetIds"]}
+    for pool in _custom(mocks, "NodePool"):
+        spec = pool.inputs["spec"]["template"]
+        zones = {r["key"]: r["values"] for r in spec["spec"]["requirements"]}[
+            "topology.k8s.aws/zone-id"
+        ]
+        if spec["metadata"]["labels"].get("nvidia.com/gpu.present") == "true":
+            assert zones == ["mec1-az1"]
+        else:
+            assert zones == ["mec1-az1", "mec1-az3"]
 
 
 @pytest.mark.parametrize("stack", [*AWS_STACKS, "onprem"])
@@ -496,7 +524,25 @@ def test_automation_roles_reach_only_their_own_queues(run_program, stack: str) -
         (statement,) = trust["Statement"]
         subjects = [v for k, v in statement["Condition"]["StringEquals"].items() if k.endswith(
             ":sub")]  # fmt: skip
-        assert subjects == [f"system:serviceaccount:{tenant.namespace}:{tenant.name}-automation"]
+        # The loop's accounts: alert receiver, drift monitors, retraining controller.
+        assert subjects == [
+            [
+                f"system:serviceaccount:{tenant.namespace}:{account}"
+                for account in sorted(automation_service_accounts(tenant.name))
+            ]
+        ]
+        loop_state = next(
+            p for p in mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+            if p.name == f"{stack}-{tenant.name}-automation-loop-state"
+        )  # fmt: skip
+        state_doc = json.loads(loop_state.inputs["policy"])
+        assert wildcard_findings(state_doc) == []
+        writes = next(s for s in state_doc["Statement"] if s["Sid"] == "WriteLoopState")
+        assert all(tenant.name in arn for arn in writes["Resource"])
+        assert sorted(a.rsplit(":::", 1)[-1].split("/", 1)[1] for a in writes["Resource"]) == [
+            "models/*/drift/*",
+            "registry/*",
+        ]
     for attach in attachments:
         tenant = attach.name.removesuffix("-queues-automation-attach")
         role_name = attach.inputs["role"]

@@ -81,14 +81,20 @@ def test_eks_endpoint_is_private_with_secrets_encryption_and_all_logs(
 
 
 def test_prod_has_gpu_pools_tainted_and_tenant_tainted(stack_plan: Callable[[str], Plan]) -> None:
-    groups = of_type(stack_plan("prod"), "aws:eks/nodeGroup:NodeGroup")
-    gpu_groups = [group for group in groups if "NVIDIA" in str(group["inputs"].get("amiType", ""))]
-    assert len(gpu_groups) >= 2, "each enterprise tenant needs GPU pools"
-    for group in gpu_groups:
-        taints = {(taint["key"], taint["effect"]) for taint in group["inputs"].get("taints", [])}
-        assert ("nvidia.com/gpu", "NO_SCHEDULE") in taints, group["name"]
-        assert any(key == "mlplatform.io/tenant" for key, _ in taints), group["name"]
-        assert group["inputs"]["scalingConfig"]["minSize"] == 0
+    # GPU pools are Karpenter NodePools (no node while no pod needs one).
+    pools = of_type(stack_plan("prod"), "kubernetes:karpenter.sh/v1:NodePool")
+    gpu_pools = [
+        pool
+        for pool in pools
+        if pool["inputs"]["spec"]["template"]["metadata"]["labels"].get("nvidia.com/gpu.present")
+    ]
+    assert len(gpu_pools) >= 2, "each enterprise tenant needs GPU pools"
+    for pool in gpu_pools:
+        template = pool["inputs"]["spec"]["template"]["spec"]
+        taints = {(taint["key"], taint["effect"]) for taint in template["taints"]}
+        assert ("nvidia.com/gpu", "NoSchedule") in taints, pool["name"]
+        assert any(key == "mlplatform.io/tenant" for key, _ in taints), pool["name"]
+        assert "nvidia.com/gpu" in pool["inputs"]["spec"]["limits"], pool["name"]
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)

@@ -15,8 +15,11 @@ Routing, by the alert's ``alertname`` label (see :class:`WebhookConfig`):
 - canary alert (labels ``namespace`` and ``inferenceservice=<model>-challenger``; the
   model is the ``modelName`` label when present, else the InferenceService name without
   its ``-challenger`` suffix): when a metrics source is configured, the canary analysis
-  (:func:`workloads.rollout.canary.decide`) decides promote / hold / roll back on the
-  current numbers; without one, a firing canary alert means roll back. The actuator
+  (:func:`workloads.rollout.canary.decide`) decides hold / roll back on the current
+  numbers; without one, a firing canary alert means roll back. A degradation alert can
+  only hold or roll back, never promote: when the numbers say "promote" the receiver
+  holds and leaves promotion to the retraining controller's scheduled canary analysis
+  (an alert that fired is evidence against the challenger, not for it). The actuator
   carries the decision out on the model's Envoy router (ConfigMap, then Deployment
   ``<model>-router``; see :mod:`workloads.rollout.actuator`), not on the
   InferenceService, whose ``canaryTrafficPercent`` KServe 0.16 RawDeployment ignores.
@@ -49,8 +52,10 @@ from contracts.router import router_name
 from contracts.telemetry import CANARY_ALERT, DRIFT_ALERT, WEBHOOK_PORT
 from workloads.alerts.audit import AuditLog
 from workloads.common.httpserver import BackgroundHTTPServer, JSONRequestHandler
+from workloads.common.objectstore import ObjectStoreError
 from workloads.monitoring.queues import TriggerQueue
 from workloads.monitoring.trigger import TRIGGER_TYPE
+from workloads.registry.index import ModelRegistry, RegistryError
 from workloads.rollout.actuator import ActuatorError, CanaryActuator, TenantScopeError
 from workloads.rollout.canary import Action, ArmObservations, CanaryDecision, CanaryPolicy, decide
 
@@ -129,12 +134,25 @@ class AlertRouter:
         queue: TriggerQueue,
         actuator: CanaryActuator,
         metrics_source: MetricsSource | None = None,
+        registry: ModelRegistry | None = None,
     ) -> None:
         self.config = config
         self.audit = audit
         self.queue = queue
         self.actuator = actuator
         self.metrics_source = metrics_source
+        self.registry = registry
+
+    def _registry_rollback(self, model: str, why: str) -> str:
+        """Mark the model's pending challenger rolled back in the registry (if any)."""
+        try:
+            challenger = self.registry.challenger(model) if self.registry else None
+            if challenger and self.registry is not None:
+                self.registry.roll_back(model, challenger, why)
+                return f"{challenger} rolled-back"
+        except (RegistryError, ObjectStoreError) as exc:
+            return f"not updated: {exc}"
+        return "no pending challenger"
 
     def handle(self, payload: dict[str, Any], who: str) -> tuple[int, list[dict[str, Any]]]:
         """Route every alert; return the HTTP status and one outcome per alert."""
@@ -240,6 +258,17 @@ class AlertRouter:
         observations = self.metrics_source(namespace, model) if self.metrics_source else None
         if observations is not None:
             decision = decide(*observations, self.config.canary_policy)
+            if decision.action is Action.PROMOTE:
+                decision = CanaryDecision(
+                    Action.HOLD,
+                    [
+                        "a degradation alert never promotes: the analysis found the "
+                        "challenger non-inferior, so hold and leave promotion to the "
+                        "scheduled canary analysis",
+                        *decision.reasons,
+                    ],
+                    decision.metrics,
+                )
         else:
             decision = CanaryDecision(
                 Action.ROLLBACK,
@@ -260,6 +289,8 @@ class AlertRouter:
             )
             return {"alertname": alertname, "action": "failed", "why": str(exc)}
         what = decision.action.value if result is None or result.changed else "no-change"
+        if decision.action is Action.ROLLBACK and self.registry is not None:
+            target["registry"] = self._registry_rollback(model, "; ".join(decision.reasons))
         self.audit.append(
             who=who,
             what=what,
@@ -395,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--kubeconfig", help="kubeconfig file (default: in-cluster service account)"
     )
+    parser.add_argument("--registry", help="s3://bucket/registry/: marks rollbacks there")
+    parser.add_argument("--kms_key", help="KMS key of registry writes (SSE-KMS)")
     args = parser.parse_args(argv)
     try:
         token = load_token(args.token_file, args.token_env)
@@ -407,11 +440,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kubernetes import client
 
         actuator = CanaryActuator(client.ApiClient(), args.tenant_namespace)
+        registry = None
+        if args.registry:
+            from workloads.common.objectstore import open_store
+
+            registry = ModelRegistry(open_store(args.registry, args.kms_key), who="alert-receiver")
         router = AlertRouter(
             config=WebhookConfig(),
             audit=AuditLog(args.audit_log),
             queue=open_queue(args.queue),
             actuator=actuator,
+            registry=registry,
         )
         server = WebhookServer(router, token, args.host, args.port).start()
     except (TokenError, ValueError, OSError) as exc:

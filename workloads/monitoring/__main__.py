@@ -5,6 +5,14 @@ reference, writes the JSON report (and optionally the Prometheus text exposition
 a node-exporter textfile collector), and when drift fires sends a retraining trigger
 to ``--queue``. Run it on a schedule (a CronJob in the cluster).
 
+Locally the log is a folder (``--log_dir``) and the reference a file (``--reference``).
+In the cluster (``components.k8s.drift_monitor``) both come from the tenant bucket:
+``--log_uri s3://<bucket>/predictions/`` (the hours overlapping the window are fetched,
+see :mod:`workloads.monitoring.remote`), ``--models_uri s3://<bucket>/models/`` with
+``--registry`` naming the champion (``--default_version`` before the loop has
+registered one); the report is written next to the model (``drift/latest.json``),
+encrypted with ``--kms_key``, where the retraining controller re-exports it as gauges.
+
 Exit codes: 0 the check ran (drift or not; see the report), 2 bad usage or input.
 """
 
@@ -14,12 +22,14 @@ import argparse
 import json
 import pathlib
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, write_to_textfile
 from pydantic import ValidationError
 
+from workloads.common.objectstore import ObjectStoreError
 from workloads.monitoring.drift import DriftError, DriftReport, DriftThresholds, compute_drift
 from workloads.monitoring.metrics import DriftMetrics
 from workloads.monitoring.queues import open_queue
@@ -39,6 +49,7 @@ def run_check(
     queue_spec: str | None = None,
     report_path: pathlib.Path | None = None,
     metrics_path: pathlib.Path | None = None,
+    model_version: str | None = None,
 ) -> tuple[DriftReport, str | None]:
     """Run one check; return the report and the trigger's message id (if sent)."""
     reference = load_reference(reference_path)
@@ -61,12 +72,12 @@ def run_check(
         }
     )
     message_id = None
+    version = model_version or (window.model_versions[-1] if window.model_versions else None)
     if queue_spec and report.triggered:
-        version = window.model_versions[-1] if window.model_versions else None
         message_id = emit_retraining_trigger(report, open_queue(queue_spec), version)
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
-        body = report.to_json() | {"trigger_message_id": message_id}
+        body = report.to_json() | {"trigger_message_id": message_id, "model_version": version}
         report_path.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
     if metrics_path is not None:
         registry = CollectorRegistry()
@@ -76,13 +87,56 @@ def run_check(
     return report, message_id
 
 
+def _remote_inputs(
+    args: argparse.Namespace, start: float, end: float, scratch: pathlib.Path
+) -> tuple[pathlib.Path, pathlib.Path, str | None]:
+    """Fetch the window's segments and the champion's reference; (log dir, reference, version)."""
+    from workloads.common.objectstore import open_store
+    from workloads.monitoring.remote import champion_version, fetch_window, load_remote_reference
+
+    log_dir = args.log_dir
+    if args.log_uri:
+        log_dir = scratch / "log"
+        fetched = fetch_window(open_store(args.log_uri), args.model_name, start, end, log_dir)
+        note = " (truncated to the newest segments)" if fetched.truncated else ""
+        print(f"fetched {fetched.segments} log segments, {fetched.bytes} bytes{note}")
+    reference, version = args.reference, None
+    if args.models_uri:
+        registry = open_store(args.registry) if args.registry else None
+        version = champion_version(registry, args.model_name, args.default_version)
+        ref = load_remote_reference(open_store(args.models_uri), args.model_name, version)
+        reference = scratch / "reference_stats.json"
+        reference.write_text(json.dumps(ref))
+    return log_dir, reference, version
+
+
+def _publish(args: argparse.Namespace, version: str | None, report_path: pathlib.Path) -> None:
+    """Write the report next to the champion in the tenant bucket."""
+    from workloads.common.objectstore import open_store
+    from workloads.monitoring.remote import report_keys
+
+    if not args.models_uri or version is None:
+        return
+    store = open_store(args.models_uri, args.kms_key)
+    body = report_path.read_bytes()
+    end = json.loads(body).get("window_end") or time.time()
+    for key in report_keys(args.model_name, version, float(end)):
+        store.put(key, body)
+    print(f"report: {store.describe(report_keys(args.model_name, version, float(end))[-1])}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run one check, print a summary line per feature."""
     parser = argparse.ArgumentParser(
         prog="python -m workloads.monitoring", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--log_dir", "--log-dir", type=pathlib.Path, required=True)
-    parser.add_argument("--reference", type=pathlib.Path, required=True)
+    parser.add_argument("--log_dir", "--log-dir", type=pathlib.Path)
+    parser.add_argument("--log_uri", help="s3://bucket/predictions/: shipped log segments")
+    parser.add_argument("--reference", type=pathlib.Path)
+    parser.add_argument("--models_uri", help="s3://bucket/models/: reference and reports")
+    parser.add_argument("--registry", help="s3://bucket/registry/: names the champion")
+    parser.add_argument("--default_version", help="champion before the registry has one")
+    parser.add_argument("--kms_key", help="KMS key of the reports written to --models_uri")
     parser.add_argument("--model_name", "--model-name", required=True)
     parser.add_argument(
         "--since", type=float, help="window = the last SECONDS (default: every record)"
@@ -98,30 +152,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.since is not None and (args.start is not None or args.end is not None):
         parser.error("--since cannot be combined with --start/--end")
+    if (args.log_dir is None) == (args.log_uri is None):
+        parser.error("give exactly one of --log_dir and --log_uri")
+    if (args.reference is None) == (args.models_uri is None):
+        parser.error("give exactly one of --reference and --models_uri")
     start, end = args.start, args.end
     if args.since is not None:
         end = time.time()
         start = end - args.since
+    if args.log_uri and (start is None or end is None):
+        parser.error("--log_uri needs a window: --since, or --start and --end")
     try:
         thresholds = DriftThresholds(
             psi_threshold=args.psi_threshold, alpha=args.alpha, min_rows=args.min_rows
         )
-        report, message_id = run_check(
-            log_dir=args.log_dir,
-            reference_path=args.reference,
-            model=args.model_name,
-            start=start,
-            end=end,
-            thresholds=thresholds,
-            queue_spec=args.queue,
-            report_path=args.report,
-            metrics_path=args.metrics_file,
-        )
+        with tempfile.TemporaryDirectory(prefix="drift-") as scratch:
+            log_dir, reference, version = _remote_inputs(
+                args, start or 0.0, end or 0.0, pathlib.Path(scratch)
+            )
+            report_path = args.report or (
+                pathlib.Path(scratch) / "report.json" if args.models_uri else None
+            )
+            report, message_id = run_check(
+                log_dir=log_dir,
+                reference_path=reference,
+                model=args.model_name,
+                start=start,
+                end=end,
+                thresholds=thresholds,
+                queue_spec=args.queue,
+                report_path=report_path,
+                metrics_path=args.metrics_file,
+                model_version=version,
+            )
+            if report_path is not None:
+                _publish(args, version, report_path)
     except ValidationError as exc:
         err = exc.errors()[0]
         print(f"error: --{err['loc'][0]}: {err['msg']}", file=sys.stderr)
         return 2
-    except (ReferenceStatsError, WindowError, DriftError, ValueError) as exc:
+    except (ReferenceStatsError, WindowError, DriftError, ObjectStoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for feature in report.features:

@@ -7,6 +7,7 @@ test), never in the global default registry as a side effect of import.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -58,6 +59,33 @@ class DriftMetrics:
             ["model"],
             registry=registry,
         )
+
+    def observe_json(self, report: dict[str, Any], finished_at: float) -> None:
+        """Set every gauge from a report as the monitor wrote it (``DriftReport.to_json``).
+
+        How a periodic job's numbers reach Prometheus: the drift monitor is a CronJob, gone
+        before any scrape, so it writes its report next to the model and the tenant's
+        long-running retraining controller re-exports the latest report of each model
+        with these gauges (``last_run`` is when the report was written, so a stale
+        monitor is visible). No push gateway: it would be one more stateful service that
+        keeps a dead job's series forever.
+        """
+        model = str(report["model"])
+        for feature in report.get("features", []):
+            name = str(feature["feature"])
+            for gauge, value in (
+                (self.psi, feature.get("psi")),
+                (self.ks if feature.get("test") == "ks" else self.chi2, feature.get("statistic")),
+            ):
+                gauge.labels(model, name).set(float("inf") if value is None else float(value))
+            p_value = feature.get("p_value")
+            self.p_value.labels(model, name, str(feature.get("test"))).set(
+                float("nan") if p_value is None else float(p_value)
+            )
+            self.detected.labels(model, name).set(1 if feature.get("drifted") else 0)
+        self.rows.labels(model).set(float(report.get("n_rows") or 0))
+        self.triggered.labels(model).set(1 if report.get("triggered") else 0)
+        self.last_run.labels(model).set(finished_at)
 
     def observe(self, report: DriftReport) -> None:
         """Set every gauge from ``report``."""

@@ -1,7 +1,9 @@
 """A loopback stand-in for the few Kubernetes API calls the canary actuator makes.
 
-It serves GET and PATCH of namespaced objects by their real REST paths, for the kinds
-the canary path touches: ConfigMaps (``/api/v1/.../configmaps/{name}``), Deployments
+It serves GET, PATCH, DELETE and create (POST to the collection, 409 AlreadyExists
+when the name is taken) of namespaced objects by their real REST paths, and list (GET of
+the collection, ``labelSelector`` of ``key=value`` terms), for the kinds the loop
+touches: Jobs (``/apis/batch/v1/.../jobs``, what the retraining controller creates), ConfigMaps (``/api/v1/.../configmaps/{name}``), Deployments
 (``/apis/apps/v1/.../deployments/{name}``), InferenceServices
 (``/apis/serving.kserve.io/v1beta1/.../inferenceservices/{name}``), plus Services and
 PodDisruptionBudgets so a router's whole manifest set can be seeded. PATCH accepts the
@@ -28,6 +30,7 @@ import hmac
 import json
 import re
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +46,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
 _PATH = re.compile(
     r"^/(?P<prefix>api/v1|apis/(?P<group>[a-z0-9.-]+)/[a-z0-9]+)"
-    r"/namespaces/(?P<ns>[a-z0-9-]+)/(?P<plural>[a-z]+)/(?P<name>[a-z0-9.-]+)$"
+    r"/namespaces/(?P<ns>[a-z0-9-]+)/(?P<plural>[a-z]+)(?:/(?P<name>[a-z0-9.-]+))?$"
 )
 _PLURALS = {
     "ConfigMap": "configmaps",
@@ -51,6 +54,7 @@ _PLURALS = {
     "InferenceService": "inferenceservices",
     "Service": "services",
     "PodDisruptionBudget": "poddisruptionbudgets",
+    "Job": "jobs",
 }
 
 
@@ -151,6 +155,20 @@ class LocalKube(BackgroundHTTPServer):
         """A copy of a stored Deployment."""
         return self.get_object("apps/v1", "Deployment", namespace, name)
 
+    def set_status(
+        self, api_version: str, kind: str, namespace: str, name: str, status: dict[str, Any]
+    ) -> None:
+        """Set an object's ``status`` as its controller would (no controllers run here)."""
+        path = object_path(
+            {
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": {"namespace": namespace, "name": name},
+            }
+        )
+        with self._lock:
+            self.objects[path]["status"] = copy.deepcopy(status)
+
     def writes(self) -> list[RecordedCall]:
         """The PATCH calls received, in order."""
         with self._lock:
@@ -205,6 +223,9 @@ class LocalKube(BackgroundHTTPServer):
                 if not match:
                     self._reply(404, _status(404, "NotFound", f"no route for {path}"))
                     return
+                if match["name"] is None:
+                    self._collection(method, path, match, body)
+                    return
                 resource = match["plural"] + (f".{match['group']}" if match["group"] else "")
                 if (method, path) in kube.forbidden:
                     message = (
@@ -222,15 +243,59 @@ class LocalKube(BackgroundHTTPServer):
                         return
                     if method == "PATCH":
                         status, reply = kube._apply_patch(path, content_type, body)
+                    elif method == "DELETE":
+                        del kube.objects[path]
+                        status, reply = 200, _status(200, "", "deleted") | {"status": "Success"}
                     else:
                         status, reply = 200, copy.deepcopy(obj)
                 self._reply(status, reply)
+
+            def _collection(self, method: str, path: str, match: re.Match[str], body: Any) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                if (method, path) in kube.forbidden:
+                    self._reply(403, _status(403, "Forbidden", f"{method} {path} is forbidden"))
+                    return
+                if method == "GET":
+                    wanted = _selector(query.get("labelSelector", [""])[0])
+                    with kube._lock:
+                        items = [
+                            copy.deepcopy(obj)
+                            for key, obj in sorted(kube.objects.items())
+                            if key.rsplit("/", 1)[0] == path
+                            and wanted.items() <= (obj["metadata"].get("labels") or {}).items()
+                        ]
+                    self._reply(200, {"kind": "List", "apiVersion": "v1", "items": items})
+                    return
+                if method != "POST" or not isinstance(body, dict):
+                    self._reply(405, _status(405, "MethodNotAllowed", f"{method} {path}"))
+                    return
+                meta = body.setdefault("metadata", {})
+                meta["namespace"] = match["ns"]
+                name = str(meta.get("name") or "")
+                if not name:
+                    self._reply(422, _status(422, "Invalid", "metadata.name is required"))
+                    return
+                with kube._lock:
+                    if f"{path}/{name}" in kube.objects:
+                        message = f'{match["plural"]} "{name}" already exists'
+                        self._reply(409, _status(409, "AlreadyExists", message))
+                        return
+                kube.add(body)
+                self._reply(
+                    201, kube.get_object(body["apiVersion"], body["kind"], match["ns"], name)
+                )
 
             def do_GET(self) -> None:  # noqa: N802 (http.server name)
                 self._handle("GET")
 
             def do_PATCH(self) -> None:  # noqa: N802 (http.server name)
                 self._handle("PATCH")
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server name)
+                self._handle("POST")
+
+            def do_DELETE(self) -> None:  # noqa: N802 (http.server name)
+                self._handle("DELETE")
 
         self._serve(("127.0.0.1", 0), Handler)
         return self
@@ -250,6 +315,12 @@ class LocalKube(BackgroundHTTPServer):
         configuration.api_key = {"BearerToken": self.token if token is None else token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
         return configuration
+
+
+def _selector(text: str) -> dict[str, str]:
+    """``a=b,c=d`` (equality terms only) as a dict."""
+    terms = [term.split("=", 1) for term in text.split(",") if "=" in term]
+    return {key.strip(): value.strip() for key, value in terms}
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 ``python -m workloads.serving --model_name NAME --model_dir DIR --http_port P
 [--grpc_port P] [--enable_grpc true|false] [--bind_address 127.0.0.1] [--workers N]
-[--public_key FILE] [--prediction_log_dir DIR] [--max_batch_rows N]
+[--public_key FILE] [--prediction_log_dir DIR [--prediction_log_uri s3://B/P/
+--prediction_log_kms_key ARN]] [--max_batch_rows N]
 [--max_body_bytes N] [--intra_op_threads N] [--execution_provider auto|cpu|cuda]
 [--feature_repo DIR [--feature_service NAME]]``
 
@@ -18,7 +19,9 @@ The model directory must hold ``model.onnx``, ``model_card.json`` and
 tampered model exits with code 1 and one line on stderr; bad flags exit with 2.
 
 ``--prediction_log_dir`` turns on JSON Lines request/response logging for drift
-detection (off by default; see ``workloads.serving.predlog``). ``--workers N`` starts N
+detection (off by default; see ``workloads.serving.predlog``); with
+``--prediction_log_uri`` the folder is a bounded spool whose closed segments are shipped
+to the tenant's bucket with SSE-KMS (``workloads.serving.shipping``). ``--workers N`` starts N
 processes sharing the port (SO_REUSEPORT), each loading and verifying the model.
 """
 
@@ -102,6 +105,23 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="write request/response JSON Lines here (off when not given)",
+    )
+    p.add_argument(
+        "--prediction_log_uri",
+        default=None,
+        help="ship closed log segments to s3://bucket/prefix/ (the server appends <model>/);"
+        " --prediction_log_dir is then the local spool",
+    )
+    p.add_argument(
+        "--prediction_log_kms_key",
+        default=None,
+        help="KMS key (ARN) the shipped segments are encrypted with (SSE-KMS)",
+    )
+    p.add_argument(
+        "--prediction_log_segment_seconds",
+        type=_bounded(1, 3600),
+        default=60,
+        help="close and ship a log segment at least this often",
     )
     p.add_argument(
         "--prediction_log_queue",
@@ -194,12 +214,21 @@ def _start_prediction_log(
 
     if args.prediction_log_dir is None:
         return None
+    shipper = None
+    if args.prediction_log_uri:
+        from workloads.common.objectstore import open_store
+        from workloads.serving.shipping import SegmentShipper
+
+        store = open_store(args.prediction_log_uri, args.prediction_log_kms_key)
+        shipper = SegmentShipper(store, model.name)
     logger = PredictionLogger(
         args.prediction_log_dir,
         model.name,
         model.version,
         model.features,
         queue_size=args.prediction_log_queue,
+        shipper=shipper,
+        segment_seconds=args.prediction_log_segment_seconds,
     )
     logger.start()
     options.prediction_logger = logger
@@ -311,7 +340,12 @@ def _worker(argv: list[str], public_key: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.prediction_log_uri is not None and (
+        args.prediction_log_dir is None or not args.prediction_log_uri.startswith("s3://")
+    ):
+        cli.error("--prediction_log_uri needs s3://bucket/prefix/ and --prediction_log_dir")
     public_key = resolve_public_key(args.public_key)
     if args.workers == 1:
         return serve(args, public_key)

@@ -12,6 +12,13 @@ Files are ``predictions-<UTC hour>-<pid>.jsonl`` in the log folder, so several w
 processes never interleave writes and a monitor can read closed hours while the
 current one grows. Lines are flushed whenever the queue runs empty and at least every
 ``flush_interval`` seconds under sustained load.
+
+In the cluster the folder is a small spool and a :class:`~workloads.serving.shipping.
+SegmentShipper` moves the log to the tenant's bucket: the writer then closes a segment
+(``predictions-<hour>-<pid>-<seq>.jsonl``) every ``segment_seconds`` or
+``segment_bytes`` and hands it over; the shipper uploads it with SSE-KMS under
+``predictions/<model>/<hour>/`` and deletes the local copy. Neither step is on the
+request path, and the spool is bounded (see the shipper).
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from workloads.serving.metrics import PREDICTION_LOG_DROPPED, PREDICTION_LOG_WRITTEN
+
+if TYPE_CHECKING:
+    from workloads.serving.shipping import SegmentShipper
 
 _STOP = object()
 
@@ -44,6 +54,9 @@ class PredictionLogger:
         *,
         queue_size: int = 10_000,
         flush_interval: float = 1.0,
+        shipper: SegmentShipper | None = None,
+        segment_seconds: float = 60.0,
+        segment_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.directory = directory
         self.model = model
@@ -57,10 +70,19 @@ class PredictionLogger:
         self._handle: IO[bytes] | None = None
         self._hour = ""
         self.write_errors = 0
+        self.shipper = shipper
+        self.segment_seconds = segment_seconds
+        self.segment_bytes = segment_bytes
+        self._segment: Path | None = None
+        self._segment_opened = 0.0
+        self._segment_records = 0
+        self._sequence = 0
 
     def start(self) -> None:
-        """Create the folder and start the writer thread."""
+        """Create the folder and start the writer thread (and the shipper, if any)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.shipper is not None:
+            self.shipper.start()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -81,16 +103,42 @@ class PredictionLogger:
             self._queue.put(_STOP, timeout=timeout)
         self._thread.join(timeout)
         self._thread = None
+        if self.shipper is not None:
+            self.shipper.close(timeout)
 
     def _file(self, ts: float) -> IO[bytes]:
         hour = time.strftime("%Y%m%dT%H", time.gmtime(ts))
-        if self._handle is None or hour != self._hour:
-            if self._handle is not None:
-                self._handle.close()
-            path = self.directory / f"predictions-{hour}-{os.getpid()}.jsonl"
-            self._handle = path.open("ab")
+        if self._handle is not None and hour != self._hour:
+            self._close_segment()
+        if self._handle is None:
+            name = f"predictions-{hour}-{os.getpid()}"
+            if self.shipper is not None:
+                self._sequence += 1
+                name += f"-{self._sequence:06d}"
+            self._segment = self.directory / f"{name}.jsonl"
+            self._handle = self._segment.open("ab")
             self._hour = hour
+            self._segment_opened = time.monotonic()
+            self._segment_records = 0
         return self._handle
+
+    def _close_segment(self) -> None:
+        """Close the current file; with a shipper, hand it over for upload."""
+        if self._handle is None:
+            return
+        self._handle.close()
+        self._handle = None
+        if self.shipper is not None and self._segment is not None and self._segment_records:
+            self.shipper.ship(self._segment, self._hour, self._segment_records)
+        self._segment = None
+
+    def _segment_due(self) -> bool:
+        """Whether the open segment should be closed and shipped now."""
+        if self.shipper is None or self._handle is None or not self._segment_records:
+            return False
+        if time.monotonic() - self._segment_opened >= self.segment_seconds:
+            return True
+        return self._handle.tell() >= self.segment_bytes
 
     def _write(self, item: tuple[float, np.ndarray, np.ndarray]) -> None:
         ts, inputs, outputs = item
@@ -104,6 +152,7 @@ class PredictionLogger:
         }
         line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
         self._file(ts).write(line)
+        self._segment_records += 1
         self._written.inc()
 
     def _run(self) -> None:
@@ -127,11 +176,11 @@ class PredictionLogger:
             if self._handle is not None and (idle or now - last_flush >= self.flush_interval):
                 self._flush()
                 last_flush = now
+            if self._segment_due():
+                self._close_segment()
         # Drain what arrived before the stop marker was queued.
         self._flush()
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self._close_segment()
 
     def _flush(self) -> None:
         if self._handle is not None:

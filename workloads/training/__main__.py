@@ -13,6 +13,11 @@ model with ``--public_key .mlplatform/local/keys/dev_signing_key.pub.pem``.
 
 Exit codes: 0 ok; 1 the job failed (quality gate, lost rows, parity, upload);
 2 bad arguments or unusable inputs. The last stdout line is a JSON summary.
+
+Distributed: ``torchrun --nproc_per_node=N -m workloads.training ...`` trains with N
+processes (DDP; NCCL on GPU, gloo on CPU; the global batch stays ``--batch-size``).
+Only rank 0 gates, writes, signs and uploads, prints the summary and records
+``world_size`` and ``backend`` in the model card; other ranks print nothing.
 """
 
 from __future__ import annotations
@@ -136,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDataError, SigningKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "model_version" not in card:
+        return 0  # a torchrun worker (rank > 0): rank 0 reports, gates and writes
     for note in card.pop("_notes", []):
         print(note, file=sys.stderr)
     print(

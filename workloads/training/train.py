@@ -5,34 +5,42 @@ Steps, each of which fails loudly with a one-line :class:`TrainingFailedError` m
 1. point-in-time join of the labels with the feature service (lost rows counted);
 2. time-ordered split (the newest ``val_share`` of label rows validates, as it would
    in production where the model predicts the future);
-3. seeded training of :class:`TabularMLP` (CUDA with mixed precision when present);
+3. seeded training of :class:`TabularMLP` (CUDA with mixed precision when present), in
+   one process or, under ``torchrun``, in several (DDP: NCCL on GPU, gloo on CPU, a
+   distributed sampler over the training rows; :mod:`workloads.training.distributed`);
 4. the quality gate: validation ROC-AUC must reach ``min_auc``;
 5. reference statistics of the training features for drift detection;
 6. ONNX export with a dynamic batch axis and a parity check against torch;
 7. model card, Ed25519 signature over every artefact, optional S3 upload (SSE-KMS).
 
-Nothing is written to the output folder before the gate passes.
+Nothing is written to the output folder before the gate passes; with several processes
+only rank 0 gates and writes, so a run produces exactly one signed artifact set.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from contracts.names import DEFAULT_REGION
 from workloads.common.signing import SIGNATURE_FILE, artifact_digests, key_id, sign_artifacts
+from workloads.training import distributed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from workloads.training.data import TrainingData
 
 MODEL_FILE = "model.onnx"
@@ -121,11 +129,62 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def _logits_module(model: Any) -> Any:
+    """A module whose ``forward`` is ``model.logits`` (what DDP must wrap to sync gradients)."""
+    import torch
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return self.inner.logits(x)
+
+    return Logits(model)
+
+
+def _epoch_orders(config: TrainConfig, n_rows: int, context: distributed.Context) -> Iterator[Any]:
+    """Per epoch, the row indices this process trains on, in order.
+
+    One process: a seeded permutation of every row. Several: this rank's shard of a
+    :class:`~torch.utils.data.DistributedSampler` seeded identically on every rank
+    (``set_epoch`` reshuffles per epoch; every shard has the same length, so every rank
+    takes the same number of steps and the gradient all-reduces line up).
+    """
+    import torch
+    from torch.utils.data import Dataset, DistributedSampler
+
+    if not context.distributed:
+        generator = torch.Generator(device="cpu").manual_seed(config.seed)
+        for _ in range(config.epochs):
+            yield torch.randperm(n_rows, generator=generator)
+        return
+    rows = cast("Dataset[int]", range(n_rows))  # a sized sequence of row indices
+    sampler: DistributedSampler[int] = DistributedSampler(
+        rows,
+        num_replicas=context.world_size,
+        rank=context.rank,
+        shuffle=True,
+        seed=config.seed,
+        drop_last=False,
+    )
+    for epoch in range(config.epochs):
+        sampler.set_epoch(epoch)
+        yield torch.tensor(list(iter(sampler)), dtype=torch.long)
+
+
 def _fit(
-    config: TrainConfig, model: Any, x_tr: np.ndarray, y_tr: np.ndarray, device: Any
+    config: TrainConfig,
+    model: Any,
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    device: Any,
+    context: distributed.Context | None = None,
 ) -> dict[str, Any]:
     import torch
 
+    context = context or distributed.Context()
     use_amp = device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -135,27 +194,42 @@ def _fit(
     loss_fn = torch.nn.CrossEntropyLoss()
     inputs = torch.from_numpy(x_tr).to(device)
     targets = torch.from_numpy(y_tr.astype(np.int64)).to(device)
-    generator = torch.Generator(device="cpu").manual_seed(config.seed)
+    net: Any = model.logits
+    if context.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(
+            _logits_module(model), device_ids=[device.index] if device.type == "cuda" else None
+        )
+    # The global batch stays --batch-size: each of the N processes takes 1/N of it and
+    # DDP averages their gradients, so N processes make the same steps one process would.
+    batch_size = max(1, math.ceil(config.batch_size / context.world_size))
     losses = []
+    started = time.perf_counter()
     model.train()
-    for _ in range(config.epochs):
-        order = torch.randperm(len(inputs), generator=generator).to(device)
+    for order in _epoch_orders(config, len(inputs), context):
+        order = order.to(device)
         total = 0.0
-        for start in range(0, len(inputs), config.batch_size):
-            batch = order[start : start + config.batch_size]
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
             optimiser.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                loss = loss_fn(model.logits(inputs[batch]), targets[batch])
+                loss = loss_fn(net(inputs[batch]), targets[batch])
             scaler.scale(loss).backward()
             scaler.step(optimiser)
             scaler.update()
             total += float(loss.detach()) * len(batch)
-        losses.append(total / len(inputs))
+        total, rows = distributed.all_sum(context, [total, float(len(order))], device)
+        losses.append(total / rows)
     model.eval()
     return {
         "device": str(device),
         "mixed_precision": str(amp_dtype).replace("torch.", "") if use_amp else "off",
         "final_train_loss": losses[-1],
+        "world_size": context.world_size,
+        "backend": context.backend,
+        "per_process_batch_size": batch_size,
+        "fit_seconds": round(time.perf_counter() - started, 3),
     }
 
 
@@ -342,6 +416,10 @@ def _model_card(
             "dropout": config.dropout,
             "device": fit["device"],
             "mixed_precision": fit["mixed_precision"],
+            "world_size": fit["world_size"],
+            "backend": fit["backend"],
+            "per_process_batch_size": fit["per_process_batch_size"],
+            "fit_seconds": fit["fit_seconds"],
         },
         "versions": _versions(),
         "artifacts": digests,
@@ -418,31 +496,83 @@ def _upload(config: TrainConfig) -> str:
     return f"uploaded {len(keys)} artifacts to {config.upload_to}"
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Run the job; return the model card. Raises :class:`TrainingFailedError`."""
-    from workloads.features.definitions import LABELS_FILE
+def _load_on_main(
+    config: TrainConfig, context: distributed.Context, labels: Path
+) -> tuple[Any, str, TrainingData]:
+    """Rank 0 checks the signing key and loads the point-in-time training set; every rank
+    gets the data set, or the same failure (so no rank waits for a broadcast forever)."""
     from workloads.training.data import load_training_frame
+
+    outcome: tuple[str, Any] = ("ok", None)
+    private_key, key_note = None, ""
+    if context.is_main:
+        try:
+            # Validate the key before spending minutes on training.
+            private_key, key_note = _signing_key(config)
+            data = load_training_frame(
+                config.repo,
+                labels,
+                service_name=config.feature_service,
+                entity_key=config.entity_key,
+                label=config.label,
+                max_lost_share=config.max_lost_share,
+            )
+            outcome = ("ok", data)
+        except Exception as exc:  # re-raised below on every rank, same type and message
+            if not context.distributed:
+                raise
+            outcome = ("error", exc)
+    status, value = distributed.broadcast(context, outcome)
+    if status == "error":
+        raise value
+    return private_key, key_note, value
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run the job; return the model card. Raises :class:`TrainingFailedError`.
+
+    Under ``torchrun`` with several processes every rank trains its shard; rank 0 alone
+    gates, exports, signs and uploads, and only rank 0 returns the card (the others
+    return ``{"rank": <rank>, "world_size": <n>}``).
+    """
+    from workloads.features.definitions import LABELS_FILE
     from workloads.training.model import TabularMLP, numeric_stats
 
     _check_options(config)
-    # Validate the key before spending minutes on training.
-    private_key, key_note = _signing_key(config)
-    _make_repeatable(config.seed)
-    device = _select_device(config.device)
+    try:
+        context, device = distributed.start(config.device)
+    except (RuntimeError, ValueError) as exc:
+        raise TrainingFailedError(str(exc)) from None
+    try:
+        _make_repeatable(config.seed)
+        labels = config.labels or config.repo / "data" / LABELS_FILE
+        private_key, key_note, data = _load_on_main(config, context, labels)
+        split = _time_split(config, data, [feature.name for feature in data.features])
+        mean, std = numeric_stats(data.features, split.x_train)
+        # Same seed on every rank: identical initial weights (DDP also broadcasts rank 0's).
+        model = TabularMLP(data.features, mean, std, config.hidden, config.dropout).to(device)
+        fit = _fit(config, model, split.x_train, split.y_train, device, context)
+        if not context.is_main:
+            return {"rank": context.rank, "world_size": context.world_size}
+        return _gate_and_write(
+            config, model, data, labels, split, fit, device, private_key, key_note
+        )
+    finally:
+        distributed.finish(context)
 
-    labels = config.labels or config.repo / "data" / LABELS_FILE
-    data = load_training_frame(
-        config.repo,
-        labels,
-        service_name=config.feature_service,
-        entity_key=config.entity_key,
-        label=config.label,
-        max_lost_share=config.max_lost_share,
-    )
-    split = _time_split(config, data, [feature.name for feature in data.features])
-    mean, std = numeric_stats(data.features, split.x_train)
-    model = TabularMLP(data.features, mean, std, config.hidden, config.dropout).to(device)
-    fit = _fit(config, model, split.x_train, split.y_train, device)
+
+def _gate_and_write(
+    config: TrainConfig,
+    model: Any,
+    data: TrainingData,
+    labels: Path,
+    split: _Split,
+    fit: dict[str, Any],
+    device: Any,
+    private_key: Any,
+    key_note: str,
+) -> dict[str, Any]:
+    """Rank 0: quality gate, then the signed artifacts (and the upload)."""
     proba = _predict(model, split.x_val, device)[:, 1].astype(np.float64)
     metrics = _validation_metrics(split.y_val, proba, fit)
     if metrics["roc_auc"] < config.min_auc:

@@ -264,8 +264,9 @@ def test_bad_payloads_get_400(stack: Stack, body: Any, message: str) -> None:
     assert message in reply["error"]
 
 
-def test_metrics_source_runs_the_canary_analysis(tmp_path: pathlib.Path) -> None:
-    """With numbers available, a firing alert on a canary that is fine promotes it."""
+def test_a_degradation_alert_never_promotes(tmp_path: pathlib.Path) -> None:
+    """With numbers that would promote, a firing degradation alert only holds: no traffic
+    moves to the challenger, and the audit record says why."""
     healthy = ArmObservations(requests=5_000, errors=50, latency_ms=[20.0] * 5_000)
     asked: list[tuple[str, str]] = []
 
@@ -274,13 +275,19 @@ def test_metrics_source_runs_the_canary_analysis(tmp_path: pathlib.Path) -> None
         return healthy, healthy
 
     for stack in _stack(tmp_path, metrics_source=source):
+        before = _weights(stack.kube)
         status, body = _post(stack.server.url, _payload(_alert("CanaryDegraded", **CANARY)))
         assert status == 200
-        assert body["outcomes"][0]["action"] == "promote"
-        assert body["outcomes"][0]["traffic"] == {"fraud-challenger": 100}
+        outcome = body["outcomes"][0]
+        assert outcome["action"] == "hold"
+        assert outcome["changed"] is False
+        assert "never promotes" in outcome["reasons"][0]
         assert asked == [("team-a", "fraud")]
-        assert _weights(stack.kube) == "challenger=100"
-        assert stack.audit.records()[-1]["metrics"]["challenger_requests"] == 5_000
+        assert _weights(stack.kube) == before != "challenger=100"
+        assert not stack.kube.writes()
+        record = stack.audit.records()[-1]
+        assert record["decision"] == "hold"
+        assert record["metrics"]["challenger_requests"] == 5_000
 
 
 def test_token_must_come_from_somewhere_and_be_strong(

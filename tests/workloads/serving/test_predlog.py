@@ -45,3 +45,26 @@ def test_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> None:
     assert accepted == [True] * 3 + [False] * 7
     assert _dropped("m-full") - before == 7
     assert elapsed < 0.05
+
+
+def test_closed_segments_are_shipped_and_the_spool_emptied(tmp_path: Path) -> None:
+    from workloads.common.objectstore import FileStore
+    from workloads.serving.shipping import SegmentShipper
+
+    store = FileStore(tmp_path / "bucket")
+    shipper = SegmentShipper(store, "m-ship")
+    logger = PredictionLogger(
+        tmp_path / "spool", "m-ship", "v1", ["a"], shipper=shipper, segment_seconds=0.01
+    )
+    logger.start()
+    x = np.zeros((2, 1), dtype=np.float32)
+    for _ in range(3):
+        assert logger.submit(x, x)
+        time.sleep(0.05)
+    logger.close()
+    keys = store.list("m-ship/")
+    assert keys and all(key.startswith("m-ship/20") for key in keys)  # <model>/<UTC hour>/
+    records = [json.loads(line) for key in keys for line in (store.get(key) or b"").splitlines()]
+    assert len(records) == 3 and {r["model"] for r in records} == {"m-ship"}
+    assert not list((tmp_path / "spool").glob("*.jsonl"))  # nothing left in the spool
+    assert shipper.uploaded == len(keys) and shipper.dropped_segments == 0
