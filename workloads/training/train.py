@@ -259,6 +259,35 @@ def export_onnx(model: Any, n_features: int, path: Path) -> None:
         dynamic_shapes=({0: batch},),
         verbose=False,
     )
+    strip_source_locations(path)
+
+
+SOURCE_LOCATION_KEYS = frozenset({"pkg.torch.onnx.stack_trace"})
+"""Node metadata the exporter fills with the build machine's file paths and line numbers."""
+
+
+def strip_source_locations(path: Path) -> None:
+    """Drop the exporter's stack traces from every node, in place.
+
+    They name absolute source paths and line numbers of the machine that trained the
+    model: the file (and the ``sha-`` version derived from its digest) would differ per
+    checkout for the same weights, and the build machine's paths would ship with it.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    graphs: list[Any] = [model.graph, *model.functions]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            kept = [p for p in node.metadata_props if p.key not in SOURCE_LOCATION_KEYS]
+            del node.metadata_props[:]
+            node.metadata_props.extend(kept)
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    graphs.append(attribute.g)
+                graphs += list(attribute.graphs)
+    onnx.save(model, str(path))
 
 
 def onnx_parity(model: Any, path: Path, x: np.ndarray) -> float:

@@ -148,3 +148,17 @@ def test_lossy_join_exits_1_and_missing_labels_exit_2(  # type: ignore[no-untype
     assert "point-in-time join lost 3000 of 3000 label rows" in capsys.readouterr().err
     assert train_main([*common, "--labels", str(tmp_path / "none.parquet")]) == 2
     assert "none.parquet: labels file not found" in capsys.readouterr().err
+
+
+def test_exported_model_carries_no_build_machine_paths(trained_model) -> None:  # type: ignore[no-untyped-def]
+    # The version is a digest of model.onnx: source paths inside it would make the same
+    # weights a different version in every checkout.
+    import onnx
+
+    raw = (trained_model.out / "model.onnx").read_bytes()
+    repo_root = str(Path(__file__).resolve().parents[3])
+    assert repo_root.encode() not in raw
+    model = onnx.load_from_string(raw)
+    keys = {prop.key for node in model.graph.node for prop in node.metadata_props}
+    assert "pkg.torch.onnx.stack_trace" not in keys
+    assert "pkg.torch.onnx.fx_node" in keys  # only the path-bearing entries are dropped
