@@ -135,11 +135,18 @@ def test_public_principal_in_key_policy_and_trust_policy_and_unknowns() -> None:
         {"assumeRolePolicy": public},
         ["assumeRolePolicy"],
     )
+    # A document unknown as a whole at preview decides nothing: no violation.
+    check(z.aws_resource_policy_no_public_principal, "aws:kms/key:Key", {"policy": UNKNOWN}, [])
+    # An unknown part of a known document is skipped; what is known is still judged.
+    partly_known = _doc(
+        {"Effect": "Allow", "Principal": {"AWS": UNKNOWN}, "Action": "kms:Decrypt"},
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:*"},
+    )
     check(
         z.aws_resource_policy_no_public_principal,
         "aws:kms/key:Key",
-        {"policy": UNKNOWN},
-        ["could not be determined"],
+        {"policy": partly_known},
+        ["'*' principal"],
     )
     check(
         z.aws_resource_policy_no_public_principal,
@@ -440,12 +447,17 @@ def test_iam_documents_in_roles_and_unknowns() -> None:
         ["inlinePolicies.0"],
     )
     check(z.aws_iam_no_wildcards, "aws:iam/role:Role", {}, [])
+    check(z.aws_iam_no_wildcards, "aws:iam/rolePolicy:RolePolicy", {"policy": UNKNOWN}, [])
+    # Preview: an unknown resource ARN is skipped, a wildcard action in the same document is not.
     check(
         z.aws_iam_no_wildcards,
         "aws:iam/rolePolicy:RolePolicy",
-        {"policy": UNKNOWN},
-        ["could not be determined"],
-    )
+        {"policy": {"Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": UNKNOWN},
+            {"Effect": "Allow", "Action": "*", "Resource": UNKNOWN},
+        ]}},
+        ["'*'"],
+    )  # fmt: skip
     check(
         z.aws_iam_no_wildcards,
         "aws:iam/rolePolicy:RolePolicy",

@@ -281,8 +281,9 @@ def validate_public_principal(check: ResourceCheck) -> None:
         return
     for field, document, strict in _policy_documents(check):
         if document is UNKNOWN:
-            if strict:
-                check.violation(f"'{field}' could not be determined (unknown during preview).")
+            # A document built from outputs of resources being created is unknown as a
+            # whole at preview: nothing in it can be decided, so nothing is reported (the
+            # update run and CI on the real plan judge it).
             continue
         # After UNKNOWN only a dict or None is left; isinstance lets the checker see that.
         if not isinstance(document, dict):
@@ -377,8 +378,7 @@ def validate_iam_wildcards(check: ResourceCheck) -> None:
     """Allow statements grant named actions on named resources, or restrict by condition."""
     for where, document in _iam_documents(check):
         if document is UNKNOWN:
-            check.violation(f"{where} could not be determined (unknown during preview).")
-            continue
+            continue  # undecidable at preview, as for resource policies above
         if document is None:
             check.violation(f"{where} is not a JSON policy document.")
             continue
