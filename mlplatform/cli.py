@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="folder of a Pulumi Python project (default: this repository)",
         )
+        command.add_argument(
+            "--preview",
+            action="store_true",
+            help="run the program as `pulumi preview` would for a new stack: outputs of "
+            "resources being created are unknown (default: as `pulumi up` would)",
+        )
 
     plan = commands.add_parser(
         "plan", help="run the Pulumi program offline; write plan.json and manifests"
@@ -66,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help="policy pack config JSON (the --policy-pack-config shape)",
+        help="policy pack config JSON (the --policy-pack-config shape); never read from "
+        "the checked program's folder",
     )
     policy.add_argument("--format", choices=["text", "json", "sarif"], default="text")
     policy.add_argument(
@@ -81,11 +88,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _program(args: argparse.Namespace) -> Path:
+    return Path(args.program or _default_program()).resolve()
+
+
+def _warn_about_pins(program: Path) -> None:
+    from mlplatform.engine.pins import version_warning
+
+    warning = version_warning(program)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _plan(args: argparse.Namespace) -> dict[str, Any]:
     from mlplatform.engine import plan_program
 
-    program = (args.program or _default_program()).resolve()
-    return plan_program(program, args.stack)
+    program = _program(args)
+    _warn_about_pins(program)
+    return plan_program(program, args.stack, preview=args.preview)
+
+
+def _policy_config_path(args: argparse.Namespace, program: Path) -> Path | None:
+    """The policy config: ``--config``, else this blueprint's own file for the stack.
+
+    Only the CI owner decides what the gate enforces: a config is never taken from the
+    folder of the program being checked (it could ship ``{"all": "disabled"}``). This
+    repository's own stacks keep theirs (``policies/<stack>.policy-config.json``).
+    """
+    if args.config is not None:
+        return Path(args.config)
+    own = REPO_ROOT / "policies" / f"{args.stack}.policy-config.json"
+    if program == REPO_ROOT.resolve() and own.is_file():
+        print(f"using policy config {own}", file=sys.stderr)
+        return own
+    return None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -103,6 +139,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     from mlplatform.engine import UsageError
+    from mlplatform.engine.isolated import plan_isolated
     from mlplatform.engine.output import write_outputs
     from mlplatform.policy import report as policy_report
     from mlplatform.policy import runner
@@ -113,15 +150,15 @@ def cmd_policy(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--pack {pack}: no PulumiPolicy.yaml there (not a policy pack folder)"
             )
-    config_path = args.config
-    program = (args.program or _default_program()).resolve()
-    default_config = program / "policies" / f"{args.stack}.policy-config.json"
-    if config_path is None and default_config.is_file():
-        # A stack may ship its own pack config (e.g. the on-prem registry it approves).
-        config_path = default_config
-        print(f"using policy config {config_path}", file=sys.stderr)
-    config = runner.load_pack_config(config_path) if config_path else None
-    plan = _plan(args)
+    program = _program(args)
+    config_path = _policy_config_path(args, program)
+    try:
+        config = runner.load_pack_config(config_path) if config_path else None
+    except runner.PackError as exc:
+        raise UsageError(str(exc)) from None
+    _warn_about_pins(program)
+    # The program runs in a process of its own: nothing it does can change the verdict.
+    plan = plan_isolated(program, args.stack, preview=args.preview)
     if args.out:
         write_outputs(plan, args.out)
     try:

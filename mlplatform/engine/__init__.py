@@ -1,9 +1,19 @@
 """The offline engine: run a Pulumi Python program under the SDK's mock monitor.
 
-``plan_program`` does what ``pulumi preview`` does up to the point where a real engine
-would call the cloud: it reads the project and stack file, sets the stack config the
-way the CLI does, runs the program's ``__main__.py`` inside a root Stack, and records
-every registration (default providers included) as a plan. Nothing leaves the machine.
+``plan_program`` does what the Pulumi CLI does up to the point where a real engine would
+call the cloud: it reads the project and stack file, sets the stack config the way the
+CLI does, runs the program's ``__main__.py`` inside a root Stack, and records every
+registration (default providers included) as a plan. Nothing leaves the machine.
+
+Two modes, as the engine has them: ``preview=True`` runs the program as ``pulumi
+preview`` runs it for a stack that does not exist yet (outputs of resources being
+created are unknown, callbacks on them are skipped, invokes are answered); the default
+runs it as ``pulumi up`` would, with computed outputs filled as the cloud would fill
+them and what cannot be filled unknown (see :mod:`.mocks`).
+
+The program is someone else's code: its ``print`` goes to stderr (stdout carries our
+JSON and SARIF), and a program that raises, calls ``sys.exit`` or ``os._exit`` is a
+failed run, reported at the program's own file and line.
 
 A run, step by step (``run_project``): ``_prepare`` the mocks and monitor; inside
 ``_sdk_hooks`` (invoke sites, lean stack traces) and ``_program_environment`` (working
@@ -22,10 +32,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urlparse
 
 from mlplatform.engine import cloud
@@ -66,37 +77,39 @@ class _Run:
         return self.project.root.resolve()
 
 
-def run_project(project: Project, *, record: bool = True) -> dict[str, Any]:
+def run_project(project: Project, *, record: bool = True, preview: bool = False) -> dict[str, Any]:
     """Run ``project``'s program under mocks; return the plan dict. Not re-entrant.
 
-    ``record=False`` runs the same program under the SDK's plain ``MockMonitor`` (same
-    mocks, nothing recorded): the baseline ``bench/plan_scale.py`` measures us against.
+    ``preview``: run it as ``pulumi preview`` would (see the module). ``record=False``
+    runs the same program under the SDK's plain ``MockMonitor`` (same mocks, nothing
+    recorded): the baseline ``bench/plan_scale.py`` measures us against.
     Raises UsageError (the program's own ``pulumi.RunError``) or PlanError (it failed).
     """
-    run = _prepare(project, record)
+    run = _prepare(project, record, preview)
     with (
         _RUN_LOCK,
         _gc_tuned(),
         _sdk_hooks(run.program_root, run.invoke_sites),
         _program_environment(project),
     ):
-        _configure_sdk(project, run.monitor)
+        _configure_sdk(project, run.monitor, preview)
         try:
-            _run_program(project)
-        except Exception as exc:  # pulumi.RunError included
+            with _worker_threads(run.monitor):
+                _run_program(project)
+        except (Exception, SystemExit) as exc:  # pulumi.RunError and sys.exit included
             raise _failure(run, exc) from None
         duplicate = _duplicate_urn_error(run)
         if duplicate is not None:
             raise duplicate
-    return _assemble_plan(project, getattr(run.monitor, "records", []))
+    return _assemble_plan(project, getattr(run.monitor, "records", []), preview)
 
 
-def plan_program(program_dir: Path, stack: str) -> dict[str, Any]:
+def plan_program(program_dir: Path, stack: str, *, preview: bool = False) -> dict[str, Any]:
     """Plan the Pulumi Python program in ``program_dir`` for ``stack``.
 
     Raises UsageError (bad usage or config: exit 2) or PlanError (the program failed).
     """
-    return run_project(load_project(Path(program_dir), stack))
+    return run_project(load_project(Path(program_dir), stack), preview=preview)
 
 
 # --- before the run ---------------------------------------------------------------------
@@ -113,7 +126,7 @@ def _provider_config(project: Project) -> dict[str, dict[str, Any]]:
     return config
 
 
-def _prepare(project: Project, record: bool) -> _Run:
+def _prepare(project: Project, record: bool, preview: bool) -> _Run:
     """Mocks answering in the stack's region, and the monitor (recording or the SDK's)."""
     from pulumi.runtime.mocks import MockMonitor
 
@@ -122,7 +135,7 @@ def _prepare(project: Project, record: bool) -> _Run:
     provider_config = _provider_config(project)
     region = provider_config.get("aws", {}).get("region")
     ctx = cloud.CloudContext(default_region=region if isinstance(region, str) else "me-central-1")
-    mocks = PlatformMocks(ctx)
+    mocks = PlatformMocks(ctx, preview=preview)
     monitor = RecordingMonitor(mocks, provider_config) if record else MockMonitor(mocks)
     return _Run(project, mocks, monitor)
 
@@ -194,10 +207,13 @@ def _sdk_hooks(program_root: Path, invoke_sites: dict[str, str]) -> Iterator[Non
     """The engine's hooks in the SDK for one run, the SDK's own put back after.
 
     Invokes note the program line that made them in ``invoke_sites`` (for the error when
-    one cannot be answered); registrations get the lean one-frame stack trace.
+    one cannot be answered); registrations get the lean one-frame stack trace; resource
+    references reach the monitor as the engine sees them (:func:`.mocks.reference_hook`).
     """
     import pulumi.runtime
     from pulumi.runtime import resource as sdk_resource
+
+    from mlplatform.engine.mocks import reference_hook
 
     def noting_site(invoke: Any) -> Any:
         def wrapper(token: str, *args: Any, **kwargs: Any) -> Any:
@@ -216,7 +232,8 @@ def _sdk_hooks(program_root: Path, invoke_sites: dict[str, str]) -> Iterator[Non
         pulumi.runtime.invoke_output = noting_site(original_invoke_output)
     sdk_resource._get_stack_trace = _lean_stack_trace
     try:
-        yield
+        with reference_hook():
+            yield
     finally:
         pulumi.runtime.invoke = original_invoke
         if original_invoke_output is not None:
@@ -225,21 +242,53 @@ def _sdk_hooks(program_root: Path, invoke_sites: dict[str, str]) -> Iterator[Non
 
 
 @contextlib.contextmanager
+def _worker_threads(monitor: Any) -> Iterator[None]:
+    """The threads the SDK runs monitor calls on, for this run only.
+
+    Each of them gets an event loop of its own; the run ends the threads and closes
+    those loops, rather than leave them to the interpreter's exit (where the cyclic
+    collector finalized them half torn down: "Invalid file descriptor: -1" now and then).
+    A fresh idle pool is left behind for whatever uses the loop next.
+    """
+    loop = asyncio.get_event_loop()
+    pool = ThreadPoolExecutor(thread_name_prefix="mlplatform-run")
+    loop.set_default_executor(pool)
+    try:
+        yield
+    finally:
+        pool.shutdown(wait=True)
+        loop.set_default_executor(ThreadPoolExecutor())
+        close_loops = getattr(monitor, "close_thread_loops", None)
+        if close_loops is not None:
+            close_loops()
+
+
+def _refuse_hard_exit(code: int) -> NoReturn:
+    """``os._exit`` while a program runs: an early exit like ``sys.exit``, not a pass."""
+    raise SystemExit(code)
+
+
+@contextlib.contextmanager
 def _program_environment(project: Project) -> Iterator[None]:
     """The program's folder as working directory and first on the import path.
 
-    After the run, the old ones come back and modules imported from the program folder
-    are forgotten, so the next run starts clean.
+    Its ``print`` goes to stderr and ``os._exit`` raises ``SystemExit``. After the run,
+    the old ones come back and modules imported from the program folder are forgotten,
+    so the next run starts clean.
     """
     program_root = project.root.resolve()
     old_cwd = os.getcwd()
     old_path = list(sys.path)
     modules_before = set(sys.modules)
+    hard_exit = os._exit
     try:
         os.chdir(project.main_dir)
         sys.path.insert(0, str(project.main_dir))
-        yield
+        os._exit = _refuse_hard_exit  # type: ignore[assignment]
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
     finally:
+        os._exit = hard_exit
         os.chdir(old_cwd)
         sys.path[:] = old_path
         for module_name in set(sys.modules) - modules_before:
@@ -252,7 +301,7 @@ def _program_environment(project: Project) -> Iterator[None]:
                 del sys.modules[module_name]
 
 
-def _configure_sdk(project: Project, monitor: Any) -> None:
+def _configure_sdk(project: Project, monitor: Any, preview: bool) -> None:
     """SDK settings for this project and stack, the stack's config, an event loop."""
     from pulumi.runtime import config as sdk_config
     from pulumi.runtime import settings as sdk_settings
@@ -265,7 +314,7 @@ def _configure_sdk(project: Project, monitor: Any) -> None:
         project=project.name,
         stack=project.stack,
         root_directory=str(project.root.resolve()),
-        dry_run=False,
+        dry_run=preview,
         organization="organization",
         callbacks=None,
     )
@@ -295,8 +344,8 @@ def _run_program(project: Project) -> None:
     _sync_await(run_in_stack(program))
 
 
-def _failure(run: _Run, exc: Exception) -> UsageError | PlanError:
-    """The one error a failed run is shown as, most telling cause first."""
+def _failure(run: _Run, exc: BaseException) -> UsageError | PlanError:
+    """The one error a failed run is shown as, most telling cause first, at the program's line."""
     import pulumi
 
     duplicate = _duplicate_urn_error(run)
@@ -305,21 +354,34 @@ def _failure(run: _Run, exc: Exception) -> UsageError | PlanError:
     if run.mocks.unanswered:
         token, why = run.mocks.unanswered[0]
         where = run.invoke_sites.get(token, "location unknown (asynchronous invoke)")
-        return PlanError(
-            f"{where}: data source '{token}' cannot be answered offline ({why}); "
-            "add an answer to mlplatform/engine/invokes.py INVOKES or avoid the call"
-        )
+        return PlanError(f"{where}: data source '{token}' cannot be answered offline ({why})")
     if isinstance(exc, pulumi.RunError):
         # A RunError is the program's own message for the user: show it as is.
         lines = [line for line in str(exc).splitlines() if line.strip()]
         if lines and lines[0].rstrip().endswith(":") and len(lines) > 1:
             lines = lines[1:]
         return UsageError(lines or [type(exc).__name__])
-    site = _user_frame(exc.__traceback__, run.program_root)
+    main = run.project.display(run.project.main_dir / "__main__.py")
+    if isinstance(exc, SystemExit):
+        where = _user_frame(exc.__traceback__, run.program_root) or main
+        return PlanError(
+            f"{where}: the program exited early (exit code {exc.code!r}) before it finished; "
+            "the run failed: a plan needs the whole program"
+        )
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = _display_site(Path(exc.filename).resolve(), exc.lineno or 0, run.program_root)
+        return PlanError(f"{where}: the program failed: SyntaxError: {exc.msg}")
     text = str(exc).strip()
     message = text.splitlines()[-1] if text else type(exc).__name__
-    where = site or run.project.display(run.project.main_dir / "__main__.py")
-    return PlanError(f"{where}: the program failed: {type(exc).__name__}: {message}")
+    site = _user_frame(exc.__traceback__, run.program_root)
+    if site is None:
+        internal = _engine_frame(exc.__traceback__)
+        if internal is not None:
+            return PlanError(
+                f"{main}: the offline engine failed while running the program ({internal}): "
+                f"{type(exc).__name__}: {message}"
+            )
+    return PlanError(f"{site or main}: the program failed: {type(exc).__name__}: {message}")
 
 
 def _duplicate_urn_error(run: _Run) -> PlanError | None:
@@ -374,22 +436,49 @@ def _display_site(path: Path, line: int, program_root: Path) -> str:
     return _relative_site(path, line, program_root) or f"{path}:{line}"
 
 
-def _user_frame(trace: TracebackType | None, program_root: Path) -> str | None:
-    """The innermost frame of a traceback in the program or the engine's checkout."""
+def _frames(trace: TracebackType | None) -> Iterator[tuple[Path, int | None]]:
+    """The frames of a traceback, innermost first, outside installed libraries."""
     for frame in reversed(traceback.extract_tb(trace)):
+        if frame.filename.startswith("<"):
+            continue  # <frozen runpy>, <string>: not a file anyone can open
         path = Path(frame.filename).resolve()
-        if "site-packages" in path.parts:
-            continue
-        site = _relative_site(path, frame.lineno, program_root)
-        if site:
-            return site
+        if "site-packages" not in path.parts:
+            yield path, frame.lineno
+
+
+def _user_frame(trace: TracebackType | None, program_root: Path) -> str | None:
+    """The innermost frame of a traceback in the program's own files, as ``file:line``.
+
+    The engine's own files never are (not even when the program is this repository's).
+    """
+    engine = _ENGINE_CHECKOUT / "mlplatform"
+    for path, line in _frames(trace):
+        if program_root in path.parents and engine not in path.parents:
+            return f"{path.relative_to(program_root)}:{line}"
+    return None
+
+
+def _engine_frame(trace: TracebackType | None) -> str | None:
+    """Where the engine's own code raised, when it did (a failure of ours, not the program's).
+
+    Only the innermost frame counts: the engine is on every stack (it drives the run),
+    so an error the SDK raised, with no frame of the program, is not ours.
+    """
+    frames = traceback.extract_tb(trace)
+    if not frames:
+        return None
+    path = Path(frames[-1].filename).resolve()
+    if (_ENGINE_CHECKOUT / "mlplatform") in path.parents:
+        return f"{path.relative_to(_ENGINE_CHECKOUT)}:{frames[-1].lineno}"
     return None
 
 
 # --- the plan -------------------------------------------------------------------------------
 
 
-def _assemble_plan(project: Project, records: list[dict[str, Any]]) -> dict[str, Any]:
+def _assemble_plan(
+    project: Project, records: list[dict[str, Any]], preview: bool = False
+) -> dict[str, Any]:
     """The root Stack, then the recorded resources in a stable order, and the shown config."""
     stack_name = f"{project.name}-{project.stack}"
     stack_urn = "urn:pulumi:" + "::".join(
@@ -417,9 +506,13 @@ def _assemble_plan(project: Project, records: list[dict[str, Any]]) -> dict[str,
         key: ("[secret]" if key in project.secret_keys else value)
         for key, value in sorted(project.raw_config.items())
     }
-    return {
+    plan: dict[str, Any] = {
         "project": project.name,
         "stack": project.stack,
         "config": shown_config,
         "resources": [stack, *resources],
     }
+    if preview:
+        # Only a preview says so: an update's plan keeps the shape it always had.
+        plan["preview"] = True
+    return plan

@@ -13,12 +13,21 @@ stack's region and a fixed offline account.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 OFFLINE_ACCOUNT_ID = "123456789012"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""The engine's sentinel for a value not known yet (``UnknownStringValue`` on the wire)."""
+
+EKS_CA_PEM = (
+    "-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\n"
+    "-----END CERTIFICATE-----\n"
+)
+EKS_CA_DATA = base64.b64encode(EKS_CA_PEM.encode()).decode()
+"""The certificate authority data an EKS cluster reports (base64 of a PEM)."""
 
 
 def digest(*parts: str, length: int = 17) -> str:
@@ -37,6 +46,8 @@ class CloudContext:
     account_id: str = OFFLINE_ACCOUNT_ID
     default_region: str = "me-central-1"
     provider_regions: dict[str, str] = field(default_factory=dict)
+    eks_clusters: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(region, name) -> the state of each EKS cluster this run created (for ``getCluster``)."""
 
     def region_for(self, inputs: dict[str, Any], provider_ref: str | None) -> str:
         """pulumi-aws v7 per-resource ``region`` input, else the provider's, else the stack's."""

@@ -15,67 +15,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
-from contracts import regions
-from mlplatform.engine.cloud import CloudContext, digest
+from mlplatform.engine import aws_regions
+from mlplatform.engine.cloud import EKS_CA_DATA, CloudContext, digest
+from mlplatform.engine.computed_aws import AWS_SERVICE_OUTPUTS
+from mlplatform.engine.computed_kubernetes import KUBERNETES_OUTPUTS
+from mlplatform.engine.new_resource import NewResource, OutputHandler, given_name
 
-
-@dataclass
-class NewResource:
-    """A resource being created: what the program asked for and the answer being filled in.
-
-    ``id`` starts as the generic auto-name; ``region``, ``account`` and ``arn`` are set
-    for AWS resources only.
-    """
-
-    type_: str
-    name: str
-    urn: str
-    inputs: dict[str, Any]
-    state: dict[str, Any] = field(init=False)
-    id: Any = field(init=False)
-    region: str = ""
-    account: str = ""
-    arn: str = ""
-
-    def __post_init__(self) -> None:
-        self.state = dict(self.inputs)
-        self.id = self.auto_name()
-
-    @property
-    def package(self) -> str:
-        """``aws`` of ``aws:s3/bucket:Bucket``."""
-        return self.type_.partition(":")[0]
-
-    @property
-    def module(self) -> str:
-        """``s3`` of ``aws:s3/bucket:Bucket``."""
-        return self.type_.partition(":")[2].partition(":")[0].split("/")[0]
-
-    @property
-    def kind(self) -> str:
-        """``Bucket`` of ``aws:s3/bucket:Bucket``."""
-        return self.type_.partition(":")[2].partition(":")[2]
-
-    @cached_property
-    def urn_digest(self) -> str:
-        """The digest AWS-style ids and ARNs are made of."""
-        return digest(self.urn)
-
-    def auto_name(self, digits: int = 8) -> str:
-        """The resource name with a suffix derived from the URN, where providers add a random one."""
-        return f"{self.name}-{digest(self.urn, length=digits)}"
-
-    def aws_auto_name(self) -> str:
-        """The AWS provider's auto-name: a 7-character suffix."""
-        return self.auto_name(7)
-
-
-OutputHandler = Callable[[NewResource], None]
+__all__ = ["OUTPUTS", "NewResource", "OutputHandler", "answer_for", "resource_outputs"]
 
 
 def answer_for(type_: str) -> OutputHandler | None:
@@ -92,17 +40,36 @@ def resource_outputs(
     inputs: dict[str, Any],
     provider_ref: str | None,
     ctx: CloudContext,
+    *,
+    preview: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The id and the state the provider would report after creating this resource."""
-    resource = NewResource(type_, name, urn, inputs)
+    """The id and the state the provider would report after creating this resource.
+
+    In a ``preview`` the resource is not created: the id is unknown (``""``) and the state
+    holds the inputs and what the provider's ``Check`` fills in (auto-names, the region,
+    ``tagsAll``); every other output is left out, which the SDK reads as unknown.
+    """
+    resource = NewResource(type_, name, urn, inputs, preview=preview)
     is_aws = resource.package == "aws"
     if is_aws:
         _aws_defaults(resource, ctx, provider_ref)
+    else:
+        # Where a Kubernetes load balancer lands: the stack's AWS region.
+        resource.region = ctx.default_region
     handler = answer_for(type_)
     if handler is not None:
         handler(resource)
     if is_aws:
         _aws_finish(resource)
+    if preview:
+        # The inputs as given (a handler may have filled computed parts into them), and
+        # what Check fills in.
+        checked = {
+            key: resource.state[key] for key in resource.known_at_preview if key in resource.state
+        }
+        return "", {**inputs, **checked}
+    if type_ == "aws:eks/cluster:Cluster":
+        ctx.eks_clusters[(resource.region, str(resource.id))] = resource.state
     return str(resource.id), resource.state
 
 
@@ -132,6 +99,8 @@ def _aws_defaults(resource: NewResource, ctx: CloudContext, provider_ref: str | 
     """Region, account, ``tagsAll``, and the id and ARN most AWS resources get."""
     resource.region = ctx.region_for(resource.inputs, provider_ref)
     resource.account = ctx.account_id
+    resource.partition = aws_regions.partition_of(resource.region).name
+    resource.known_at_preview.update(("region", "tagsAll"))
     tags = resource.inputs.get("tags")
     resource.state.setdefault("region", resource.region)
     resource.state.setdefault("tagsAll", dict(tags) if isinstance(tags, dict) else {})
@@ -143,9 +112,7 @@ def _aws_defaults(resource: NewResource, ctx: CloudContext, provider_ref: str | 
     kind = resource.kind
     # EC2 ARNs spell the kind in lower case (``natgateway/nat-...``), the others in camelCase.
     arn_kind = kind.lower() if resource.module == "ec2" else kind[0].lower() + kind[1:]
-    resource.arn = (
-        f"arn:aws:{resource.module}:{resource.region}:{resource.account}:{arn_kind}/{resource.id}"
-    )
+    resource.arn = resource.arn_of(resource.module, f"{arn_kind}/{resource.id}")
 
 
 def _aws_finish(resource: NewResource) -> None:
@@ -157,21 +124,18 @@ def _aws_finish(resource: NewResource) -> None:
             isinstance(resource_id, str) and "/" not in resource_id and ":" not in resource_id
         )
         resource.state["name"] = resource_id if is_plain else resource.aws_auto_name()
+        # The provider's Check auto-names a resource whose name was not given.
+        resource.known_at_preview.add("name")
     resource.state["id"] = resource.id
-
-
-def _given_name(resource: NewResource, key: str = "name") -> Any:
-    """The name the program gave in input ``key``, else the AWS auto-name."""
-    return resource.inputs.get(key) or resource.aws_auto_name()
 
 
 # --- AWS, per type ----------------------------------------------------------------------
 
 
 def _s3_bucket(resource: NewResource) -> None:
-    bucket = _given_name(resource, "bucket")
+    bucket = given_name(resource, "bucket")
     resource.id = bucket
-    resource.arn = f"arn:aws:s3:::{bucket}"
+    resource.arn = f"arn:{resource.partition}:s3:::{bucket}"
     resource.state.update(
         bucket=bucket,
         bucketDomainName=f"{bucket}.s3.amazonaws.com",
@@ -183,16 +147,18 @@ def _s3_bucket(resource: NewResource) -> None:
 def _iam_oidc_provider(resource: NewResource) -> None:
     # IAM is global: no region in its ARNs.
     url = str(resource.inputs.get("url", "")).removeprefix("https://")
-    resource.id = resource.arn = f"arn:aws:iam::{resource.account}:oidc-provider/{url}"
+    resource.id = resource.arn = (
+        f"arn:{resource.partition}:iam::{resource.account}:oidc-provider/{url}"
+    )
 
 
 def _iam_named(resource: NewResource) -> None:
     """Policies, users, groups, instance profiles (and roles): ARN by path and name."""
-    iam_name = _given_name(resource)
+    iam_name = given_name(resource)
     path = resource.inputs.get("path") or "/"
     kind = resource.kind
     resource.id = iam_name
-    resource.arn = f"arn:aws:iam::{resource.account}:{kind[0].lower() + kind[1:]}{path}{iam_name}"
+    resource.arn = f"arn:{resource.partition}:iam::{resource.account}:{kind[0].lower() + kind[1:]}{path}{iam_name}"
     resource.state.update(name=iam_name)
 
 
@@ -204,7 +170,9 @@ def _iam_role(resource: NewResource) -> None:
 def _iam_other(resource: NewResource) -> None:
     """Attachments, inline policies and the rest of IAM: no name of their own."""
     resource.id = f"{resource.name}-{resource.urn_digest[:8]}"
-    resource.arn = f"arn:aws:iam::{resource.account}:{resource.kind.lower()}/{resource.id}"
+    resource.arn = (
+        f"arn:{resource.partition}:iam::{resource.account}:{resource.kind.lower()}/{resource.id}"
+    )
 
 
 def _kms_key(resource: NewResource) -> None:
@@ -214,29 +182,23 @@ def _kms_key(resource: NewResource) -> None:
         f"-a{digest(urn, 'k', length=3)}-{digest(urn, 'kk', length=12)}"
     )
     resource.id = key_id
-    resource.arn = f"arn:aws:kms:{resource.region}:{resource.account}:key/{key_id}"
+    resource.arn = f"arn:{resource.partition}:kms:{resource.region}:{resource.account}:key/{key_id}"
     resource.state.update(keyId=key_id)
 
 
 def _kms_alias(resource: NewResource) -> None:
     alias = resource.inputs.get("name") or f"alias/{resource.name}"
-    arn_prefix = f"arn:aws:kms:{resource.region}:{resource.account}"
+    arn_prefix = f"arn:{resource.partition}:kms:{resource.region}:{resource.account}"
     resource.id = alias
     resource.arn = f"{arn_prefix}:{alias}"
     resource.state.update(targetKeyArn=f"{arn_prefix}:key/{resource.inputs.get('targetKeyId', '')}")
 
 
-_EKS_CA_PEM = (
-    "-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\n"
-    "-----END CERTIFICATE-----\n"
-)
-
-
 def _eks_cluster(resource: NewResource) -> None:
     region, urn = resource.region, resource.urn
-    cluster = _given_name(resource)
+    cluster = given_name(resource)
     resource.id = cluster
-    resource.arn = f"arn:aws:eks:{region}:{resource.account}:cluster/{cluster}"
+    resource.arn = f"arn:{resource.partition}:eks:{region}:{resource.account}:cluster/{cluster}"
     oidc = digest(urn, "oidc", length=32).upper()
     vpc_config = dict(resource.inputs.get("vpcConfig") or {})
     vpc_config.setdefault("clusterSecurityGroupId", f"sg-{digest(urn, 'csg')}")
@@ -244,7 +206,7 @@ def _eks_cluster(resource: NewResource) -> None:
     resource.state.update(
         name=cluster,
         endpoint=f"https://{oidc}.gr7.{region}.eks.amazonaws.com",
-        certificateAuthority={"data": base64.b64encode(_EKS_CA_PEM.encode()).decode()},
+        certificateAuthority={"data": EKS_CA_DATA},
         identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{oidc}"}]}],
         status="ACTIVE",
         platformVersion="eks.1",
@@ -254,11 +216,11 @@ def _eks_cluster(resource: NewResource) -> None:
 
 
 def _eks_node_group(resource: NewResource) -> None:
-    group = _given_name(resource, "nodeGroupName")
+    group = given_name(resource, "nodeGroupName")
     cluster = resource.inputs.get("clusterName", "cluster")
     resource.id = f"{cluster}:{group}"
     resource.arn = (
-        f"arn:aws:eks:{resource.region}:{resource.account}:nodegroup/"
+        f"arn:{resource.partition}:eks:{resource.region}:{resource.account}:nodegroup/"
         f"{cluster}/{group}/{resource.urn_digest[:8]}"
     )
     resource.state.update(nodeGroupName=group, status="ACTIVE")
@@ -268,7 +230,7 @@ def _eks_addon(resource: NewResource) -> None:
     cluster, addon = resource.inputs.get("clusterName"), resource.inputs.get("addonName")
     resource.id = f"{cluster}:{addon}"
     resource.arn = (
-        f"arn:aws:eks:{resource.region}:{resource.account}:addon/"
+        f"arn:{resource.partition}:eks:{resource.region}:{resource.account}:addon/"
         f"{cluster}/{addon}/{resource.urn_digest[:8]}"
     )
 
@@ -288,13 +250,17 @@ def _ec2_subnet(resource: NewResource) -> None:
     """The zone name for a zone id, or the zone id for a zone name, from the offering list."""
     zone_id = resource.inputs.get("availabilityZoneId")
     zone_name = resource.inputs.get("availabilityZone")
-    offers = regions.load(resource.region)
-    if zone_id and offers and zone_id in offers.zone_ids:
-        resource.state.setdefault("availabilityZone", offers.zone_name(zone_id))
-    elif zone_name and offers:
-        matching = [zone.zone_id for zone in offers.zones if zone.name == zone_name]
-        if matching:
-            resource.state.setdefault("availabilityZoneId", matching[0])
+    region = aws_regions.load(resource.region)
+    zones = dict(region.zones) if region else {}
+    by_id = {zone: name for name, zone in zones.items()}
+    if zone_id in by_id:
+        resource.state.setdefault("availabilityZone", by_id[zone_id])
+    elif zone_name in zones:
+        resource.state.setdefault("availabilityZoneId", zones[zone_name])
+    elif not zone_id and not zone_name and zones:
+        # AWS picks a zone for a subnet that names none.
+        name, picked = sorted(zones.items())[resource.number("zone", modulo=len(zones))]
+        resource.state.update(availabilityZone=name, availabilityZoneId=picked)
 
 
 def _ec2_launch_template(resource: NewResource) -> None:
@@ -319,32 +285,36 @@ def _ec2_vpc_endpoint(resource: NewResource) -> None:
 
 def _sqs_queue(resource: NewResource) -> None:
     region, account = resource.region, resource.account
-    queue = _given_name(resource)
+    queue = given_name(resource)
     if resource.inputs.get("fifoQueue") and not str(queue).endswith(".fifo"):
         queue = f"{queue}.fifo"
-    resource.arn = f"arn:aws:sqs:{region}:{account}:{queue}"
+    resource.arn = f"arn:{resource.partition}:sqs:{region}:{account}:{queue}"
     resource.id = f"https://sqs.{region}.amazonaws.com/{account}/{queue}"
     resource.state.update(name=queue, url=resource.id)
 
 
 def _log_group(resource: NewResource) -> None:
-    group = _given_name(resource)
+    group = given_name(resource)
     resource.id = group
-    resource.arn = f"arn:aws:logs:{resource.region}:{resource.account}:log-group:{group}"
+    resource.arn = (
+        f"arn:{resource.partition}:logs:{resource.region}:{resource.account}:log-group:{group}"
+    )
     resource.state.update(name=group)
 
 
 def _dynamodb_table(resource: NewResource) -> None:
-    table = _given_name(resource)
+    table = given_name(resource)
     resource.id = table
-    resource.arn = f"arn:aws:dynamodb:{resource.region}:{resource.account}:table/{table}"
+    resource.arn = (
+        f"arn:{resource.partition}:dynamodb:{resource.region}:{resource.account}:table/{table}"
+    )
     resource.state.update(name=table, streamArn=f"{resource.arn}/stream/2026-01-01T00:00:00.000")
 
 
 def _secret(resource: NewResource) -> None:
-    secret = _given_name(resource)
+    secret = given_name(resource)
     resource.arn = (
-        f"arn:aws:secretsmanager:{resource.region}:{resource.account}:secret:"
+        f"arn:{resource.partition}:secretsmanager:{resource.region}:{resource.account}:secret:"
         f"{secret}-{resource.urn_digest[:6]}"
     )
     resource.id = resource.arn
@@ -352,12 +322,12 @@ def _secret(resource: NewResource) -> None:
 
 
 def _elasticache_replication_group(resource: NewResource) -> None:
-    group = _given_name(resource, "replicationGroupId")
-    host = f"{group}.{resource.urn_digest[:6]}.mec1.cache.amazonaws.com"
+    group = given_name(resource, "replicationGroupId")
+    region = aws_regions.load(resource.region)
+    short = region.zones[0][1].split("-az")[0] if region else resource.region
+    host = f"{group}.{resource.urn_digest[:6]}.{short}.cache.{resource.dns_suffix}"
     resource.id = group
-    resource.arn = (
-        f"arn:aws:elasticache:{resource.region}:{resource.account}:replicationgroup:{group}"
-    )
+    resource.arn = f"arn:{resource.partition}:elasticache:{resource.region}:{resource.account}:replicationgroup:{group}"
     resource.state.update(
         primaryEndpointAddress=f"master.{host}",
         readerEndpointAddress=f"replica.{host}",
@@ -367,9 +337,9 @@ def _elasticache_replication_group(resource: NewResource) -> None:
 
 def _ecr_repository(resource: NewResource) -> None:
     region, account = resource.region, resource.account
-    repository = _given_name(resource)
+    repository = given_name(resource)
     resource.id = repository
-    resource.arn = f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+    resource.arn = f"arn:{resource.partition}:ecr:{region}:{account}:repository/{repository}"
     resource.state.update(
         repositoryUrl=f"{account}.dkr.ecr.{region}.amazonaws.com/{repository}",
         registryId=account,
@@ -380,41 +350,32 @@ def _rds(resource: NewResource) -> None:
     """Every RDS type: ARN by kind; instances and clusters get their endpoint."""
     region = resource.region
     host = f"{resource.id}.{resource.urn_digest[:12]}.{region}.rds.amazonaws.com"
-    resource.arn = f"arn:aws:rds:{region}:{resource.account}:{resource.kind.lower()}:{resource.id}"
+    resource.arn = f"arn:{resource.partition}:rds:{region}:{resource.account}:{resource.kind.lower()}:{resource.id}"
     resource.state.update(endpoint=f"{host}:5432", address=host)
 
 
 def _lambda_function(resource: NewResource) -> None:
     region = resource.region
-    resource.arn = f"arn:aws:lambda:{region}:{resource.account}:function:{resource.id}"
+    resource.arn = (
+        f"arn:{resource.partition}:lambda:{region}:{resource.account}:function:{resource.id}"
+    )
     resource.state.update(
         invokeArn=(
-            f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+            f"arn:{resource.partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
             f"{resource.arn}/invocations"
-        )
+        ),
+        qualifiedArn=f"{resource.arn}:$LATEST",
+        qualifiedInvokeArn=(
+            f"arn:{resource.partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
+            f"{resource.arn}:$LATEST/invocations"
+        ),
+        version="$LATEST",
+        lastModified="2026-01-01T00:00:00.000+0000",
+        sourceCodeHash=digest(resource.urn, "code", length=44),
     )
 
 
-# --- Kubernetes, random, provider resources --------------------------------------------
-
-
-def _kubernetes_object(resource: NewResource) -> None:
-    """The Kubernetes provider auto-names objects without ``metadata.name``."""
-    metadata = dict(resource.inputs.get("metadata") or {})
-    if not metadata.get("name"):
-        metadata["name"] = resource.auto_name()
-    resource.state["metadata"] = metadata
-    namespace = metadata.get("namespace")
-    resource.id = f"{namespace}/{metadata['name']}" if namespace else metadata["name"]
-
-
-def _helm_release(resource: NewResource) -> None:
-    release = resource.inputs.get("name") or resource.auto_name()
-    namespace = resource.inputs.get("namespace") or "default"
-    resource.state.update(
-        name=release, status={"name": release, "namespace": namespace, "status": "deployed"}
-    )
-    resource.id = f"{namespace}/{release}"
+# --- random, provider resources ---------------------------------------------------
 
 
 _RANDOM_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -497,9 +458,8 @@ OUTPUTS: dict[str, OutputHandler] = {
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:rds": _rds,
     "aws:lambda/function:Function": _lambda_function,
-    # Kubernetes
-    "kubernetes": _kubernetes_object,
-    "kubernetes:helm.sh": _helm_release,
+    **AWS_SERVICE_OUTPUTS,
+    **KUBERNETES_OUTPUTS,
     # random
     "random:index/randomPassword:RandomPassword": _random_text,
     "random:index/randomString:RandomString": _random_text,

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from contracts.names import TENANT_LABEL, TIER_LABEL
+from mlplatform.engine.cloud import UNKNOWN
 
 NOT_MANIFESTS = (
     "kubernetes:helm.sh/",
@@ -44,14 +45,17 @@ def manifests(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             continue
         api, kind = api_and_kind
         inputs = dict(resource.get("inputs") or {})
-        metadata = dict(inputs.pop("metadata", None) or {})
+        metadata = inputs.pop("metadata", None)
+        # In a preview, metadata made of unknown values is unknown as a whole.
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
         inputs.pop("apiVersion", None)
         inputs.pop("kind", None)
-        if not metadata.get("name"):
+        if not isinstance(metadata.get("name"), str) or metadata["name"] == UNKNOWN:
             # The provider auto-names objects; the engine recorded the name as the id.
             metadata["name"] = str(resource.get("id") or resource["name"]).split("/")[-1]
         manifest = {"apiVersion": api, "kind": kind, "metadata": metadata, **inputs}
-        folder = metadata.get("namespace") or "_cluster"
+        namespace = metadata.get("namespace")
+        folder = namespace if isinstance(namespace, str) and namespace != UNKNOWN else "_cluster"
         file_name = re.sub(r"[^a-z0-9.-]", "-", f"{kind.lower()}-{metadata['name']}")
         found.append((f"{folder}/{file_name}.yaml", manifest))
     return found
@@ -73,6 +77,11 @@ def write_outputs(plan: dict[str, Any], out_dir: Path) -> tuple[Path, int]:
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))
         count += 1
     return plan_path, count
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else empty (absent, or unknown in a preview)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _own_tenant(resource: dict[str, Any]) -> str | None:
@@ -109,8 +118,8 @@ def _tenant_tiers(plan: dict[str, Any]) -> dict[str, str]:
     tiers: dict[str, str] = {}
     for resource in plan["resources"]:
         inputs = resource.get("inputs") or {}
-        labels = (inputs.get("metadata") or {}).get("labels") or {}
-        tags = inputs.get("tags") or {}
+        labels = _mapping(_mapping(inputs.get("metadata")).get("labels"))
+        tags = _mapping(inputs.get("tags"))
         for marks in (labels, tags):
             if not isinstance(marks, dict):
                 continue

@@ -120,8 +120,11 @@ def test_data_sources_answer_like_the_cloud(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        # No offline answer for this data source at all.
-        ('aws.route53.get_zone(name="example.ae")', ["aws:route53/getZone:getZone"]),
+        # No offline answer for this data source at all (a secret's value is not invented).
+        (
+            'aws.secretsmanager.get_secret_version(secret_id="db")',
+            ["aws:secretsmanager/getSecretVersion:getSecretVersion"],
+        ),
         # Managed policy documents are not shipped: refused, never invented.
         (
             'aws.iam.get_policy(arn="arn:aws:iam::aws:policy/AdministratorAccess")',
