@@ -8,7 +8,7 @@ so what tests validate is exactly what Pulumi registers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pulumi
@@ -73,6 +73,21 @@ def register(
         spec=manifest.get("spec"),
         opts=opts,
     )
+
+
+def namespace_with_policies(
+    name: str,
+    namespace_manifest: Mapping[str, Any],
+    policies: Iterable[Mapping[str, Any]],
+    parent: pulumi.Resource,
+) -> pulumi.CustomResource:
+    """Register a platform namespace (``<name>-ns``), then its network policies
+    (``<name>-netpol-<policy>``) after it; return the namespace."""
+    ns = register(f"{name}-ns", namespace_manifest, pulumi.ResourceOptions(parent=parent))
+    after_ns = pulumi.ResourceOptions(parent=parent, depends_on=[ns])
+    for policy in policies:
+        register(f"{name}-netpol-{policy['metadata']['name']}", policy, after_ns)
+    return ns
 
 
 def pinned_release(

@@ -33,7 +33,7 @@ from typing import Any, NotRequired
 
 import pulumi
 
-from components.k8s._resources import pinned_release, register
+from components.k8s._resources import namespace_with_policies, pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, RegistryArgs, registry_of
 from components.k8s.netpol import baseline_policies, scrape_ingress
 from components.k8s.podspec import IRSA_ANNOTATION, Manifest, namespace, object_meta
@@ -313,19 +313,21 @@ class KarpenterInstall(pulumi.ComponentResource):
         super().__init__("mlplatform:karpenter:KarpenterInstall", name, None, opts)
         registry = registry_of(args)
         part_of = {"app.kubernetes.io/part-of": "mlplatform"}
-        ns = register(
-            f"{name}-ns",
+        ns = namespace_with_policies(
+            name,
             namespace(NAMESPACE, "restricted", part_of, "the controller runs restricted"),
-            pulumi.ResourceOptions(parent=self),
+            [
+                *baseline_policies(NAMESPACE, part_of, args["cluster_cidrs"]),
+                scrape_ingress(
+                    NAMESPACE,
+                    part_of,
+                    args.get("monitoring_namespace", "monitoring"),
+                    [METRICS_PORT],
+                ),
+            ],
+            self,
         )
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        for policy in [
-            *baseline_policies(NAMESPACE, part_of, args["cluster_cidrs"]),
-            scrape_ingress(
-                NAMESPACE, part_of, args.get("monitoring_namespace", "monitoring"), [METRICS_PORT]
-            ),
-        ]:
-            register(f"{name}-netpol-{policy['metadata']['name']}", policy, after_ns)
         pin = IMAGES["karpenter-controller"]
         release = pinned_release(
             f"{name}-controller",

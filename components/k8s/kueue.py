@@ -37,7 +37,7 @@ from typing import Any, NotRequired
 import pulumi
 import yaml
 
-from components.k8s._resources import pinned_release, register
+from components.k8s._resources import namespace_with_policies, pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.netpol import baseline_policies, scrape_ingress, webhook_ingress
 from components.k8s.podspec import GPU_RESOURCE, Manifest, namespace, object_meta
@@ -273,19 +273,18 @@ class KueueInstall(pulumi.ComponentResource):
         for queue in args["queues"]:
             if queue.flavor not in flavor_names:
                 raise ValueError(f"tenant {queue.tenant}: unknown flavor {queue.flavor!r}")
-        ns = register(
-            f"{name}-ns",
+        ns = namespace_with_policies(
+            name,
             namespace(NAMESPACE, "restricted", part_of, "the controller runs restricted"),
-            pulumi.ResourceOptions(parent=self),
+            kueue_policies(
+                NAMESPACE,
+                part_of,
+                args["cluster_cidrs"],
+                args.get("monitoring_namespace", "monitoring"),
+            ),
+            self,
         )
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        for policy in kueue_policies(
-            NAMESPACE,
-            part_of,
-            args["cluster_cidrs"],
-            args.get("monitoring_namespace", "monitoring"),
-        ):
-            register(f"{name}-netpol-{policy['metadata']['name']}", policy, after_ns)
         release = pinned_release(
             f"{name}-controller",
             "kueue",

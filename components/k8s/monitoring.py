@@ -26,7 +26,7 @@ from typing import Any, NotRequired
 
 import pulumi
 
-from components.k8s._resources import pinned_release, register
+from components.k8s._resources import namespace_with_policies, pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.netpol import monitoring_policies
 from components.k8s.podspec import (
@@ -173,18 +173,15 @@ class MonitoringStack(pulumi.ComponentResource):
         super().__init__("mlplatform:monitoring:MonitoringStack", name, None, opts)
         registry = registry_of(args)
         ns_name = args.get("namespace", "monitoring")
-        child = pulumi.ResourceOptions(parent=self)
         part_of = {"app.kubernetes.io/part-of": "mlplatform"}
-        ns = register(
-            f"{name}-ns",
+        ns = namespace_with_policies(
+            name,
             namespace(
                 ns_name, "restricted", part_of, "every pod restricted (node-exporter disabled)"
             ),
-            child,
+            monitoring_policies(ns_name, part_of, args["cluster_cidrs"]),
+            self,
         )
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        for policy in monitoring_policies(ns_name, part_of, args["cluster_cidrs"]):
-            register(f"{name}-netpol-{policy['metadata']['name']}", policy, after_ns)
         secret_name = "grafana-admin"  # noqa: S105 (the Secret object name)
         secret = register(
             f"{name}-grafana-admin",

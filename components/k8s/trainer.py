@@ -27,7 +27,7 @@ from typing import Any, NotRequired
 
 import pulumi
 
-from components.k8s._resources import pinned_release, register
+from components.k8s._resources import namespace_with_policies, pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
 from components.k8s.netpol import baseline_policies, scrape_ingress, webhook_ingress
 from components.k8s.podspec import (
@@ -319,19 +319,18 @@ class TrainerInstall(pulumi.ComponentResource):
         super().__init__("mlplatform:trainer:TrainerInstall", name, None, opts)
         registry = registry_of(args)
         part_of = {"app.kubernetes.io/part-of": "mlplatform"}
-        ns = register(
-            f"{name}-ns",
+        ns = namespace_with_policies(
+            name,
             namespace(NAMESPACE, "restricted", part_of, "controllers run restricted"),
-            pulumi.ResourceOptions(parent=self),
+            trainer_policies(
+                NAMESPACE,
+                part_of,
+                args["cluster_cidrs"],
+                args.get("monitoring_namespace", "monitoring"),
+            ),
+            self,
         )
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        for policy in trainer_policies(
-            NAMESPACE,
-            part_of,
-            args["cluster_cidrs"],
-            args.get("monitoring_namespace", "monitoring"),
-        ):
-            register(f"{name}-netpol-{policy['metadata']['name']}", policy, after_ns)
         self.release = pinned_release(
             f"{name}-controller",
             "kubeflow-trainer",
