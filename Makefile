@@ -22,7 +22,11 @@ install: $(STAMP)
 demo: install
 	@for s in $(STACKS); do $(VENV)/bin/mlplatform plan --stack $$s || exit $$?; echo; done
 	@for s in $(STACKS); do $(VENV)/bin/mlplatform policy --stack $$s || exit $$?; echo; done
+	@$(VENV)/bin/mlplatform report --stack prod --out .mlplatform/prod/report || exit $$?
+	@echo "compliance report: $(CURDIR)/.mlplatform/prod/report/report.html (and report.json, controls.csv)"
+	@echo
 	$(PY) -m workloads.lifecycle
+	$(PY) -m workloads.dr drill
 
 plan: install
 	$(VENV)/bin/mlplatform plan --stack $(or $(STACK),dev)
@@ -50,6 +54,7 @@ bench: install
 	$(PY) bench/serving.py
 	$(PY) bench/features.py
 	$(PY) bench/drift.py
+	$(PY) bench/ingestion.py
 
 clean:
 	rm -rf .mlplatform .pytest_cache .ruff_cache .mypy_cache

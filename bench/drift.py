@@ -1,6 +1,6 @@
 """Benchmark: drift of a 1M x 30 window, ours vs a per-column scipy.stats loop (and evidently).
 
-    python bench/drift.py [--rows 1000000] [--features 30] [--categorical 4]
+    python bench/drift.py [--rows 1000000] [--features 30] [--categorical 4] [--rounds 5]
 
 The baseline is what a straightforward monitor does per column: ``scipy.stats.ks_2samp``
 against the reference sample plus a ``np.histogram`` PSI for numeric columns, and
@@ -8,13 +8,19 @@ against the reference sample plus a ``np.histogram`` PSI for numeric columns, an
 same numbers (checked here at the reported precision; mismatches are counted in the
 output). evidently is optional: it is not a project dependency; if it is importable
 (from the environment or ``--evidently-path``) its DataDriftPreset with the KS/chi2
-and PSI methods is timed on the same data. The last line is one JSON object.
+and PSI methods is timed on the same data (once, outside the rounds).
+
+Ours with two threads, ours with one, the scipy loop and the **sort floor** (one
+``np.sort`` of every numeric column, single-threaded: what no exact sort-based method
+can go below) run interleaved for ``--rounds`` rounds (``_harness.py``); times are
+reported as median and spread, speed-ups per round. ``single_thread_sort_bound_speedup``
+is the scipy loop over the sort floor: the most a single-threaded sort-based method can
+gain. ``--quick``: 20,000 rows, 3 rounds. The last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -32,6 +38,9 @@ from workloads.monitoring.drift import (
     report_round,
 )
 from workloads.monitoring.reference import build_reference
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness as harness
 
 
 def make_data(
@@ -117,6 +126,13 @@ def run_evidently(
     return {"status": "ok", "version": evidently.__version__, **results}
 
 
+def sort_floor(prepared: Any, window: dict[str, np.ndarray]) -> None:
+    """What no sort-based method can go below: one sorted copy of every numeric column."""
+    for name, plan in prepared.features.items():
+        if hasattr(plan, "grid"):
+            np.sort(window[name])
+
+
 def main() -> int:
     """Run the comparison and print the JSON summary last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -124,66 +140,105 @@ def main() -> int:
     parser.add_argument("--features", type=int, default=30)
     parser.add_argument("--categorical", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--evidently-path", help="extra directory holding evidently")
     parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="20k rows, 3 rounds, no evidently")
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.rounds, args.skip_evidently = 20_000, 3, True
 
-    train, window, numeric, categorical = make_data(
-        args.rows, args.features, args.categorical, args.seed
-    )
-    ref = build_reference(train, numeric, categorical, sample_size=10_000, seed=args.seed)
-    # Both sides convert the reference once, as a monitor checking many windows does.
-    prepared = prepare_reference(ref)
-    for feat in ref["features"].values():
-        if feat["kind"] == "numeric":
-            feat["sample_array"] = np.asarray(feat["sample"])
-    compute_drift(window, prepared)  # warm-up: first-call imports and allocations
-
-    timings: dict[str, float] = {}
-    for threads in (2, 1):
-        started = time.perf_counter()
-        report = compute_drift(window, prepared, threads=threads)
-        timings[f"ours_threads{threads}_s"] = time.perf_counter() - started
-        print(f"ours ({threads} thread(s)): {timings[f'ours_threads{threads}_s']:.3f} s")
-    started = time.perf_counter()
-    baseline = scipy_loop(ref, window)
-    timings["scipy_loop_s"] = time.perf_counter() - started
-    print(f"per-column scipy loop: {timings['scipy_loop_s']:.3f} s")
-
-    mismatches = []
-    for f in report.features:
-        want = baseline[f.feature]
-        got = (f.psi, f.statistic, f.p_value)
-        for label, a, b in zip(("psi", "statistic", "p_value"), got, want, strict=True):
-            if report_round(a) != report_round(b) and not (math.isnan(a) and math.isnan(b)):
-                mismatches.append(f"{f.feature}.{label}: {a!r} vs {b!r}")
-    for line in mismatches:
-        print("MISMATCH", line)
-
-    if args.skip_evidently:
-        evidently: dict[str, Any] = {"status": "skipped"}
-    else:
-        if args.evidently_path:
-            sys.path.append(args.evidently_path)  # after the project's own packages
-        evidently = run_evidently(train, window, numeric, categorical)
-        print(f"evidently: {evidently}")
-
-    best = min(timings["ours_threads2_s"], timings["ours_threads1_s"])
-    summary = {
+    summary: dict[str, Any] = {
         "bench": "drift",
         "rows": args.rows,
         "features": args.features,
         "categorical": args.categorical,
-        "cpu_count": os.cpu_count(),
-        **{k: round(v, 3) for k, v in timings.items()},
-        "speedup_vs_scipy_loop": round(timings["scipy_loop_s"] / best, 1),
-        "speedup_single_thread": round(timings["scipy_loop_s"] / timings["ours_threads1_s"], 1),
-        "drifted_features": len(report.drifted_features),
-        "digit_mismatches": len(mismatches),
+        "rounds": args.rounds,
         "report_digits": 6,
-        "evidently": evidently,
     }
-    print(json.dumps(summary))
+    with harness.recorded(summary):
+        train, window, numeric, categorical = make_data(
+            args.rows, args.features, args.categorical, args.seed
+        )
+        ref = build_reference(train, numeric, categorical, sample_size=10_000, seed=args.seed)
+        # Both sides convert the reference once, as a monitor checking many windows does.
+        prepared = prepare_reference(ref)
+        for feat in ref["features"].values():
+            if feat["kind"] == "numeric":
+                feat["sample_array"] = np.asarray(feat["sample"])
+
+        reports: dict[str, Any] = {}
+
+        def timed(label: str, fn: Any) -> Any:
+            def run() -> float:
+                started = time.perf_counter()
+                reports[label] = fn()
+                return time.perf_counter() - started
+
+            return run
+
+        seconds = harness.interleaved(
+            {
+                "ours_threads2": timed("ours2", lambda: compute_drift(window, prepared, threads=2)),
+                "ours_threads1": timed("ours1", lambda: compute_drift(window, prepared, threads=1)),
+                "scipy_loop": timed("scipy", lambda: scipy_loop(ref, window)),
+                "sort_floor_threads1": timed("floor", lambda: sort_floor(prepared, window)),
+            },
+            args.rounds,
+        )
+        report, baseline = reports["ours1"], reports["scipy"]
+        mismatches = []
+        for which in ("ours1", "ours2"):
+            for f in reports[which].features:
+                want = baseline[f.feature]
+                got = (f.psi, f.statistic, f.p_value)
+                for label, a, b in zip(("psi", "statistic", "p_value"), got, want, strict=True):
+                    if report_round(a) != report_round(b) and not (math.isnan(a) and math.isnan(b)):
+                        mismatches.append(f"{which} {f.feature}.{label}: {a!r} vs {b!r}")
+        for line in mismatches:
+            print("MISMATCH", line)
+
+        if args.skip_evidently:
+            evidently: dict[str, Any] = {"status": "skipped"}
+        else:
+            if args.evidently_path:
+                sys.path.append(args.evidently_path)  # after the project's own packages
+            evidently = run_evidently(train, window, numeric, categorical)
+            print(f"evidently: {evidently}")
+
+        summary["seconds"] = {k: harness.summary(v) for k, v in seconds.items()}
+        base = seconds["scipy_loop"]
+        summary["speedup_vs_scipy_loop"] = {
+            # scipy / ours per round: > 1 is faster; the verdict compares the time ranges.
+            f"threads{t}": {
+                "speedup": harness.summary(
+                    [b / a for a, b in zip(seconds[f"ours_threads{t}"], base, strict=True)]
+                ),
+                "verdict": harness.compare(
+                    seconds[f"ours_threads{t}"], base, higher_is_better=False
+                )["verdict"],
+            }
+            for t in (2, 1)
+        }
+        floor = [b / a for a, b in zip(seconds["sort_floor_threads1"], base, strict=True)]
+        summary["single_thread_sort_bound_speedup"] = harness.summary(floor)
+        summary["drifted_features"] = len(report.drifted_features)
+        summary["digit_mismatches"] = len(mismatches)
+        summary["evidently"] = evidently
+        summary["targets"] = {
+            "ge_10x_threads2": harness.target(
+                [b / a for a, b in zip(seconds["ours_threads2"], base, strict=True)],
+                10.0,
+                at_least=True,
+            ),
+            "ge_10x_threads1": harness.target(
+                [b / a for a, b in zip(seconds["ours_threads1"], base, strict=True)],
+                10.0,
+                at_least=True,
+            ),
+            "under_2s": harness.target(seconds["ours_threads2"], 2.0, at_least=False),
+        }
+    harness.emit(summary)
     return 0 if not mismatches else 1
 
 

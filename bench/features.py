@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--entity-rows", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    load_start = os.getloadavg()
     import pandas as pd
     from feast import FeatureStore
 
@@ -89,6 +90,8 @@ def main() -> int:
             "best_s": min(times),
             "median_s": float(np.median(times)),
         }
+    results["load_average_start"] = [round(x, 2) for x in load_start]
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results))
     return 0
 

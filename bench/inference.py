@@ -1,21 +1,26 @@
-"""Inference micro-benchmark: torch eager vs ONNX Runtime default vs our tuned session.
+"""Inference micro-benchmark: torch eager vs ONNX Runtime defaults vs the server's session.
 
 Models: the trained churn model (11 raw features, preprocessing inside, 64-64 MLP) and
-a larger plain MLP 128 -> 1024 -> 1024 -> 2. For each: batch-1 latency (p50/p99 over
-``--iters`` calls, each timed alone) and batch-256 throughput (rows/s). Outputs of the
-three runtimes are checked against each other before timing.
+a larger plain MLP 128 -> 1024 -> 1024 -> 2. For each: batch-1 latency (p50/p99 of
+``--iters`` calls, each timed alone) and batch-256 throughput (rows/s). ``ort_tuned`` is
+the session the model server builds (``workloads/serving/session.py``), ``ort_default``
+a session with ONNX Runtime's defaults. Outputs of the three runtimes are checked
+against each other before timing.
 
-``python bench/inference.py [--model-dir DIR] [--iters N] [--seconds S]``; without
-``--model-dir`` the local lifecycle model (``.mlplatform/local/model``) is used, trained
-first if missing. The last stdout line is one JSON object.
+The runtimes are measured interleaved, ``--rounds`` rounds (see ``_harness.py``); every
+figure is reported as median and spread over the rounds, and tuned-vs-default is a
+``win``/``loss`` only when the ranges do not overlap. That verdict, at batch 1 and
+batch 256, is what the server's session options are decided on.
+
+``python bench/inference.py [--model-dir DIR] [--rounds N] [--iters N] [--seconds S]
+[--quick]``; without ``--model-dir`` the local lifecycle model (``.mlplatform/local/model``)
+is used, trained first if missing. The last stdout line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,11 +35,13 @@ if TYPE_CHECKING:
     import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness as harness
 
 
 def _latency_us(fn: Callable[[], object], iters: int) -> dict[str, float]:
-    for _ in range(min(200, iters)):
-        fn()
+    """p50 and p99 of ``iters`` calls, each timed alone."""
     samples = np.empty(iters)
     clock = time.perf_counter_ns
     for i in range(iters):
@@ -48,8 +55,7 @@ def _latency_us(fn: Callable[[], object], iters: int) -> dict[str, float]:
 
 
 def _throughput(fn: Callable[[], object], rows: int, seconds: float) -> float:
-    for _ in range(5):
-        fn()
+    """Rows per second of back-to-back calls for about ``seconds``."""
     n, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
         fn()
@@ -107,20 +113,19 @@ def bench_model(
     onnx_path: Path,
     x1: np.ndarray,
     x256: np.ndarray,
-    tuned_threads: int,
-    iters: int,
-    seconds: float,
-    spin: bool = False,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
+    """The three runtimes on one model, interleaved round by round."""
     import onnxruntime as ort
     import torch
 
     from workloads.serving.session import tuned_session_options
 
     default = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    # The server's settings (1 intra-op thread, no spinning), as --intra_op_threads 1 runs.
     tuned = ort.InferenceSession(
         str(onnx_path),
-        sess_options=tuned_session_options(tuned_threads, allow_spinning=spin),
+        sess_options=tuned_session_options(1),
         providers=["CPUExecutionProvider"],
     )
     in_name = default.get_inputs()[0].name
@@ -137,7 +142,7 @@ def bench_model(
     for session in (default, tuned):
         got = session.run(None, {in_name: x256})[0]
         assert np.max(np.abs(got - want)) < 1e-4, f"{name}: runtimes disagree"
-    runs = {
+    calls = {
         "torch_eager": (eager(t1), eager(t256)),
         "ort_default": (
             lambda: default.run(None, {in_name: x1}),
@@ -148,16 +153,59 @@ def bench_model(
             lambda: tuned.run(None, {in_name: x256}),
         ),
     }
-    out: dict[str, Any] = {"tuned_intra_op_threads": tuned_threads, "tuned_spinning": spin}
-    for key, (one, batch) in runs.items():
+
+    def one_round(one: Callable[[], object], batch: Callable[[], object]) -> Callable[[], dict]:
+        def measure() -> dict[str, float]:
+            for _ in range(args.warmup):
+                one()
+            figures = _latency_us(one, args.iters)
+            figures["batch256_rows_per_s"] = _throughput(batch, len(x256), args.seconds)
+            return figures
+
+        return measure
+
+    raw = harness.interleaved(
+        {key: one_round(one, batch) for key, (one, batch) in calls.items()}, args.rounds
+    )
+    out: dict[str, Any] = {}
+    series: dict[str, dict[str, list[float]]] = {}
+    for key, rounds in raw.items():
+        series[key] = {figure: [r[figure] for r in rounds] for figure in rounds[0]}
         out[key] = {
-            "batch1": _latency_us(one, iters),
-            "batch256_rows_per_s": _throughput(batch, len(x256), seconds),
+            "batch1_p50_us": harness.summary(series[key]["p50_us"]),
+            "batch1_p99_us": harness.summary(series[key]["p99_us"]),
+            "batch256_rows_per_s": harness.summary(series[key]["batch256_rows_per_s"]),
         }
-    eager_p50 = out["torch_eager"]["batch1"]["p50_us"]
-    out["speedup_tuned_vs_eager_batch1_p50"] = eager_p50 / out["ort_tuned"]["batch1"]["p50_us"]
-    out["speedup_default_vs_eager_batch1_p50"] = eager_p50 / out["ort_default"]["batch1"]["p50_us"]
+    comparisons: dict[str, Any] = {}
+    for ours, other in (
+        ("ort_tuned", "ort_default"),
+        ("ort_tuned", "torch_eager"),
+        ("ort_default", "torch_eager"),
+    ):
+        # Speed-ups: other/ours for latency, ours/other for throughput (both > 1 = faster).
+        lat = harness.compare(
+            series[ours]["p50_us"], series[other]["p50_us"], higher_is_better=False
+        )
+        lat["speedup"] = harness.summary([1 / r for r in _ratios(series, ours, other, "p50_us")])
+        del lat["ratio"]
+        thr = harness.compare(
+            series[ours]["batch256_rows_per_s"],
+            series[other]["batch256_rows_per_s"],
+            higher_is_better=True,
+        )
+        thr["speedup"] = thr.pop("ratio")
+        comparisons[f"{ours}_vs_{other}"] = {"batch1_p50": lat, "batch256_rows_per_s": thr}
+    out["comparisons"] = comparisons
+    out["speedup_tuned_vs_eager_batch1_per_round"] = [
+        round(1 / r, 2) for r in _ratios(series, "ort_tuned", "torch_eager", "p50_us")
+    ]
     return out
+
+
+def _ratios(
+    series: dict[str, dict[str, list[float]]], ours: str, other: str, figure: str
+) -> list[float]:
+    return [a / b for a, b in zip(series[ours][figure], series[other][figure], strict=True)]
 
 
 def main() -> int:
@@ -165,9 +213,14 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model-dir", type=Path, default=None)
-    parser.add_argument("--iters", type=int, default=5000)
-    parser.add_argument("--seconds", type=float, default=2.0, help="per throughput run")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iters", type=int, default=2000, help="batch-1 calls per round")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed calls per round")
+    parser.add_argument("--seconds", type=float, default=0.5, help="batch-256 run per round")
+    parser.add_argument("--quick", action="store_true", help="3 short rounds, trained model only")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.iters, args.warmup, args.seconds = 3, 100, 20, 0.05
     import onnxruntime as ort
     import torch
 
@@ -181,52 +234,60 @@ def main() -> int:
     card = json.loads((args.model_dir / "model_card.json").read_text())
     results: dict[str, Any] = {
         "bench": "inference",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "onnxruntime": ort.__version__,
-            "torch_threads": torch.get_num_threads(),
-        },
+        "rounds": args.rounds,
+        "batch1_calls_per_round": args.iters,
+        "batch256_seconds_per_round": args.seconds,
     }
-    results["trained_model"] = bench_model(
-        "trained",
-        _torch_from_onnx(args.model_dir),
-        args.model_dir / "model.onnx",
-        _sample(card, 1, rng),
-        _sample(card, 256, rng),
-        1,
-        args.iters,
-        args.seconds,
-    )
-    torch.manual_seed(0)
-    large = build_mlp(128, (1024, 1024)).eval()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "large.onnx"
-        torch.onnx.export(
-            large,
-            (torch.zeros(4, 128),),
-            str(path),
-            dynamo=True,
-            external_data=False,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=1 << 20)},),
+    with harness.recorded(results):
+        results["machine"].update(
+            torch=torch.__version__,
+            onnxruntime=ort.__version__,
+            torch_threads=torch.get_num_threads(),
         )
-        results["large_mlp_128_1024_1024_2"] = bench_model(
-            "large",
-            large,
-            path,
-            rng.normal(size=(1, 128)).astype(np.float32),
-            rng.normal(size=(256, 128)).astype(np.float32),
-            2,
-            args.iters // 2,
-            args.seconds,
-            spin=True,
+        results["trained_model"] = bench_model(
+            "trained",
+            _torch_from_onnx(args.model_dir),
+            args.model_dir / "model.onnx",
+            _sample(card, 1, rng),
+            _sample(card, 256, rng),
+            args,
         )
+        if not args.quick:
+            torch.manual_seed(0)
+            large = build_mlp(128, (1024, 1024)).eval()
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "large.onnx"
+                torch.onnx.export(
+                    large,
+                    (torch.zeros(4, 128),),
+                    str(path),
+                    dynamo=True,
+                    external_data=False,
+                    input_names=["x"],
+                    output_names=["y"],
+                    dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=1 << 20)},),
+                )
+                results["large_mlp_128_1024_1024_2"] = bench_model(
+                    "large",
+                    large,
+                    path,
+                    rng.normal(size=(1, 128)).astype(np.float32),
+                    rng.normal(size=(256, 128)).astype(np.float32),
+                    args,
+                )
     trained = results["trained_model"]
-    results["target_tuned_ge_3x_eager_batch1"] = trained["speedup_tuned_vs_eager_batch1_p50"] >= 3.0
-    print(json.dumps(results))
+    results["targets"] = {
+        "tuned_ge_3x_eager_batch1": harness.target(
+            trained["speedup_tuned_vs_eager_batch1_per_round"], 3.0, at_least=True
+        ),
+        "tuned_vs_default_batch1": trained["comparisons"]["ort_tuned_vs_ort_default"]["batch1_p50"][
+            "verdict"
+        ],
+        "tuned_vs_default_batch256": trained["comparisons"]["ort_tuned_vs_ort_default"][
+            "batch256_rows_per_s"
+        ]["verdict"],
+    }
+    harness.emit(results)
     return 0
 
 

@@ -1,21 +1,40 @@
-"""Plan time and peak memory for 1, 10, 50 and 100 tenants, against bare Pulumi mocks.
+"""Plan time and peak memory by tenant count: the engine against the plain Pulumi SDK.
 
-For each size, a stack with that many tenants (alternating SMB and enterprise) is
-planned by the offline engine in a fresh process, twice: the first (cold) run pays for
-importing pulumi-aws and pulumi-kubernetes modules (seconds, once per process), the
-second (warm) run is the steady-state cost. The baseline, in another fresh process,
-registers the very same resources (same types, names and inputs, read back from the
-plan) under the SDK's plain ``set_mocks`` with a trivial Mocks. Same machine, same run,
-so the ratio holds even when the machine is noisy. The last line is one JSON object.
+For each size, a stack with that many tenants (alternating SMB and enterprise) is run
+three ways, each in a process of its own that stays up for all rounds:
 
-``time_ratio`` is the engine's overhead: the warm plan over the same program run on the
-SDK's plain ``MockMonitor`` (same mocks, nothing recorded). ``ratio_vs_flat_replay``
-compares with a flat program registering the same resources as untyped
-``CustomResource``s: it includes everything a real program does beyond registering
-(typed inputs, Outputs and applies, components, invokes), so it is context, not
-overhead.
+- ``engine``: ``mlplatform.engine.plan_program`` (our offline engine: recording monitor,
+  computed outputs, GC tuning, lean source positions), as ``mlplatform plan`` runs it;
+- ``sdk_program``: the **same program** under nothing but the SDK: ``set_mocks`` with a
+  plain ``pulumi.runtime.Mocks`` that answers each resource with a dict lookup (the id
+  and outputs the engine's mocks computed for it in the engine's cold run, so computing
+  them counts as engine overhead) and the program's two invokes with constants, the
+  config set as the CLI sets it, the program run with ``runpy`` and awaited as
+  ``pulumi.runtime.test`` awaits. Default GC, the SDK's own stack traces; nothing from
+  ``mlplatform`` is imported in that process (checked, ``baseline_imports_mlplatform``);
+- ``flat_replay``: a flat program registering the very same custom resources (types,
+  names and inputs read back from the engine's plan) as untyped ``CustomResource``s
+  under the same plain mocks: the cost of registering alone.
 
-    python bench/plan_scale.py [--sizes 1,10,50,100] [--repeat 1]
+Each process first runs once untimed (the cold run: imports of pulumi-aws and
+pulumi-kubernetes, seconds once per process; the engine's is reported as ``cold_s``),
+then the three are timed in turn, ``--rounds`` rounds, the order rotating each round
+(see ``_harness.py``). Reported: median and spread of each, and per-round ratios:
+
+- ``engine_overhead`` = engine / sdk_program: what our engine costs over the SDK running
+  the same program (the honest overhead figure);
+- ``vs_flat_replay`` = engine / flat_replay, the target (<= 1.3): it includes
+  what the program itself does beyond registering (typed inputs, Outputs and applies,
+  components, invokes), so ``sdk_program / flat_replay`` is reported beside it.
+
+Each run is timed in wall-clock and in CPU seconds of its process (all threads): on a
+loaded machine the wall clock mostly measures waiting for a core, the CPU time much
+less so; both are reported, with their ratios.
+
+``--profile`` writes cProfile statistics (CPU time) of one warm engine run and one warm
+SDK run of the largest size (top functions by own time) into the JSON.
+
+    python bench/plan_scale.py [--sizes 10,20] [--rounds 3] [--quick] [--profile]
 """
 
 from __future__ import annotations
@@ -27,152 +46,343 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _harness as harness  # noqa: E402
 from _stacks import write_stack  # noqa: E402
 
+PROJECT = "sovereign-ml-platform"
+STACK = "bench"
 
-def child_plan(program: Path, replay: Path) -> dict[str, float]:
-    from mlplatform.engine import load_project, plan_program, run_project
 
-    t0 = time.perf_counter()
-    plan = plan_program(program, "bench")
-    cold = time.perf_counter() - t0
-    # Alternate recorded and unrecorded runs of the same program so drift in machine
-    # load hits both alike; keep the best of each.
-    warm, unrecorded = float("inf"), float("inf")
-    for _ in range(2):
-        t0 = time.perf_counter()
-        plan = plan_program(program, "bench")
-        warm = min(warm, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        run_project(load_project(program, "bench"), record=False)
-        unrecorded = min(unrecorded, time.perf_counter() - t0)
-    replay.write_text(
-        json.dumps(
-            [
-                r
-                for r in plan["resources"]
-                if r["custom"] and not r["type"].startswith("pulumi:providers:")
-            ]
-        )
-    )
-    return {
-        "seconds": cold,
-        "warm_seconds": warm,
-        "unrecorded_seconds": unrecorded,
-        "resources": len(plan["resources"]),
+# ------------------------------------------------------------------ the three children
+def _engine(program: Path) -> tuple[Callable[[], Any], dict[str, Any]]:
+    from mlplatform.engine import plan_program
+    from mlplatform.engine.mocks import PlatformMocks
+
+    # The cold run notes every resource's id and outputs as the engine's mocks computed
+    # them: the plain-SDK run of the same program answers from that table.
+    answers: dict[str, Any] = {}
+    original = PlatformMocks.resource
+
+    def noting(self: Any, args: Any, *rest: Any, **kwargs: Any) -> Any:
+        resource_id, state = original(self, args, *rest, **kwargs)
+        answers[f"{args.typ}::{args.name}"] = [resource_id, state]
+        return resource_id, state
+
+    PlatformMocks.resource = noting  # type: ignore[method-assign]
+    try:
+        plan = plan_program(program, STACK)
+    finally:
+        PlatformMocks.resource = original  # type: ignore[method-assign]
+    (program / "answers.json").write_text(json.dumps(answers, default=str))
+    replay = [
+        r
+        for r in plan["resources"]
+        if r["custom"] and not r["type"].startswith("pulumi:providers:")
+    ]
+    (program / "replay.json").write_text(json.dumps(replay))
+    return lambda: plan_program(program, STACK), {"resources": len(plan["resources"])}
+
+
+def _stack_config(program: Path) -> dict[str, str]:
+    """The stack's config as the Pulumi CLI hands it to a program (objects as JSON)."""
+    import yaml
+
+    config = yaml.safe_load((program / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    flat = {}
+    for key, value in config.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, bool):
+            flat[full] = "true" if value else "false"
+        elif isinstance(value, (dict, list)):
+            flat[full] = json.dumps(value)
+        else:
+            flat[full] = str(value)
+    return flat
+
+
+CALLER = "aws:index/getCallerIdentity:getCallerIdentity"
+PARTITION = "aws:index/getPartition:getPartition"
+INVOKES: dict[str, dict[str, str]] = {
+    CALLER: {
+        "accountId": "123456789012",
+        "arn": "arn:aws:iam::123456789012:user/bench",
+        "userId": "AIDABENCH",
+        "id": "123456789012",
+    },
+    PARTITION: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+}
+
+
+def _plain_mocks(answers: dict[str, Any]) -> Any:
+    import pulumi
+
+    class PlainMocks(pulumi.runtime.Mocks):
+        """A dict lookup per resource (the outputs the engine computed; else the inputs
+        echoed) and per invoke: the cheapest mocks that let the program run."""
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            known = answers.get(f"{args.typ}::{args.name}")
+            if known is not None:
+                return known[0], dict(known[1])
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+            return dict(INVOKES.get(args.token, {})), []
+
+    return PlainMocks()
+
+
+def _sdk_program(program: Path) -> tuple[Callable[[], Any], dict[str, Any]]:
+    import runpy
+
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    config = _stack_config(program)
+    answers = json.loads((program / "answers.json").read_text())
+    main = REPO / "stacks" / "__main__.py"
+    sys.path.insert(0, str(main.parent))
+
+    def run() -> None:
+        pulumi.runtime.set_all_config(config)
+        pulumi.runtime.set_mocks(_plain_mocks(answers), project=PROJECT, stack=STACK, preview=False)
+        # What ``@pulumi.runtime.test`` does: run, then wait for every outstanding RPC.
+        _sync_await(run_pulumi_func(run_main))
+
+    def run_main() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    run()
+    return run, {"mlplatform_imported": any(m.startswith("mlplatform") for m in sys.modules)}
+
+
+def _flat_replay(program: Path) -> tuple[Callable[[], Any], dict[str, Any]]:
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    resources = json.loads((program / "replay.json").read_text())
+
+    def register() -> None:
+        for i, r in enumerate(resources):
+            pulumi.CustomResource(r["type"], f"{i}-{r['name']}", dict(r["inputs"]))
+
+    def run() -> None:
+        pulumi.runtime.set_mocks(_plain_mocks({}), project="bare", stack=STACK, preview=False)
+        _sync_await(run_pulumi_func(register))
+
+    run()
+    return run, {
+        "resources": len(resources),
+        "mlplatform_imported": any(m.startswith("mlplatform") for m in sys.modules),
     }
 
 
-def child_bare(replay: Path) -> dict[str, float]:
-    import pulumi
-    from pulumi.runtime import mocks
+CHILDREN = {"engine": _engine, "sdk_program": _sdk_program, "flat_replay": _flat_replay}
 
-    resources = json.loads(replay.read_text())
 
-    class Bare(mocks.Mocks):
-        def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            return f"{args.name}-id", dict(args.inputs)
-
-        def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-            return {}, []
-
+def child(kind: str, program: Path) -> None:
+    """Serve ``run`` lines on stdin with one timed run each; ``quit`` ends with peak RSS."""
     t0 = time.perf_counter()
-    mocks.set_mocks(Bare(), project="bare", stack="bench", preview=False)
-    outs = [
-        pulumi.CustomResource(r["type"], f"{i}-{r['name']}", dict(r["inputs"])).urn
-        for i, r in enumerate(resources)
-    ]
+    run, info = CHILDREN[kind](program)
+    info["cold_s"] = time.perf_counter() - t0
+    print(json.dumps(info), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "run":
+            t0, c0 = time.perf_counter(), time.process_time()
+            run()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            print(json.dumps({"seconds": wall, "cpu_seconds": cpu}), flush=True)
+        elif line.strip() == "profile":
+            print(json.dumps({"profile": _profiled(run)}), flush=True)
+        else:
+            break
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mib": round(rss, 1)}), flush=True)
 
-    @pulumi.runtime.test
-    def wait() -> pulumi.Output:
-        return pulumi.Output.all(*outs)
 
-    wait()
-    return {"seconds": time.perf_counter() - t0, "resources": len(resources)}
+def _profiled(run: Callable[[], Any], top: int = 15) -> dict[str, Any]:
+    """cProfile of one run: total, and the top functions by own time (seconds)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile(time.process_time)  # CPU time: a loaded machine preempts
+    t0 = time.perf_counter()
+    profiler.runcall(run)
+    total = time.perf_counter() - t0
+    stats = pstats.Stats(profiler)
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
+    return {
+        "profiled_s": round(total, 2),
+        "top_own_time": [
+            {
+                "function": f"{Path(file).name}:{line}({name})",
+                "calls": calls,
+                "own_s": round(own, 3),
+                "cumulative_s": round(cum, 3),
+            }
+            for (file, line, name), (_, calls, own, cum, _) in rows
+        ],
+    }
 
 
-def run_child(*args: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"child {' '.join(args)} failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# ------------------------------------------------------------------ the parent
+class Child:
+    """A child process kept up across rounds."""
+
+    def __init__(self, kind: str, program: Path) -> None:
+        self.kind = kind
+        # The program writes to stderr on every run: a file, not a pipe nobody drains.
+        self.stderr = program / f"{kind}.stderr"
+        with self.stderr.open("w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, __file__, "--child", kind, str(program)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                cwd=REPO,
+            )
+        self.info = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        out: IO[str] = self.proc.stdout  # type: ignore[assignment]
+        while line := out.readline():
+            if line.startswith("{"):
+                return dict(json.loads(line))
+        self.proc.wait()
+        err = self.stderr.read_text(errors="replace")
+        raise SystemExit(f"plan_scale: {self.kind} child failed:\n{err[-3000:]}")
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> dict[str, Any]:
+        result = self.ask("quit")
+        self.proc.wait(timeout=60)
+        return result
+
+
+def measure_size(tenants: int, folder: Path, rounds: int, profile: bool) -> dict[str, Any]:
+    program = write_stack(folder / f"n{tenants}", tenants)
+    children = {"engine": Child("engine", program)}  # writes replay.json first
+    try:
+        children["sdk_program"] = Child("sdk_program", program)
+        children["flat_replay"] = Child("flat_replay", program)
+    except BaseException:
+        for c in children.values():
+            c.proc.kill()
+            c.proc.wait()
+        raise
+    try:
+
+        def timed(c: Child) -> Callable[[], dict[str, Any]]:
+            return lambda: c.ask("run")
+
+        raw = harness.interleaved(
+            {kind: timed(c) for kind, c in children.items()},
+            rounds,
+            warmup=False,  # each child's cold run was its warm-up
+        )
+        seconds = {kind: [r["seconds"] for r in runs] for kind, runs in raw.items()}
+        cpu = {kind: [r["cpu_seconds"] for r in runs] for kind, runs in raw.items()}
+        profiles = (
+            {kind: children[kind].ask("profile")["profile"] for kind in ("engine", "sdk_program")}
+            if profile
+            else None
+        )
+    finally:
+        rss = {kind: c.close()["peak_rss_mib"] for kind, c in children.items()}
+    engine, sdk, flat = seconds["engine"], seconds["sdk_program"], seconds["flat_replay"]
+
+    def ratio(a: list[float], b: list[float]) -> list[float]:
+        return [x / y for x, y in zip(a, b, strict=True)]
+
+    row: dict[str, Any] = {
+        "tenants": tenants,
+        "resources": children["engine"].info["resources"],
+        "flat_replay_resources": children["flat_replay"].info["resources"],
+        "engine_cold_s": round(children["engine"].info["cold_s"], 2),
+        "seconds": {kind: harness.summary(v) for kind, v in seconds.items()},
+        "cpu_seconds": {kind: harness.summary(v) for kind, v in cpu.items()},
+        "peak_rss_mib": rss,
+        "engine_overhead": {
+            "ratio": harness.summary(ratio(engine, sdk)),
+            "verdict_engine_vs_sdk": harness.compare(engine, sdk, higher_is_better=False)[
+                "verdict"
+            ],
+        },
+        "engine_overhead_cpu": harness.summary(ratio(cpu["engine"], cpu["sdk_program"])),
+        "vs_flat_replay": harness.summary(ratio(engine, flat)),
+        "vs_flat_replay_cpu": harness.summary(ratio(cpu["engine"], cpu["flat_replay"])),
+        "sdk_program_vs_flat_replay": harness.summary(ratio(sdk, flat)),
+        "target_vs_flat_replay_le_1_3": harness.target(ratio(engine, flat), 1.3, at_least=False),
+        "target_vs_flat_replay_le_1_3_cpu": harness.target(
+            ratio(cpu["engine"], cpu["flat_replay"]), 1.3, at_least=False
+        ),
+        "baseline_imports_mlplatform": bool(
+            children["sdk_program"].info["mlplatform_imported"]
+            or children["flat_replay"].info["mlplatform_imported"]
+        ),
+        "ms_per_resource_engine": round(
+            1000 * harness.summary(engine)["median"] / children["engine"].info["resources"], 2
+        ),
+    }
+    if profiles:
+        row["profiles"] = profiles
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,10,50,100")
-    parser.add_argument("--child", nargs="*")
+    parser.add_argument("--sizes", default="10,20")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="1 tenant, 2 rounds")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-
     if args.child:
-        kind, value = args.child
-        folder = Path(value)
-        result = (
-            child_plan(folder, folder / "replay.json")
-            if kind == "plan"
-            else child_bare(folder / "replay.json")
-        )
-        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(result))
+        child(args.child[0], Path(args.child[1]))
         return
-
+    if args.quick:
+        args.sizes, args.rounds = "1", 2
+    result: dict[str, Any] = {"benchmark": "plan_scale", "rounds": args.rounds}
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (int(x) for x in args.sizes.split(",")):
-            program = write_stack(Path(tmp) / f"n{n}", n)
-            ours = run_child("plan", str(program))
-            bare = run_child("bare", str(program))
-            row = {
-                "tenants": n,
-                "resources": int(ours["resources"]),
-                "plan_cold_s": round(ours["seconds"], 2),
-                "plan_s": round(ours["warm_seconds"], 2),
-                "plan_peak_rss_mib": round(ours["peak_rss_mib"], 1),
-                "bare_mocks_s": round(bare["seconds"], 2),
-                "bare_peak_rss_mib": round(bare["peak_rss_mib"], 1),
-                "same_program_plain_monitor_s": round(ours["unrecorded_seconds"], 2),
-                "time_ratio": round(ours["warm_seconds"] / ours["unrecorded_seconds"], 2),
-                "ratio_vs_flat_replay": round(ours["warm_seconds"] / bare["seconds"], 2),
-                "cold_ratio": round(ours["seconds"] / bare["seconds"], 2),
-                "ms_per_resource": round(1000 * ours["warm_seconds"] / ours["resources"], 2),
-            }
+    with harness.recorded(result), tempfile.TemporaryDirectory() as tmp:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        for n in sizes:
+            row = measure_size(n, Path(tmp), args.rounds, args.profile and n == sizes[-1])
             rows.append(row)
+            s = row["seconds"]
             print(
-                f"{n:>4} tenants: {row['resources']:>6} resources | plan {row['plan_s']:.2f}s warm, "
-                f"{row['plan_cold_s']:.2f}s cold, {row['plan_peak_rss_mib']:.0f} MiB | same program "
-                f"on the SDK's plain MockMonitor {row['same_program_plain_monitor_s']:.2f}s "
-                f"(x{row['time_ratio']}) | flat replay of the same resources "
-                f"{row['bare_mocks_s']:.2f}s, {row['bare_peak_rss_mib']:.0f} MiB "
-                f"(x{row['ratio_vs_flat_replay']})",
+                f"{n:>4} tenants: {row['resources']:>6} resources | engine "
+                f"{s['engine']['median']:.2f}s [{s['engine']['min']:.2f}-{s['engine']['max']:.2f}] "
+                f"(cold {row['engine_cold_s']:.2f}s) | SDK, same program "
+                f"{s['sdk_program']['median']:.2f}s | flat replay {s['flat_replay']['median']:.2f}s"
+                f" | overhead x{row['engine_overhead']['ratio']['median']} | vs flat x"
+                f"{row['vs_flat_replay']['median']} [{row['vs_flat_replay']['min']}-"
+                f"{row['vs_flat_replay']['max']}] (CPU time: x{row['vs_flat_replay_cpu']['median']})",
                 flush=True,
             )
+    result["rows"] = rows
     largest = rows[-1]
-    print(
-        json.dumps(
-            {
-                "benchmark": "plan_scale",
-                "rows": rows,
-                "target_100_tenants_under_s": 30,
-                "target_ratio_max": 1.3,
-                "largest": largest,
-                "meets_time_target": largest["plan_cold_s"] < 30,
-                "meets_overhead_target": largest["time_ratio"] <= 1.3,
-                "meets_ratio_vs_flat_replay_target": largest["ratio_vs_flat_replay"] <= 1.3,
-            }
-        )
-    )
+    result["targets"] = {
+        "vs_flat_replay_le_1_3": largest["target_vs_flat_replay_le_1_3"],
+        "vs_flat_replay_le_1_3_cpu": largest["target_vs_flat_replay_le_1_3_cpu"],
+        "baseline_outside_engine": not any(r["baseline_imports_mlplatform"] for r in rows),
+    }
+    harness.emit(result)
 
 
 if __name__ == "__main__":

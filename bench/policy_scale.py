@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=100, help="tenants in the stack")
     parser.add_argument("--repeat", type=int, default=1, help="policy runs (median reported)")
     args = parser.parse_args()
+    load_start = os.getloadavg()
 
     with tempfile.TemporaryDirectory() as tmp:
         program = write_stack(Path(tmp), args.tenants)
@@ -88,6 +89,8 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+    result["load_average_start"] = [round(x, 2) for x in load_start]
+    result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
     return 0
 

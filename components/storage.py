@@ -15,7 +15,7 @@ down the same way, and its objects expire after a retention period.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -76,6 +76,10 @@ class SecureBucketArgs:
     """Object lock for audit data; requires versioning (always on here)."""
     noncurrent_version_days: int = 90
     """Noncurrent versions expire after this many days (keeps versioning affordable)."""
+    expire_prefixes: Mapping[str, int] = field(default_factory=dict)
+    """Retention per key prefix (``predictions/`` -> 90): objects expire that many days
+    after they were written, their noncurrent versions one day after they were replaced
+    or deleted (so an erasure's rewrite leaves no old copy behind for long)."""
     protect: bool = False
     """Protect the bucket (and its lock configuration) from deletion (prod)."""
     force_destroy: bool = False
@@ -267,9 +271,11 @@ class _LockedDownBucket(pulumi.ComponentResource):
         *,
         rule_id: str,
         noncurrent_days: int,
+        extra_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs] = (),
         **rule: Any,
     ) -> None:
-        """One lifecycle rule over the whole bucket that also expires old object versions."""
+        """One lifecycle rule over the whole bucket that also expires old object versions,
+        plus ``extra_rules`` (per-prefix retention)."""
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
@@ -282,11 +288,57 @@ class _LockedDownBucket(pulumi.ComponentResource):
                         noncurrent_days=noncurrent_days
                     ),
                     **rule,
-                )
+                ),
+                *extra_rules,
             ],
             # Noncurrent-version rules need versioning in place first.
             opts=child_opts(self, depends_on=[versioning]),
         )
+
+
+def tenant_data_expiry(
+    *, raw_events_days: int, offline_features_days: int, prediction_logs_days: int
+) -> dict[str, int]:
+    """Retention per prefix of a tenant's data bucket (the loop's and ingestion's folders)."""
+    from contracts.ingestion import (
+        DEAD_LETTER_PREFIX,
+        LANDING_DONE_PREFIX,
+        LANDING_PREFIX,
+        OFFLINE_PREFIX,
+    )
+    from contracts.names import PREDICTION_LOG_PREFIX
+
+    return {
+        f"{PREDICTION_LOG_PREFIX}/": prediction_logs_days,
+        f"{OFFLINE_PREFIX}/": offline_features_days,
+        "feast/offline/": offline_features_days,
+        f"{LANDING_PREFIX}/": raw_events_days,
+        f"{LANDING_DONE_PREFIX}/": raw_events_days,
+        f"{DEAD_LETTER_PREFIX}/": raw_events_days,
+    }
+
+
+def prefix_expiration_rules(
+    expire_prefixes: Mapping[str, int],
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """One rule per prefix: expire current objects after N days, replaced ones after 1."""
+    rules = []
+    for prefix, days in sorted(expire_prefixes.items()):
+        if days < 1 or not prefix.endswith("/") or prefix.startswith("/"):
+            raise ValueError(f"expire_prefixes[{prefix!r}]={days}: need 'folder/' and days >= 1")
+        rule_id = "retain-" + prefix.strip("/").replace("/", "-")
+        rules.append(
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id=rule_id[:255],
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=1
+                ),
+            )
+        )
+    return rules
 
 
 class SecureBucket(_LockedDownBucket):
@@ -340,6 +392,7 @@ class SecureBucket(_LockedDownBucket):
             abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                 days_after_initiation=7
             ),
+            extra_rules=prefix_expiration_rules(args.expire_prefixes),
         )
         if args.object_lock is not None:
             aws.s3.BucketObjectLockConfiguration(

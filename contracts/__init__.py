@@ -11,6 +11,8 @@ patches) lives here:
   tenant tier, the default region);
 - :mod:`contracts.telemetry`: metric and alert names, ports;
 - :mod:`contracts.router`: the canary router's configuration and the patches that move it;
+- :mod:`contracts.serving`: the model server's public API (the only routes the server and
+  the router expose) and its metrics port;
 - :mod:`contracts.feature_store`: the ``feature_store.yaml`` renderer and the feature views;
 - :mod:`contracts.signing`: where model-signing keys are mounted and how a public key is read;
 - :mod:`contracts.regions`: what a region offers (instance types, zones), dated data.

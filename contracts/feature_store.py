@@ -5,8 +5,14 @@ text. The registry is a file in S3 written with SSE-KMS (the tenant key); the of
 store is Feast's file (dask) store reading parquet from S3, whose location lives in the
 data sources (``definitions.build_objects(data_uri=settings.offline_data_uri)``), not in
 this file; the online store is DynamoDB (SMB tier) or ElastiCache Redis with TLS and
-AUTH (enterprise tier). The Redis password is never written out: the file references
-an environment variable, which Feast expands when it loads the file.
+AUTH (enterprise tier), or, on the in-country site, the tenant's in-cluster Valkey
+(Redis protocol, TLS with the site's CA, AUTH). The Redis password is never written out:
+the file references an environment variable, which Feast expands when it loads the file.
+
+On the in-country site there is no KMS: the registry and offline data live on the
+S3-compatible store (``s3_endpoint``; Feast's pods get it as ``FEAST_S3_ENDPOINT_URL``
+and ``AWS_ENDPOINT_URL_S3``), which encrypts at rest itself. A settings object without a
+KMS key is therefore valid only with that endpoint: AWS always gets SSE-KMS.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import re
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.names import DEFAULT_REGION
 from contracts.telemetry import REDIS_PORT
@@ -30,6 +36,7 @@ policies scoped to them) are created per view before any job runs."""
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 
 
 class DynamoDBOnlineStore(BaseModel):
@@ -56,6 +63,21 @@ class RedisOnlineStore(BaseModel):
         default="FEAST_REDIS_PASSWORD",
         description="Environment variable holding the AUTH token (from a Kubernetes Secret).",
     )
+    key_ttl_seconds: int | None = Field(
+        default=None, ge=1, description="Expire an entity's key this long after its last write."
+    )
+    ca_file: str | None = Field(
+        default=None,
+        description="CA bundle the client verifies the server with (an in-cluster store "
+        "signed by the site's PKI); None: the system's CAs (ElastiCache).",
+    )
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not _PATH.match(value):
+            raise ValueError(f"must be an absolute path of letters, digits, '._/-', got {value!r}")
+        return value
 
     @field_validator("password_env")
     @classmethod
@@ -81,7 +103,16 @@ class PlatformFeatureStoreSettings(BaseModel):
     project: str = Field(description="Feast project (tenant-scoped), letters, digits, '_'.")
     registry_uri: str = Field(description="s3:// URI of the registry file.")
     offline_data_uri: str = Field(description="s3:// prefix holding the sources' parquet.")
-    kms_key_id: str = Field(description="KMS key (ARN or id) for SSE-KMS registry writes.")
+    kms_key_id: str | None = Field(
+        default=None,
+        description="KMS key (ARN or id) for SSE-KMS registry writes; None only with "
+        "s3_endpoint (an in-country store that encrypts at rest itself).",
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="https URL of the S3-compatible store holding registry and offline data "
+        "(in-country site); None: AWS S3.",
+    )
     online: Annotated[DynamoDBOnlineStore | RedisOnlineStore, Field(discriminator="type")] = Field(
         description="Online store: DynamoDB (SMB) or Redis (enterprise)."
     )
@@ -97,6 +128,22 @@ class PlatformFeatureStoreSettings(BaseModel):
                 f"must be letters, digits and '_' not starting with '_', got {value!r}"
             )
         return value
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(f"must be an https:// URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> PlatformFeatureStoreSettings:
+        if self.kms_key_id is None and self.s3_endpoint is None:
+            raise ValueError(
+                "kms_key_id is required on AWS S3 (registry writes are SSE-KMS); only an "
+                "in-country store (s3_endpoint) may go without"
+            )
+        return self
 
     @field_validator("registry_uri", "offline_data_uri")
     @classmethod
@@ -117,26 +164,34 @@ def render_platform_config(settings: PlatformFeatureStoreSettings) -> dict[str, 
         }
     else:
         # Feast parses "host:port,key=value"; ${VAR} is expanded from the pod's env.
+        connection = (
+            f"{settings.online.host}:{settings.online.port},ssl=true,"
+            f"password=${{{settings.online.password_env}}}"
+        )
+        if settings.online.ca_file is not None:
+            # Passed to redis-py as is: verify the server against the site's CA.
+            connection += f",ssl_ca_certs={settings.online.ca_file}"
         online = {
             "type": "redis",
             "redis_type": "redis_cluster" if settings.online.cluster else "redis",
-            "connection_string": (
-                f"{settings.online.host}:{settings.online.port},ssl=true,"
-                f"password=${{{settings.online.password_env}}}"
-            ),
+            "connection_string": connection,
+        }
+        if settings.online.key_ttl_seconds is not None:
+            online["key_ttl_seconds"] = settings.online.key_ttl_seconds
+    registry: dict[str, object] = {
+        "registry_type": "file",
+        "path": settings.registry_uri,
+        "cache_ttl_seconds": settings.registry_cache_ttl_seconds,
+    }
+    if settings.kms_key_id is not None:
+        registry["s3_additional_kwargs"] = {
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": settings.kms_key_id,
         }
     return {
         "project": settings.project,
         "provider": "aws",
-        "registry": {
-            "registry_type": "file",
-            "path": settings.registry_uri,
-            "cache_ttl_seconds": settings.registry_cache_ttl_seconds,
-            "s3_additional_kwargs": {
-                "ServerSideEncryption": "aws:kms",
-                "SSEKMSKeyId": settings.kms_key_id,
-            },
-        },
+        "registry": registry,
         "offline_store": {"type": "file"},
         "online_store": online,
         "entity_key_serialization_version": 3,
@@ -149,6 +204,11 @@ def render_platform_feature_store_yaml(settings: PlatformFeatureStoreSettings) -
         "# Rendered by contracts.feature_store; offline parquet lives under "
         f"{settings.offline_data_uri}\n"
     )
+    if settings.s3_endpoint is not None:
+        header += (
+            f"# on the S3-compatible store {settings.s3_endpoint} (FEAST_S3_ENDPOINT_URL), "
+            "encrypted at rest by the store\n"
+        )
     return header + yaml.safe_dump(render_platform_config(settings), sort_keys=False)
 
 

@@ -95,10 +95,14 @@ def retraining_service_account(tenant: str) -> str:
 
 def irsa_service_accounts(tenant: str) -> list[str]:
     """Service accounts the tenant's AWS role trusts (IRSA subjects)."""
+    from contracts.ingestion import ingestion_service_account
+
     return [
         feast_service_account(tenant),
         serving_service_account(tenant),
         training_service_account(tenant),
+        # The ingestion worker writes the tenant's offline store and online tables.
+        ingestion_service_account(tenant),
     ]
 
 
@@ -111,6 +115,11 @@ def automation_service_accounts(tenant: str) -> list[str]:
         drift_monitor_service_account(tenant),
         retraining_service_account(tenant),
     ]
+
+
+def tenant_admin_group(tenant: str) -> str:
+    """The Kubernetes group bound to a tenant's ``tenant-admin`` Role (its default)."""
+    return f"mlplatform:{tenant}:admins"
 
 
 def alert_receiver_name(tenant: str) -> str:
@@ -223,7 +232,16 @@ def registry_uri(bucket: str) -> str:
     return f"s3://{bucket}/{REGISTRY_PREFIX}/"
 
 
-LOOP_READ_PREFIXES = ("predictions", "models", "registry", "canary")
+FEEDBACK_PREFIX = "feedback"
+"""Labelled outcomes of served predictions (``feedback/<model>/*.jsonl``): the canary's accuracy."""
+
+
+def feedback_uri(bucket: str) -> str:
+    """Where the tenant's application writes labelled feedback: ``s3://<bucket>/feedback/``."""
+    return f"s3://{bucket}/{FEEDBACK_PREFIX}/"
+
+
+LOOP_READ_PREFIXES = ("predictions", "models", "registry", FEEDBACK_PREFIX)
 """Folders of the tenant bucket the loop's automation role reads."""
 LOOP_WRITE_PREFIXES = ("models/*/drift", "registry")
 """Folders it writes: drift reports next to each model, the registry."""

@@ -11,7 +11,7 @@ is registered.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -49,6 +49,22 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class ZoneImpairment:
+    """What the shipped data says about a zone's damage, and since when."""
+
+    zone_id: str
+    state: str
+    """``lost`` (nothing may be placed there) or ``degraded`` (usable at the operator's
+    judgement)."""
+    since: str
+    """ISO date the impairment began (or was first reported, as ``note`` says)."""
+    note: str
+
+
+IMPAIRMENT_STATES = ("lost", "degraded")
+
+
+@dataclass(frozen=True)
 class RegionOfferings:
     """Instance types and zones of one region, as of ``data_date``."""
 
@@ -57,6 +73,12 @@ class RegionOfferings:
     zones: tuple[Zone, ...]
     instance_types: dict[str, InstanceType]
     impaired_zone_ids: dict[str, str]
+    impairments: dict[str, ZoneImpairment] = field(default_factory=dict)
+    """Zone id -> its impairment (2026: mec1-az2 lost, the others degraded)."""
+
+    def lost_zone_ids(self) -> list[str]:
+        """Zones the data says are lost: no stack may use them."""
+        return sorted(z for z, i in self.impairments.items() if i.state == "lost")
 
     @property
     def zone_ids(self) -> tuple[str, ...]:
@@ -113,13 +135,20 @@ def _parse(raw: dict[str, Any]) -> RegionOfferings:
         Zone(zone_id=z["zone_id"], name=z["name"], status=z.get("status_2026", ""))
         for z in raw["availability_zones"]
     )
-    impaired = raw["region"].get("availability_status_2026", {}).get("impaired_az_ids", {})
+    status = raw["region"].get("availability_status_2026", {})
+    impaired = status.get("impaired_az_ids", {})
+    impairments = {}
+    for zone_id, item in status.get("impairments", {}).items():
+        if item["state"] not in IMPAIRMENT_STATES:
+            raise ValueError(f"{region} data: zone {zone_id}: unknown state {item['state']!r}")
+        impairments[zone_id] = ZoneImpairment(zone_id, item["state"], item["since"], item["note"])
     return RegionOfferings(
         region=region,
         data_date="2026-03-16",
         zones=zones,
         instance_types=types,
         impaired_zone_ids=dict(impaired),
+        impairments=impairments,
     )
 
 

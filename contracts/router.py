@@ -10,6 +10,14 @@ Per enterprise model ``<model>`` the router is ConfigMap ``<model>-router`` (Env
 bootstrap under :data:`ROUTER_CONFIG_KEY`), Deployment ``<model>-router`` (pod-template
 annotation :data:`WEIGHTS_ANNOTATION` names the weights, so changing them rolls the
 pods: Envoy reads a static bootstrap only at start) and Service ``<model>``.
+
+The router's routes are the model's public API (:data:`contracts.serving.MODEL_API`
+for ``<model>``): one route per path and method, an exact path where the path is fixed
+and a short regex for the ``/versions/<v>/infer`` form, matched after Envoy has
+normalised the path (``..`` segments resolved, repeated slashes merged, escaped slashes
+refused). Every other request, such as KServe's ``/v2/repository/models/<m>/unload``,
+the model list or another model's name, matches no route and Envoy answers 404 itself.
+Every route carries the same weighted clusters.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any
 import yaml
 
 from contracts.names import CHALLENGER, CHAMPION
+from contracts.serving import MODEL_API
 
 ROUTER_PORT = 8080
 """Envoy listener port (the router Service maps 80 to it)."""
@@ -75,28 +84,61 @@ def _cluster(name: str, host: str) -> dict[str, Any]:
     }
 
 
-def _bootstrap(namespace_name: str, backends: list[tuple[str, str, int]]) -> dict[str, Any]:
+def model_of_isvc(isvc: str) -> str:
+    """The model an InferenceService ``<model>-champion`` / ``<model>-challenger`` serves."""
+    for role in (CHAMPION, CHALLENGER):
+        if isvc.endswith(f"-{role}") and len(isvc) > len(role) + 1:
+            return isvc.removesuffix(f"-{role}")
+    raise ValueError(f"InferenceService {isvc!r}: not <model>-{CHAMPION} or <model>-{CHALLENGER}")
+
+
+ROUTER_VERSION_SEGMENT = "[^/]+"
+"""A version segment in the router's regexes (the server checks the version itself)."""
+
+
+def public_routes(model: str) -> list[dict[str, Any]]:
+    """Envoy route matches for each public API route of ``model`` (path and method)."""
+    matches = []
+    for route in MODEL_API:
+        path: dict[str, Any] = (
+            {"path": route.path(model)}
+            if route.fixed
+            else {"safe_regex": {"regex": route.regex(model, ROUTER_VERSION_SEGMENT)}}
+        )
+        method = {"name": ":method", "string_match": {"exact": route.method}}
+        matches.append({**path, "headers": [method]})
+    return matches
+
+
+def _bootstrap(
+    namespace_name: str, model: str, backends: list[tuple[str, str, int]]
+) -> dict[str, Any]:
     """Envoy v3 bootstrap over ``(cluster name, InferenceService, weight)`` backends."""
     weighted = [{"name": name, "weight": weight} for name, _, weight in backends]
     clusters = [_cluster(name, predictor_host(namespace_name, isvc)) for name, isvc, _ in backends]
+
+    def action() -> dict[str, Any]:
+        # A fresh object per route: YAML would otherwise write anchors and aliases.
+        return {"timeout": "60s", "weighted_clusters": {"clusters": [dict(w) for w in weighted]}}
+
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network."
         "http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "model",
+        # Match on the path the backend will see: resolve ``.``/``..``, merge ``//`` and
+        # refuse %2F/%5C, so no spelling of a management path slips past the route.
+        "normalize_path": True,
+        "merge_slashes": True,
+        "path_with_escaped_slashes_action": "REJECT_REQUEST",
         "route_config": {
             "name": "model",
             "virtual_hosts": [
                 {
                     "name": "model",
                     "domains": ["*"],
+                    # The model's public API only; Envoy answers 404 for the rest.
                     "routes": [
-                        {
-                            "match": {"prefix": "/"},
-                            "route": {
-                                "timeout": "60s",
-                                "weighted_clusters": {"clusters": weighted},
-                            },
-                        }
+                        {"match": match, "route": action()} for match in public_routes(model)
                     ],
                 }
             ],
@@ -141,13 +183,17 @@ def router_config(
     """Envoy v3 bootstrap: one listener, one route, weighted over the predictors' Services.
 
     No admin listener (nothing to expose); KServe names a RawDeployment predictor's
-    Service ``<isvc>-predictor`` on port 80.
+    Service ``<isvc>-predictor`` on port 80. ``champion`` is ``<model>-champion``: the
+    route admits only that model's public API paths.
     """
+    model = model_of_isvc(champion)
     if challenger is None:
-        return _bootstrap(namespace_name, [(CHAMPION, champion, 100)])
+        return _bootstrap(namespace_name, model, [(CHAMPION, champion, 100)])
     champion_w, challenger_w = canary_weights(canary_percent)
     return _bootstrap(
-        namespace_name, [(CHAMPION, champion, champion_w), (CHALLENGER, challenger, challenger_w)]
+        namespace_name,
+        model,
+        [(CHAMPION, champion, champion_w), (CHALLENGER, challenger, challenger_w)],
     )
 
 
@@ -192,7 +238,8 @@ def promotion_patch(namespace_name: str, challenger: str) -> dict[str, dict[str,
     deploy makes the challenger's model the champion (see the actuator).
     """
     return _patches(
-        _bootstrap(namespace_name, [(CHALLENGER, challenger, 100)]), f"{CHALLENGER}=100"
+        _bootstrap(namespace_name, model_of_isvc(challenger), [(CHALLENGER, challenger, 100)]),
+        f"{CHALLENGER}=100",
     )
 
 
@@ -204,8 +251,12 @@ def routed_backends(namespace_name: str, config: Any) -> dict[str, int]:
     try:
         listener = config["static_resources"]["listeners"][0]
         hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-        route = hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
-        weights = {c["name"]: int(c["weight"]) for c in route["weighted_clusters"]["clusters"]}
+        routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+        every = [
+            {c["name"]: int(c["weight"]) for c in r["route"]["weighted_clusters"]["clusters"]}
+            for r in routes
+        ]
+        weights = every[0]
         hosts = {
             c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"][
                 "address"
@@ -214,6 +265,8 @@ def routed_backends(namespace_name: str, config: Any) -> dict[str, int]:
         }
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ValueError(f"not a weighted-cluster router bootstrap ({exc!r} missing)") from None
+    if any(other != weights for other in every):
+        raise ValueError(f"routes disagree on the weights: {every}")
     suffix = f"-predictor.{namespace_name}.svc.cluster.local"
     backends: dict[str, int] = {}
     for name, weight in weights.items():

@@ -1,9 +1,11 @@
 """Where model-signing keys live and how a public key is read.
 
 Training signs a model directory with an Ed25519 private key; every model server
-verifies it with the tenant's public key, which the Kubernetes layer mounts from a
-ConfigMap at :data:`VERIFY_KEY_DIR`/:data:`VERIFY_KEY_FILE` and names in
-:data:`VERIFY_KEY_ENV`. Stack settings check the configured key with
+verifies it with the tenant's public key. In the cluster the platform writes the PEM
+into the tenant's ServingRuntime as :data:`VERIFY_KEY_PEM_ENV` (an object no tenant
+role can modify; a ConfigMap in the tenant namespace could be patched by the tenant's
+admins); a server run by hand reads a key file (``--public_key`` or
+:data:`VERIFY_KEY_ENV`). Stack settings check the configured key with
 :func:`ed25519_public_pem` before anything is deployed.
 """
 
@@ -17,14 +19,16 @@ SIGNING_KEY_FILE = "signing.key.pem"
 """Key of the signing-key Secret and file name under :data:`SIGNING_KEY_DIR`."""
 SIGNING_KEY_PATH = f"{SIGNING_KEY_DIR}/{SIGNING_KEY_FILE}"
 """The mounted private key's full path (the value of :data:`SIGNING_KEY_ENV` in runs)."""
+VERIFY_KEY_PEM_ENV = "MLPLATFORM_VERIFY_KEY_PEM"
+"""Environment variable holding the public key's PEM text (what the cluster's runtime sets)."""
 VERIFY_KEY_ENV = "MLPLATFORM_VERIFY_KEY"
 """Environment variable naming the public key file a model server verifies with."""
 VERIFY_KEY_DIR = "/etc/mlplatform/keys"
-"""Where the Kubernetes layer mounts a tenant's public key in every model server."""
+"""Where a server image looks for a mounted public key file (``$MLPLATFORM_VERIFY_KEY``)."""
 VERIFY_KEY_FILE = "verify.pub.pem"
 """File name of the public key under :data:`VERIFY_KEY_DIR`."""
 VERIFY_KEY_PATH = f"{VERIFY_KEY_DIR}/{VERIFY_KEY_FILE}"
-"""The mounted public key's full path (the value of :data:`VERIFY_KEY_ENV` in the pods)."""
+"""A mounted public key's full path (the serving image's default :data:`VERIFY_KEY_ENV`)."""
 
 
 def ed25519_public_pem(value: str) -> str:

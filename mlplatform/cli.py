@@ -1,7 +1,7 @@
-"""``mlplatform``: plan the platform offline, check it against the policy packs, list what to mirror.
+"""``mlplatform``: plan offline, check the policy packs, report evidence, estimate cost, mirror.
 
-Exit codes: 0 ok; 1 mandatory policy violations; 2 bad configuration or usage (one line
-per problem, no traceback).
+Exit codes: 0 ok; 1 mandatory policy violations (unwaived) or a cost over a budget; 2 bad
+configuration or usage (one line per problem, no traceback).
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Offline plan, policy check and mirror list for the sovereign ML platform.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def waivers_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--waivers",
+            type=Path,
+            default=None,
+            help="waivers file (default: waivers.<stack>.yaml beside the program's "
+            "Pulumi.<stack>.yaml, e.g. stacks/waivers.prod.yaml here)",
+        )
 
     def common(command: argparse.ArgumentParser) -> None:
         command.add_argument(
@@ -79,12 +88,68 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--out", type=Path, default=None, help="also write plan.json and manifests here"
     )
+    waivers_option(policy)
+
+    report = commands.add_parser(
+        "report", help="compliance evidence report: report.html, report.json, controls.csv"
+    )
+    common(report)
+    report.add_argument(
+        "--out", type=Path, default=None, help="output folder (default .mlplatform/<stack>/report)"
+    )
+    report.add_argument(
+        "--baseline", type=Path, default=None, help="an earlier report folder: what is new, fixed"
+    )
+    report.add_argument("--pack", type=Path, action="append", default=None, help="as for policy")
+    report.add_argument("--config", type=Path, default=None, help="as for policy")
+    report.add_argument(
+        "--frameworks",
+        type=Path,
+        default=None,
+        help="controls mapping (default: policies/frameworks.yaml of this repository)",
+    )
+    report.add_argument("--usage", type=Path, default=None, help="usage assumptions (as for cost)")
+    waivers_option(report)
+
+    cost = commands.add_parser(
+        "cost", help="monthly cost estimate per tenant, tier and shared platform"
+    )
+    common(cost)
+    cost.add_argument(
+        "--usage", type=Path, default=None, help="usage assumptions merged over the defaults"
+    )
+    cost.add_argument(
+        "--baseline", type=Path, default=None, help="an earlier `cost --format json` output"
+    )
+    cost.add_argument("--format", choices=["text", "json"], default="text")
 
     mirror = commands.add_parser(
         "mirror", help="list every image and chart the stack needs (for air-gapped mirroring)"
     )
     common(mirror)
     mirror.add_argument("--format", choices=["text", "json"], default="text")
+    mirror.add_argument(
+        "--copy",
+        action="store_true",
+        help="copy every upstream image into the registry it is planned from and write "
+        "the digests to --lock (the program then references image@sha256:...)",
+    )
+    mirror.add_argument(
+        "--lock",
+        type=Path,
+        default=None,
+        help="image lock file (default: <program>/stacks/images.lock.json)",
+    )
+    mirror.add_argument(
+        "--auth", type=Path, default=None, help="registry credentials (Docker config.json format)"
+    )
+    mirror.add_argument(
+        "--plain-http",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="registry host spoken to without TLS (a local test registry)",
+    )
     return parser
 
 
@@ -124,6 +189,44 @@ def _policy_config_path(args: argparse.Namespace, program: Path) -> Path | None:
     return None
 
 
+def _waivers_path(args: argparse.Namespace, program: Path) -> Path | None:
+    """``--waivers FILE``, else the stack's own ``waivers.<stack>.yaml`` beside its stack file.
+
+    Unlike a policy config (which could switch everything off unseen), waivers are kept
+    with the stack they apply to and reviewed with it (CODEOWNERS): each names one rule and
+    its resources, needs an approver and an expiry, and stays listed in every output. A
+    CI owner who does not trust the checked folder's waivers passes ``--waivers`` (an
+    empty file waives nothing).
+    """
+    from mlplatform.engine import EngineError
+    from mlplatform.engine.stackfile import load_project
+
+    if args.waivers is not None:
+        return Path(args.waivers)
+    try:
+        project = load_project(program, args.stack)
+    except EngineError:
+        return None  # the plan reports the problem, one line
+    own = project.stack_file.parent / f"waivers.{args.stack}.yaml"
+    if own.is_file():
+        print(f"using waivers {own}", file=sys.stderr)
+        return own
+    return None
+
+
+def _load_waivers(args: argparse.Namespace, program: Path) -> list[Any]:
+    from mlplatform.engine import UsageError
+    from mlplatform.policy.waivers import WaiverError, load_waivers
+
+    path = _waivers_path(args, program)
+    if path is None:
+        return []
+    try:
+        return load_waivers(path)
+    except WaiverError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from mlplatform.engine.output import render_summary, write_outputs
 
@@ -143,6 +246,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from mlplatform.engine.output import write_outputs
     from mlplatform.policy import report as policy_report
     from mlplatform.policy import runner
+    from mlplatform.policy.waivers import WaiverError, apply_waivers
 
     packs = args.pack or runner.discover_packs(REPO_ROOT / "policies")
     for pack in packs:
@@ -156,6 +260,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
         config = runner.load_pack_config(config_path) if config_path else None
     except runner.PackError as exc:
         raise UsageError(str(exc)) from None
+    waivers = _load_waivers(args, program)
     _warn_about_pins(program)
     # The program runs in a process of its own: nothing it does can change the verdict.
     plan = plan_isolated(program, args.stack, preview=args.preview)
@@ -163,7 +268,8 @@ def cmd_policy(args: argparse.Namespace) -> int:
         write_outputs(plan, args.out)
     try:
         report = runner.run_packs(plan, packs, config)
-    except runner.PackError as exc:
+        report = apply_waivers(report, waivers)
+    except (runner.PackError, WaiverError) as exc:
         print(f"mlplatform policy: error: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
@@ -175,12 +281,92 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return int(report.exit_code)
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    from mlplatform.cost.estimate import (
+        CostError,
+        estimate_plan,
+        load_baseline,
+        load_usage,
+        render_text,
+    )
+    from mlplatform.engine import UsageError
+    from mlplatform.engine.isolated import plan_isolated
+
+    try:
+        usage = load_usage(args.usage)
+        baseline = load_baseline(args.baseline) if args.baseline else None
+    except CostError as exc:
+        raise UsageError(str(exc)) from None
+    program = _program(args)
+    _warn_about_pins(program)
+    plan = plan_isolated(program, args.stack, preview=args.preview)
+    try:
+        estimate = estimate_plan(plan, usage, baseline)
+    except CostError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(estimate.to_dict(), indent=2))
+    else:
+        print(render_text(estimate), end="")
+    for line in estimate.over_budget():
+        print(f"over budget: {line}", file=sys.stderr)
+    return estimate.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mlplatform.report import ReportInputs, build_report
+
+    program = _program(args)
+    config_path = _policy_config_path(args, program)
+    frameworks = args.frameworks or REPO_ROOT / "policies" / "frameworks.yaml"
+    inputs = ReportInputs(
+        program=program,
+        stack=args.stack,
+        preview=args.preview,
+        packs=args.pack,
+        policy_root=REPO_ROOT / "policies",
+        config_path=config_path,
+        waivers_path=_waivers_path(args, program),
+        frameworks_path=frameworks,
+        usage_path=args.usage,
+        baseline_dir=args.baseline,
+        out_dir=args.out or Path(".mlplatform") / args.stack / "report",
+    )
+    _warn_about_pins(program)
+    return build_report(inputs)
+
+
 def cmd_mirror(args: argparse.Namespace) -> int:
-    from mlplatform.mirror import artifacts_from_plan, render
+    from mlplatform.mirror import (
+        MirrorError,
+        RegistryClient,
+        artifacts_from_plan,
+        load_credentials,
+        mirror_images,
+        render,
+    )
 
     plan = _plan(args)
-    print(render(artifacts_from_plan(plan), args.format))
-    return 0
+    artifacts = artifacts_from_plan(plan)
+    if not args.copy:
+        print(render(artifacts, args.format))
+        return 0
+    lock = args.lock or _program(args) / "stacks" / "images.lock.json"
+    try:
+        credentials = load_credentials(args.auth) if args.auth else {}
+        outcomes = mirror_images(
+            [a.ref for a in artifacts if a.kind == "image"],
+            RegistryClient(credentials, plain_http=args.plain_http),
+            lock,
+        )
+    except MirrorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for outcome in outcomes:
+        print(f"{outcome.image} {outcome.digest or '-'} {outcome.note}")
+    missing = [o for o in outcomes if o.digest is None]
+    print(f"# {len(outcomes) - len(missing)} locked in {lock}, {len(missing)} not", flush=True)
+    return 1 if missing else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,7 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mlplatform.engine import EngineError
 
     args = _parser().parse_args(argv)
-    handlers = {"plan": cmd_plan, "policy": cmd_policy, "mirror": cmd_mirror}
+    handlers = {
+        "plan": cmd_plan,
+        "policy": cmd_policy,
+        "mirror": cmd_mirror,
+        "cost": cmd_cost,
+        "report": cmd_report,
+    }
     try:
         return handlers[args.command](args)
     except EngineError as exc:

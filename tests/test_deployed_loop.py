@@ -28,6 +28,7 @@ import pytest
 from components.k8s.catalog import OWN_IMAGES
 from components.k8s.serving import RUNTIME_OWNED
 from contracts.router import router_traffic_patch
+from tests.components.crd_validation import crd_findings
 from tests.components.k8s_validation import kubernetes_findings
 from tests.image_contents import ROOT, command_problems, image_files, pinned
 from workloads.rollout.localkube import merge_patch
@@ -67,6 +68,8 @@ def _containers(node: Any) -> Iterator[dict[str, Any]]:
         for key, value in node.items():
             if key in ("containers", "initContainers") and isinstance(value, list):
                 yield from (c for c in value if isinstance(c, dict) and "image" in c)
+            elif key == "trainer" and isinstance(value, dict) and "image" in value:
+                yield value  # a TrainJob's trainer: image, command, args of every node
             elif key == "run.json" and isinstance(value, str):
                 yield from _containers(json.loads(value))  # the training-run template
             else:
@@ -113,7 +116,13 @@ def test_every_container_command_is_inside_its_image(plans: dict[str, dict[str, 
     assert not problems, "\n".join(sorted(set(problems)))
     assert seen == {
         "onnx-serving": {"workloads.serving"},
-        "loop": {"workloads.alerts.webhook", "workloads.monitoring", "workloads.retraining"},
+        "loop": {
+            "workloads.alerts.webhook",
+            "workloads.dr",
+            "workloads.monitoring",
+            "workloads.retraining",
+            "workloads.ingestion",
+        },
         # The retraining controller's runs, and Kubeflow Trainer's runtime (torchrun).
         "training": {"workloads.retraining.run", "workloads.training"},
         "training-cuda": {"workloads.retraining.run"},
@@ -217,7 +226,7 @@ def test_the_loop_objects_are_schema_valid(plans: dict[str, dict[str, Any]]) -> 
         if manifest["kind"] == "ConfigMap" and "run.json" in manifest.get("data", {}):
             template = json.loads(manifest["data"]["run.json"])
             template["metadata"]["name"] = "churn-rt-0123456789abcdef0123"
-            findings += kubernetes_findings(template)
-            kinds.add("Job")
+            findings += crd_findings(template)  # a TrainJob, against the pinned CRD
+            kinds.add(template["kind"])
     assert not findings, findings
-    assert {"CronJob", "Deployment", "Job", "Role", "RoleBinding", "ServiceAccount"} <= kinds
+    assert {"CronJob", "Deployment", "TrainJob", "Role", "RoleBinding", "ServiceAccount"} <= kinds

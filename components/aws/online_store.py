@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from contracts.feature_store import dynamodb_table_name
+from contracts.ingestion import ONLINE_TTL_ATTRIBUTE
 from contracts.telemetry import REDIS_PORT
 
 REDIS_NODE_TYPE = "cache.r7g.large"
@@ -38,7 +39,11 @@ def dynamodb_tables(
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> list[pulumi.Output[str]]:
-    """One on-demand table per feature view, named as Feast names it; their names."""
+    """One on-demand table per feature view, named as Feast names it; their names.
+
+    Every table expires items by :data:`~contracts.ingestion.ONLINE_TTL_ATTRIBUTE` (DynamoDB
+    TTL): the retention of online features (UAE PDPL: no longer than the purpose needs).
+    """
     names: list[pulumi.Output[str]] = []
     for view in feature_views:
         table = aws.dynamodb.Table(
@@ -49,6 +54,7 @@ def dynamodb_tables(
             attributes=[{"name": "entity_id", "type": "S"}],
             server_side_encryption={"enabled": True, "kms_key_arn": kms_key_arn},
             point_in_time_recovery={"enabled": True},
+            ttl={"attribute_name": ONLINE_TTL_ATTRIBUTE, "enabled": True},
             deletion_protection_enabled=protect,
             tags=dict(tags),
             opts=pulumi.ResourceOptions(parent=parent, protect=protect),

@@ -105,7 +105,9 @@ class TenantQueuesArgs(TypedDict):
     max_receive_count: NotRequired[int]
     """Failed receives before a message goes to the DLQ (default 5)."""
     message_retention_seconds: NotRequired[int]
-    """Source queue retention (default 4 days); DLQs keep messages 14 days."""
+    """Source queue retention (default 4 days)."""
+    dead_letter_retention_seconds: NotRequired[int]
+    """DLQ retention (default 14 days, the SQS maximum)."""
     tags: NotRequired[Mapping[str, str]]
     """Extra tags."""
     data_classification: NotRequired[str]
@@ -146,7 +148,7 @@ class TenantQueues(pulumi.ComponentResource):
                 name=f"{qname}-dlq",
                 kms_master_key_id=key,
                 kms_data_key_reuse_period_seconds=300,
-                message_retention_seconds=14 * 24 * 3600,
+                message_retention_seconds=args.get("dead_letter_retention_seconds", 14 * 24 * 3600),
                 tags=tags,
                 opts=child,
             )
@@ -207,3 +209,213 @@ class TenantQueues(pulumi.ComponentResource):
                 "automationPolicyArn": self.automation_policy_arn,
             }
         )
+
+
+INGESTION_WORKER_ACTIONS = {
+    "source": [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    ],
+    "dlq": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+}
+"""The ingestion worker consumes its queue and only sends to its dead-letter queue."""
+
+
+def ingestion_worker_policy(
+    queue_arn: str, dlq_arn: str, kms_key_arn: str, region: str
+) -> dict[str, Any]:
+    """The worker's grant: consume the ingestion queue, dead-letter, the key via SQS."""
+    for arn in (queue_arn, dlq_arn, kms_key_arn):
+        if "*" in arn or not arn.startswith("arn:"):
+            raise ValueError(f"ingestion worker policy: {arn!r} is not a concrete ARN")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ConsumeIngestionQueue",
+                "Effect": "Allow",
+                "Action": list(INGESTION_WORKER_ACTIONS["source"]),
+                "Resource": [queue_arn],
+            },
+            {
+                "Sid": "DeadLetterRejectedEvents",
+                "Effect": "Allow",
+                "Action": list(INGESTION_WORKER_ACTIONS["dlq"]),
+                "Resource": [dlq_arn],
+            },
+            {
+                "Sid": "TenantKeyThroughSqs",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": [kms_key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+            },
+        ],
+    }
+
+
+def queue_depth_policy(queue_arns: Sequence[str]) -> dict[str, Any]:
+    """The autoscaler's grant: read the depth of these queues, nothing else (no messages)."""
+    arns = sorted(set(queue_arns))
+    if not arns or any("*" in a or not a.startswith("arn:") for a in arns):
+        raise ValueError(f"queue depth policy needs concrete queue ARNs, got {arns}")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadQueueDepth",
+                "Effect": "Allow",
+                "Action": ["sqs:GetQueueAttributes"],
+                "Resource": arns,
+            }
+        ],
+    }
+
+
+class IngestionQueuesArgs(TypedDict):
+    """Inputs of :class:`IngestionQueues`."""
+
+    tenant: str
+    """Tenant name (queue names from :mod:`contracts.ingestion`)."""
+    kms_key_arn: pulumi.Input[str]
+    """Tenant CMK (both queues)."""
+    worker_role_name: NotRequired[pulumi.Input[str] | None]
+    """IAM role of the ingestion worker (IRSA); gets :func:`ingestion_worker_policy`."""
+    scaler_role_name: NotRequired[pulumi.Input[str] | None]
+    """IAM role of the KEDA operator (IRSA); gets :func:`queue_depth_policy` on the queue."""
+    region: NotRequired[str]
+    max_receive_count: NotRequired[int]
+    """Failed receives (a store down) before SQS dead-letters a message (default 5)."""
+    message_retention_seconds: NotRequired[int]
+    """Ingestion queue retention (the tenant's ``retention.queue_messages_days``)."""
+    dead_letter_retention_seconds: NotRequired[int]
+    """DLQ retention (the tenant's ``retention.dead_letter_days``)."""
+    tags: NotRequired[Mapping[str, str]]
+    data_classification: NotRequired[str]
+
+
+class IngestionQueues(pulumi.ComponentResource):
+    """A tenant's feature-event queue and its dead-letter queue (KMS, redrive, TLS only)."""
+
+    queue_url: pulumi.Output[str]
+    """Where tenant systems send events (the worker's ``--queue``)."""
+    queue_arn: pulumi.Output[str]
+    dlq_url: pulumi.Output[str]
+    """Rejected events with their reason (the worker's ``--dlq``), and redriven ones."""
+    dlq_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: IngestionQueuesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlplatform:queues:IngestionQueues", name, None, opts)
+        from contracts.ingestion import ingestion_dlq_name, ingestion_queue_name
+
+        tenant = args["tenant"]
+        region = args.get("region", DEFAULT_REGION)
+        key = args["kms_key_arn"]
+        max_receive = args.get("max_receive_count", 5)
+        tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
+        child = pulumi.ResourceOptions(parent=self)
+        dlq = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=ingestion_dlq_name(tenant),
+            kms_master_key_id=key,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=args.get("dead_letter_retention_seconds", 14 * 24 * 3600),
+            tags=tags,
+            opts=child,
+        )
+        queue = aws.sqs.Queue(
+            f"{name}-queue",
+            name=ingestion_queue_name(tenant),
+            kms_master_key_id=key,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=args.get("message_retention_seconds", 4 * 24 * 3600),
+            # Longer than the worker's lease of a batch (120 s), so a slow batch is not
+            # handed to a second worker while the first still stores it.
+            visibility_timeout_seconds=300,
+            receive_wait_time_seconds=20,
+            redrive_policy=dlq.arn.apply(lambda arn: redrive_policy(arn, max_receive)),
+            tags=tags,
+            opts=child,
+        )
+        aws.sqs.RedriveAllowPolicy(
+            f"{name}-dlq-allow",
+            queue_url=dlq.url,
+            redrive_allow_policy=queue.arn.apply(redrive_allow_policy),
+            opts=child,
+        )
+        for suffix, q in (("queue", queue), ("dlq", dlq)):
+            aws.sqs.QueuePolicy(
+                f"{name}-{suffix}-policy",
+                queue_url=q.url,
+                policy=q.arn.apply(lambda arn: json.dumps(tls_only_queue_policy(arn))),
+                opts=child,
+            )
+        worker_role = args.get("worker_role_name")
+        if worker_role is not None:
+            aws.iam.RolePolicy(
+                f"{name}-worker",
+                role=worker_role,
+                policy=pulumi.Output.all(queue.arn, dlq.arn, pulumi.Output.from_input(key)).apply(
+                    lambda v: json.dumps(
+                        ingestion_worker_policy(v[0], v[1], v[2], region), sort_keys=True
+                    )
+                ),
+                opts=child,
+            )
+        scaler_role = args.get("scaler_role_name")
+        if scaler_role is not None:
+            aws.iam.RolePolicy(
+                f"{name}-scaler",
+                role=scaler_role,
+                policy=queue.arn.apply(
+                    lambda arn: json.dumps(queue_depth_policy([arn]), sort_keys=True)
+                ),
+                opts=child,
+            )
+        self.queue_url = queue.url
+        self.queue_arn = queue.arn
+        self.dlq_url = dlq.url
+        self.dlq_arn = dlq.arn
+        self.register_outputs(
+            {
+                "queueUrl": self.queue_url,
+                "queueArn": self.queue_arn,
+                "dlqUrl": self.dlq_url,
+                "dlqArn": self.dlq_arn,
+            }
+        )
+
+
+KEDA_NAMESPACE = "keda"
+"""Namespace of the KEDA operator (``components.k8s.keda``)."""
+KEDA_OPERATOR_ACCOUNT = "keda-operator"
+"""The chart's operator service account (values ``serviceAccount.operator.name``)."""
+
+
+def keda_operator_role(
+    name: str,
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer_host: pulumi.Input[str],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """The KEDA operator's IRSA role; each tenant's :class:`IngestionQueues` grants it
+    ``sqs:GetQueueAttributes`` on exactly that tenant's ingestion queue."""
+    from components._util import irsa_trust_policy, to_json
+
+    trust = pulumi.Output.all(oidc_provider_arn, oidc_issuer_host).apply(
+        lambda v: to_json(irsa_trust_policy(v[0], v[1], KEDA_NAMESPACE, KEDA_OPERATOR_ACCOUNT))
+    )
+    return aws.iam.Role(
+        f"{name}-keda-operator",
+        description="KEDA operator: reads the depth of the tenants' ingestion queues (IRSA)",
+        assume_role_policy=trust,
+        max_session_duration=3600,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict
 
+from components.k8s.podspec import image_lock, pin_image
 from contracts.names import DEFAULT_REGION
 
 """The UAE region: the default home of the registry mirror."""
@@ -132,6 +133,38 @@ CHARTS: dict[str, ChartPin] = {
         upstream="oci://registry.k8s.io/kueue/charts/kueue",
         source="kubernetes-sigs/kueue v0.19.2 charts/kueue (hack/helm-chart-package.sh)",
     ),
+    # Event-driven autoscaling of the ingestion workers (SQS / NATS JetStream depth).
+    # KEDA 2.20 supports Kubernetes 1.32-1.35+ (its N-2 policy at release, July 2026).
+    "keda": ChartPin(
+        name="keda",
+        version="2.20.2",
+        upstream="oci://ghcr.io/kedacore/charts/keda",
+        source="kedacore/charts v2.20.2 keda/ (appVersion 2.20.2)",
+    ),
+    # The in-country site's tenant broker (JetStream); chart and server versions move
+    # together. The tests run the PyPI nats-server 2.15.1: same client protocol and
+    # JetStream API as the chart's 2.14.2.
+    "nats": ChartPin(
+        name="nats",
+        version="2.14.2",
+        upstream="https://nats-io.github.io/k8s/helm/charts/",
+        source="nats-io/k8s 957650f 'Update NATS chart to 2.14.2' helm/charts/nats",
+    ),
+    # The in-country site's per-tenant online feature store: the Valkey project's own chart
+    # (Bitnami's moved to an unmaintained 'bitnamilegacy' image repository in 2025).
+    "valkey": ChartPin(
+        name="valkey",
+        version="0.11.0",
+        upstream="https://valkey.io/valkey-helm/",
+        source="valkey-io/valkey-helm bde1691 'updated chart version' valkey/ (appVersion 9.1.1)",
+    ),
+    # Kubernetes objects backed up to the in-country site's store (issue 14).
+    "velero": ChartPin(
+        name="velero",
+        version="12.1.0",
+        upstream="https://vmware-tanzu.github.io/helm-charts",
+        source="vmware-tanzu/helm-charts 73466ca charts/velero (appVersion 1.18.1)",
+    ),
     "kubeflow-trainer": ChartPin(
         name="kubeflow-trainer",
         version="2.3.0",
@@ -223,6 +256,25 @@ IMAGES: dict[str, ImagePin] = {
     ),
     "jobset-controller": ImagePin(
         "registry.k8s.io/jobset/jobset", "v0.12.0", "jobset chart 0.12.0 (release packaging)"
+    ),
+    # KEDA 2.20.2: the chart's defaults (registry ghcr.io, tag '' = appVersion 2.20.2).
+    "nats": ImagePin("docker.io/library/nats", "2.14.2-alpine", "nats chart 2.14.2 values.yaml"),
+    "valkey": ImagePin("docker.io/valkey/valkey", "9.1.1", "valkey chart 0.11.0 appVersion"),
+    "velero": ImagePin("docker.io/velero/velero", "v1.18.1", "velero chart 12.1.0 values.yaml"),
+    # The AWS object-store plugin line paired with Velero 1.18 (v1.14.x); v1.14.4 carries the
+    # CVE fixes of its release notes (velero discussion #10563, 2026-09-28).
+    "velero-plugin-for-aws": ImagePin(
+        "docker.io/velero/velero-plugin-for-aws", "v1.14.4", "velero-plugin-for-aws v1.14.4"
+    ),
+    "nats-config-reloader": ImagePin(
+        "docker.io/natsio/nats-server-config-reloader", "0.23.0", "nats chart 2.14.2 values.yaml"
+    ),
+    "keda-operator": ImagePin("ghcr.io/kedacore/keda", "2.20.2", "keda chart 2.20.2 values.yaml"),
+    "keda-metrics-apiserver": ImagePin(
+        "ghcr.io/kedacore/keda-metrics-apiserver", "2.20.2", "keda chart 2.20.2 values.yaml"
+    ),
+    "keda-admission-webhooks": ImagePin(
+        "ghcr.io/kedacore/keda-admission-webhooks", "2.20.2", "keda chart 2.20.2 values.yaml"
     ),
 }
 
@@ -322,16 +374,19 @@ class Registry:
         return f"{self.image_prefix}/{pin.upstream}" if self.image_prefix else pin.upstream
 
     def image(self, pin: ImagePin) -> str:
-        """Full mirror reference: by digest when known, else by exact tag."""
+        """Full mirror reference: by digest when known (the pin's, else the mirror's image
+        lock, see :func:`components.k8s.podspec.image_lock`), else by exact tag."""
         if pin.digest:
             return f"{self.repository(pin)}@{pin.digest}"
-        return f"{self.repository(pin)}:{pin.tag}"
+        return pin_image(f"{self.repository(pin)}:{pin.tag}")
 
     def helm_image(self, pin: ImagePin) -> dict[str, str]:
-        """``registry``/``repository``/``tag`` triple as most charts' ``image`` values take it."""
+        """``registry``/``repository``/``tag`` triple as most charts' ``image`` values take it
+        (plus ``digest`` when the pin or the image lock has one)."""
         values = {"registry": self.host, "repository": self.repository_path(pin), "tag": pin.tag}
-        if pin.digest:
-            values["digest"] = pin.digest
+        digest = pin.digest or image_lock().get(f"{self.repository_path(pin)}:{pin.tag}")
+        if digest:
+            values["digest"] = digest
         return values
 
     def chart(self, pin: ChartPin) -> str:
@@ -346,7 +401,7 @@ class Registry:
         """One of the platform's own images (:data:`OWN_IMAGES`) at an exact tag."""
         if not tag or tag == "latest":
             raise ValueError(f"{key} image tag must be exact, got {tag!r}")
-        return f"{self.host}/{OWN_IMAGES[key].repository}:{tag}"
+        return pin_image(f"{self.host}/{OWN_IMAGES[key].repository}:{tag}")
 
     def owns(self, image: str) -> bool:
         """Whether an image reference points into this registry."""
@@ -396,6 +451,12 @@ class PlatformFeatures:
     """Any tenant running the MLOps loop (alert receiver, drift monitor, retraining)."""
     karpenter: bool = False
     """Nodes from Karpenter (AWS stacks; an on-prem cluster's nodes are the operator's)."""
+    ingestion: bool = False
+    """Any tenant with an ingestion worker (KEDA scales it; it runs the loop image)."""
+    broker: bool = False
+    """The in-cluster NATS JetStream broker and Valkey online stores (the hybrid site)."""
+    velero: bool = False
+    """Velero backing the cluster's objects up to the in-country store (AWS with dr_site)."""
 
 
 def charts_for(features: PlatformFeatures) -> list[str]:
@@ -406,6 +467,12 @@ def charts_for(features: PlatformFeatures) -> list[str]:
         names += ["nvidia-device-plugin", "dcgm-exporter"]
     # Per-tenant quotas (Kueue) and distributed training (Trainer) on every site.
     names += ["kueue", "kubeflow-trainer"]
+    if features.ingestion:
+        names.append("keda")
+    if features.broker:
+        names += ["nats", "valkey"]
+    if features.velero:
+        names.append("velero")
     return names
 
 
@@ -439,6 +506,12 @@ def images_for(features: PlatformFeatures) -> list[str]:
     if features.karpenter:
         names.append("karpenter-controller")
     names += ["kueue-controller", "trainer-controller", "jobset-controller"]
+    if features.ingestion:
+        names += ["keda-operator", "keda-metrics-apiserver", "keda-admission-webhooks"]
+    if features.broker:
+        names += ["nats", "nats-config-reloader", "valkey"]
+    if features.velero:
+        names += ["velero", "velero-plugin-for-aws"]
     return names
 
 
@@ -479,6 +552,8 @@ def own_images_for(features: PlatformFeatures) -> list[str]:
         names += ["loop", "training"]
         if features.gpu:
             names.append("training-cuda")
+    if features.ingestion and "loop" not in names:
+        names.append("loop")
     return names
 
 
@@ -496,6 +571,9 @@ def merge_features(features: Iterable[PlatformFeatures]) -> PlatformFeatures:
         canary=any(f.canary for f in items),
         loop=any(f.loop for f in items),
         karpenter=any(f.karpenter for f in items),
+        ingestion=any(f.ingestion for f in items),
+        broker=any(f.broker for f in items),
+        velero=any(f.velero for f in items),
     )
 
 

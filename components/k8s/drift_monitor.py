@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from components.k8s.catalog import Registry
 from components.k8s.podspec import Manifest, Resources, container, object_meta, pod_spec
+from contracts.messaging import trigger_queue_spec
 from contracts.names import (
     Tier,
     drift_monitor_name,
@@ -68,11 +69,15 @@ def drift_monitor_cronjob(
     model: str,
     version: str,
     bucket: str,
-    kms_key_arn: str,
+    kms_key_arn: str | None,
     queue_url: str,
     psi_threshold: float = 0.2,
 ) -> Manifest:
-    """The CronJob checking one model's drift on the tier's schedule (pure)."""
+    """The CronJob checking one model's drift on the tier's schedule (pure).
+
+    ``queue_url``: an SQS URL or a NATS spec (:func:`contracts.messaging.trigger_queue_spec`);
+    ``kms_key_arn`` None: the site's store encrypts at rest (on-prem; its pods then carry
+    the store client, :mod:`components.k8s.objectstore`)."""
     schedule = DRIFT_SCHEDULES[tier]
     name = drift_monitor_name(model)
     obj_labels = labels(tenant, COMPONENT, name=name)
@@ -90,8 +95,8 @@ def drift_monitor_cronjob(
             f"--since={schedule.window_seconds}",
             f"--min_rows={schedule.min_rows}",
             f"--psi_threshold={psi_threshold}",
-            f"--queue=sqs:{queue_url}",
-            f"--kms_key={kms_key_arn}",
+            f"--queue={trigger_queue_spec(queue_url)}",
+            *([f"--kms_key={kms_key_arn}"] if kms_key_arn else []),
         ],
         env=[{"name": "HOME", "value": "/tmp"}],  # noqa: S108 (the pod's emptyDir)
     )
@@ -147,7 +152,7 @@ def drift_monitor_manifests(
     *,
     models: Sequence[tuple[str, str]],
     bucket: str,
-    kms_key_arn: str,
+    kms_key_arn: str | None,
     queue_url: str,
     role_arn: str | None,
 ) -> list[Manifest]:

@@ -48,25 +48,40 @@ COMPONENT = "feature-server"
 def feature_store_settings(
     project: str,
     bucket: str,
-    kms_key_arn: str,
+    kms_key_arn: str | None,
     tier: Tier,
     *,
     region: str = DEFAULT_REGION,
     redis_host: str | None = None,
+    online_ttl_seconds: int | None = None,
+    redis_ca_file: str | None = None,
+    s3_endpoint: str | None = None,
 ) -> PlatformFeatureStoreSettings:
-    """The settings both the feature server and the tenant's jobs render their YAML from."""
+    """The settings both the feature server and the tenant's jobs render their YAML from.
+
+    AWS: DynamoDB (SMB) or ElastiCache (enterprise, ``redis_host``), SSE-KMS with the
+    tenant key. In-country site: the tenant's in-cluster Valkey (``redis_host`` and the
+    site CA ``redis_ca_file``, any tier) and the S3-compatible store (``s3_endpoint``).
+    """
     online: DynamoDBOnlineStore | RedisOnlineStore
-    if tier == "smb":
+    if redis_host:
+        online = RedisOnlineStore(
+            host=redis_host,
+            port=REDIS_PORT,
+            password_env=REDIS_PASSWORD_ENV,
+            key_ttl_seconds=online_ttl_seconds,
+            ca_file=redis_ca_file,
+        )
+    elif tier == "smb":
         online = DynamoDBOnlineStore(region=region)
     else:
-        if not redis_host:
-            raise ValueError("enterprise feature store: redis_host is required")
-        online = RedisOnlineStore(host=redis_host, port=REDIS_PORT, password_env=REDIS_PASSWORD_ENV)
+        raise ValueError("enterprise feature store: redis_host is required")
     return PlatformFeatureStoreSettings(
         project=project,
         registry_uri=f"s3://{bucket}/feast/registry.db",
         offline_data_uri=f"s3://{bucket}/feast/offline/",
         kms_key_id=kms_key_arn,
+        s3_endpoint=s3_endpoint,
         online=online,
     )
 
@@ -80,9 +95,10 @@ def feature_server_env(region: str, tier: Tier, secret_name: str | None) -> list
         # Sovereignty: no usage telemetry leaves the cluster.
         {"name": "FEAST_USAGE", "value": "False"},
     ]
-    if tier == "enterprise":
-        if not secret_name:
-            raise ValueError("enterprise feature server needs the Redis token secret name")
+    if tier == "enterprise" and not secret_name:
+        raise ValueError("enterprise feature server needs the Redis token secret name")
+    if secret_name:
+        # A Redis-protocol online store (ElastiCache, or the in-country site's Valkey).
         env.append(
             {
                 "name": REDIS_PASSWORD_ENV,
@@ -110,12 +126,19 @@ def feature_server_manifests(
     region: str,
     replicas: int,
     schedule: str,
+    extra_env: list[Manifest] | None = None,
+    extra_volumes: list[Manifest] | None = None,
+    extra_mounts: list[Manifest] | None = None,
 ) -> list[Manifest]:
-    """Deployment, Service, CronJob (and PDB when replicated) of a tenant's Feast."""
+    """Deployment, Service, CronJob (and PDB when replicated) of a tenant's Feast.
+
+    ``extra_*``: what the site adds to both pods (on-prem: the object-store client and
+    the online store's CA)."""
     image = registry.image(IMAGES["feast-feature-server"])
     obj_labels = labels(tenant, COMPONENT, name=f"{tenant}-feast")
-    env = feature_server_env(region, tier, secret_name)
+    env = [*feature_server_env(region, tier, secret_name), *(extra_env or [])]
     volume, mount = _repo_volume(config_name)
+    volumes, mounts = [volume, *(extra_volumes or [])], [mount, *(extra_mounts or [])]
     server = container(
         "feature-server",
         image,
@@ -127,7 +150,7 @@ def feature_server_manifests(
             {"name": "metrics", "containerPort": FEATURE_SERVER_METRICS_PORT, "protocol": "TCP"},
         ],
         env=env,
-        volume_mounts=[mount],
+        volume_mounts=mounts,
         probes={
             "readinessProbe": {
                 "httpGet": {"path": "/health", "port": "http"},
@@ -140,7 +163,7 @@ def feature_server_manifests(
             },
         },
     )
-    server_spec = pod_spec([server], service_account=service_account_name, volumes=[volume])
+    server_spec = pod_spec([server], service_account=service_account_name, volumes=volumes)
     dep = deployment(
         f"{tenant}-feature-server", namespace, obj_labels, server_spec, replicas=replicas
     )
@@ -163,12 +186,12 @@ def feature_server_manifests(
         # materialize-incremental needs an end timestamp: "now" in UTC, at run time.
         args=[f'exec feast -c {REPO_DIR} materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)"'],
         env=env,
-        volume_mounts=[mount],
+        volume_mounts=mounts,
     )
     job_spec = pod_spec(
         [materialize],
         service_account=service_account_name,
-        volumes=[volume],
+        volumes=volumes,
         restart_policy="Never",
     )
     cron: Manifest = {

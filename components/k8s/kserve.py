@@ -5,6 +5,14 @@ KServe 0.16 calls the former ``RawDeployment`` mode, whose name it deprecates) s
 neither Knative nor Istio is needed, and no Ingress objects (clients are in-cluster;
 exposure is the tenant's explicit decision). KServe's built-in runtimes are disabled:
 tenants serve through the platform's own ONNX runtime (:mod:`components.k8s.serving`).
+
+Tenant admins may write InferenceServices, and KServe merges an InferenceService's
+``predictor.model`` (a container spec) over the runtime's container: environment, args,
+image and mounts set there would replace what the platform put in the runtime (the
+model-signing key, the anti-rollback record, the server itself). A
+``ValidatingAdmissionPolicy`` (:func:`inference_service_admission`) therefore refuses, in
+every tenant namespace, InferenceServices that set any of those, or bring their own
+containers, volumes, transformer or explainer.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.k8s._resources import pinned_release, register
 from components.k8s.catalog import CHARTS, IMAGES, Registry, RegistryArgs, registry_of
@@ -21,6 +30,7 @@ from components.k8s.podspec import (
     Manifest,
     namespace,
 )
+from contracts.names import TENANT_LABEL
 
 DEPLOYMENT_MODE = "Standard"
 """KServe mode without Knative or Istio: plain Deployments, Services and HPAs. KServe 0.16
@@ -137,6 +147,88 @@ class KServeInstallArgs(RegistryArgs):
     """Namespace whose Prometheus scrapes the controllers (default ``monitoring``)."""
 
 
+ISVC_ADMISSION_POLICY = "mlplatform-inferenceservice-platform-runtime"
+"""The ValidatingAdmissionPolicy (and its binding) guarding tenants' InferenceServices."""
+RUNTIME_OWNED_MODEL_FIELDS = (
+    "image", "command", "args", "env", "envFrom", "volumeMounts", "workingDir",
+    "securityContext", "lifecycle", "livenessProbe", "readinessProbe", "startupProbe",
+)  # fmt: skip
+"""Container fields of ``predictor.model`` that would override the platform's runtime."""
+FORBIDDEN_PREDICTOR_FIELDS = ("containers", "initContainers", "volumes")
+"""Predictor fields that would run other containers or mount other files into the pod."""
+
+
+def inference_service_admission() -> list[Manifest]:
+    """ValidatingAdmissionPolicy + binding: tenants' InferenceServices use the runtime as is.
+
+    Applies to namespaces carrying the tenant label; the loop's own edits (a new
+    ``storageUri``) pass, as does everything the serving component creates.
+    """
+    model_checks = " && ".join(
+        f"!has(object.spec.predictor.model.{field})" for field in RUNTIME_OWNED_MODEL_FIELDS
+    )
+    predictor_checks = " && ".join(
+        f"!has(object.spec.predictor.{field})" for field in FORBIDDEN_PREDICTOR_FIELDS
+    )
+    labels_ = {"app.kubernetes.io/part-of": "mlplatform", "app.kubernetes.io/managed-by": "pulumi"}
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": ISVC_ADMISSION_POLICY, "labels": labels_},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": ["serving.kserve.io"],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["inferenceservices"],
+                    }
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.spec.predictor.model) || (" + model_checks + ")",
+                    "message": "predictor.model may not set "
+                    + ", ".join(RUNTIME_OWNED_MODEL_FIELDS)
+                    + ": the platform's ServingRuntime owns them (model-signing key,"
+                    " anti-rollback record, server image)",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": predictor_checks,
+                    "message": "predictor may not bring "
+                    + ", ".join(FORBIDDEN_PREDICTOR_FIELDS)
+                    + ": models are served by the platform's runtime only",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": "!has(object.spec.transformer) && !has(object.spec.explainer)",
+                    "message": "transformers and explainers are not offered: they would run"
+                    " tenant containers in front of the model",
+                    "reason": "Forbidden",
+                },
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": ISVC_ADMISSION_POLICY, "labels": labels_},
+        "spec": {
+            "policyName": ISVC_ADMISSION_POLICY,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
+                }
+            },
+        },
+    }
+    return [policy, binding]
+
+
 CERT_MANAGER_WEBHOOK_PORT = 10250
 """cert-manager webhook's secure port (chart default ``webhook.securePort``)."""
 KSERVE_WEBHOOK_PORT = 9443
@@ -227,6 +319,19 @@ class KServeInstall(pulumi.ComponentResource):
             registry,
             ns_name,
             pulumi.ResourceOptions(parent=self, depends_on=[ks_ns_res]),
+        )
+        policy, binding = inference_service_admission()
+        vap = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-isvc-policy",
+            metadata=policy["metadata"],
+            spec=policy["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]),
+        )
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-isvc-policy-binding",
+            metadata=binding["metadata"],
+            spec=binding["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[vap]),
         )
         ks_pin = CHARTS["kserve"]
         pinned_release(

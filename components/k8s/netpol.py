@@ -18,6 +18,15 @@ from components.k8s.podspec import Manifest, object_meta
 
 ALL_PODS: Mapping[str, Any] = {}
 
+RESTRICTED_INGRESS_LABEL = "mlplatform.io/restricted-ingress"
+"""Pod label: the pod admits only the peers its own NetworkPolicy names (the alert
+receiver admits Alertmanager only), so :func:`allow_same_namespace` leaves it out."""
+
+UNRESTRICTED_PODS: Mapping[str, Any] = {
+    "matchExpressions": [{"key": RESTRICTED_INGRESS_LABEL, "operator": "DoesNotExist"}]
+}
+"""Every pod of the namespace except those labelled :data:`RESTRICTED_INGRESS_LABEL`."""
+
 
 def ip_block_peers(cidrs: Sequence[str]) -> list[Manifest]:
     """``ipBlock`` peers for CIDR blocks, as given."""
@@ -87,13 +96,15 @@ def allow_dns(namespace: str, labels: Mapping[str, str]) -> Manifest:
 
 
 def allow_same_namespace(namespace: str, labels: Mapping[str, str]) -> Manifest:
-    """Any traffic between the pods of the namespace."""
+    """Any traffic between the pods of the namespace, except to and from pods labelled
+    :data:`RESTRICTED_INGRESS_LABEL` (NetworkPolicies only add: a policy selecting every
+    pod would admit the whole namespace to a pod that should hear from one peer only)."""
     return _policy(
         "allow-same-namespace",
         namespace,
         labels,
         {
-            "podSelector": dict(ALL_PODS),
+            "podSelector": dict(UNRESTRICTED_PODS),
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [{"podSelector": dict(ALL_PODS)}]}],
             "egress": [{"to": [{"podSelector": dict(ALL_PODS)}]}],

@@ -13,8 +13,12 @@ and no service-account token unless the caller asks for one.
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from contracts.names import TENANT_LABEL
@@ -43,6 +47,44 @@ RBAC_API_GROUP = "rbac.authorization.k8s.io"
 TMP_VOLUME = "tmp"
 # A mount path inside the container, backed by a per-pod emptyDir: not a shared host /tmp.
 TMP_PATH = "/tmp"  # noqa: S108
+
+
+IMAGE_LOCK_ENV = "MLPLATFORM_IMAGE_LOCK"
+"""Overrides where the image lock is read from (a fork's own lock, tests)."""
+DEFAULT_IMAGE_LOCK = Path(__file__).resolve().parents[2] / "stacks" / "images.lock.json"
+"""``mlplatform mirror --copy`` writes it; see :mod:`mlplatform.mirror` for the format."""
+
+
+@functools.cache
+def _read_image_lock(path: str) -> Mapping[str, str]:
+    file = Path(path)
+    if not file.exists():
+        return {}
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        images = raw["images"] if raw.get("version") == 1 else None
+        if not isinstance(images, dict):
+            raise ValueError("version 1 with an images object expected")
+        return {str(key): str(entry["digest"]) for key, entry in images.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{file}: not a valid image lock ({exc})") from None
+
+
+def image_lock() -> Mapping[str, str]:
+    """``<repository>:<tag>`` -> ``sha256:...`` from the lock (read once per path)."""
+    return _read_image_lock(os.environ.get(IMAGE_LOCK_ENV) or str(DEFAULT_IMAGE_LOCK))
+
+
+def pin_image(image: str, lock: Mapping[str, str] | None = None) -> str:
+    """``host/repo:tag`` -> ``host/repo:tag@sha256:...`` when the lock has a digest for
+    ``repo:tag`` (the kubelet pulls by the digest; the tag stays for readers)."""
+    if "@" in image:
+        return image
+    _host, sep, rest = image.partition("/")
+    if not sep:
+        return image
+    digest = (image_lock() if lock is None else lock).get(rest)
+    return f"{image}@{digest}" if digest else image
 
 
 @dataclass(frozen=True)
@@ -138,7 +180,7 @@ def container(
         raise ValueError(f"container {name}: image {image!r} has no tag or digest")
     spec: Manifest = {
         "name": name,
-        "image": image,
+        "image": pin_image(image),
         "imagePullPolicy": "IfNotPresent",
         "resources": resources.to_manifest(),
         "securityContext": container_security_context(uid),

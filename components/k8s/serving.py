@@ -6,10 +6,18 @@ server image built from ``workloads/serving`` (CPU; a GPU runtime for enterprise
 ``InferenceService`` per model with the tier's autoscaling bounds, and for enterprise
 min 2 replicas, PodDisruptionBudgets and a champion/challenger canary.
 
-The server loads a model only after verifying its Ed25519 signature, so each tenant
-namespace gets a ConfigMap holding the model-signing public key, mounted read-only into
-every runtime container at ``/etc/mlplatform/keys/verify.pub.pem`` with
-``MLPLATFORM_VERIFY_KEY`` pointing at it (the path the serving Dockerfile documents).
+The server loads a model only after verifying its Ed25519 signature. The public key it
+verifies with is written by the platform into the tenant's ``ServingRuntime`` itself
+(``MLPLATFORM_VERIFY_KEY_PEM`` in the container's environment): tenant admins may edit
+ConfigMaps and InferenceServices in their namespace, but no tenant role can write a
+``ServingRuntime`` (``tests/components/test_verify_key_rbac.py`` proves it over every
+Role and binding the stacks plan), so a tenant cannot swap the trust root.
+
+What the runtime exposes (:mod:`contracts.serving`): V1/V2 inference, model metadata,
+health and readiness on ``http1``; metrics on their own port (``metrics``); gRPC off (the
+router, probes and PodMonitor speak HTTP only). Each server records the newest model
+version it served in the tenant bucket (``serving-state/<inferenceservice>.json``) and
+refuses an older one (anti-rollback, ``workloads.serving.rollback``).
 
 Canary decision (checked against the pinned KServe 0.16):
 
@@ -55,7 +63,6 @@ from components.k8s.podspec import (
     GpuScheduling,
     Manifest,
     Resources,
-    config_map,
     container_security_context,
     object_meta,
     pod_disruption_budget,
@@ -74,16 +81,10 @@ from contracts.names import (
     labels,
     runtime_name,
     serving_service_account,
-    verify_key_config_map_name,
 )
 from contracts.router import ROUTER_CONFIG_KEY, WEIGHTS_ANNOTATION
-from contracts.signing import (
-    VERIFY_KEY_DIR,
-    VERIFY_KEY_ENV,
-    VERIFY_KEY_FILE,
-    VERIFY_KEY_PATH,
-    ed25519_public_pem,
-)
+from contracts.serving import METRICS_PATH, METRICS_PORT, METRICS_PORT_NAME
+from contracts.signing import VERIFY_KEY_PEM_ENV, ed25519_public_pem
 
 KSERVE_GROUP = "serving.kserve.io"
 SERVER_PORT = 8080
@@ -93,7 +94,10 @@ SERVER_PORT_NAME = "http1"
 MODEL_SERVER_COMPONENT = "model-server"
 BIND_ARG = "--bind_address=0.0.0.0"
 """The workloads server binds loopback by default; in a pod it must listen on all addresses."""
-VERIFY_KEY_VOLUME = "model-verify-key"
+SERVED_STATE_PREFIX = "serving-state"
+"""Prefix in the tenant bucket of the servers' anti-rollback records."""
+SLOT_PLACEHOLDER = "{{.Name}}"
+"""KServe fills runtime args from the InferenceService's metadata: its name is the slot."""
 PREDICTION_SPOOL_VOLUME = "prediction-spool"
 PREDICTION_SPOOL_PATH = "/var/lib/mlplatform/predictions"
 """The server's bounded spool of prediction-log segments (an ``emptyDir``)."""
@@ -119,31 +123,33 @@ registry CLI (``python -m workloads.registry``) or the controller, not the stack
 # --- tenant builders -----------------------------------------------------------------
 
 
-def verify_key_config_map(tenant: str, namespace_name: str, public_key_pem: str) -> Manifest:
-    """ConfigMap with the Ed25519 public key the tenant's model servers verify models with.
+def served_state_uri(models: list[ModelSpec]) -> str | None:
+    """``s3://<tenant bucket>/serving-state/`` from the models' storage, None without S3."""
+    buckets = {
+        uri.removeprefix("s3://").split("/", 1)[0]
+        for model in models
+        for uri in (model["storage_uri"], model.get("challenger_storage_uri", ""))
+        if uri.startswith("s3://")
+    }
+    if len(buckets) > 1:
+        raise ValueError(f"models are stored in several buckets {sorted(buckets)}; want one")
+    return f"s3://{buckets.pop()}/{SERVED_STATE_PREFIX}/" if buckets else None
 
-    A public key is not a secret, so a ConfigMap (readable, diffable, auditable) is the
-    right home; the private key never reaches the cluster.
-    """
-    return config_map(
-        verify_key_config_map_name(tenant),
-        namespace_name,
-        labels(tenant, MODEL_SERVER_COMPONENT, name=verify_key_config_map_name(tenant)),
-        {VERIFY_KEY_FILE: public_key_pem},
-    )
 
-
-def prediction_log_args(log_uri: str, kms_key_arn: str) -> list[str]:
-    """Server flags that ship the prediction log to the tenant bucket (SSE-KMS).
+def prediction_log_args(log_uri: str, kms_key_arn: str | None) -> list[str]:
+    """Server flags that ship the prediction log to the tenant bucket.
 
     The server spools closed segments in an ``emptyDir`` and uploads them under
     ``<log_uri><model>/<hour>/`` off the request path; the spool is bounded, and a full
-    one drops (and counts) records instead of slowing requests.
+    one drops (and counts) records instead of slowing requests. With a key the segments
+    are SSE-KMS with it (AWS); without one (on-prem) the server must run with the
+    in-country store's client, whose ``MLPLATFORM_OBJECT_STORE_SSE=store`` is the only
+    case in which it writes without a key (``workloads.common.s3.sse_arguments``).
     """
     return [
         f"--prediction_log_dir={PREDICTION_SPOOL_PATH}",
         f"--prediction_log_uri={log_uri}",
-        f"--prediction_log_kms_key={kms_key_arn}",
+        *([f"--prediction_log_kms_key={kms_key_arn}"] if kms_key_arn else []),
     ]
 
 
@@ -155,22 +161,59 @@ def serving_runtime(
     *,
     gpu: GpuScheduling | None,
     resources: Resources,
-    prediction_log: tuple[str, str] | None = None,
+    prediction_log: tuple[str, str | None] | None = None,
+    verify_key_pem: str = "",
+    served_state: str | None = None,
+    kms_key_arn: str | None = None,
+    s3_endpoint: str | None = None,
+    object_store: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """ServingRuntime running the platform's ONNX Runtime server (V1 and V2 protocols).
 
-    ``prediction_log`` (``(log uri, kms key arn)``) turns on prediction logging to the
-    tenant's bucket, where the drift monitor reads it.
+    ``verify_key_pem`` is the Ed25519 public key models are verified with (in the
+    runtime, which tenants cannot write). ``prediction_log`` (``(log uri, kms key
+    arn)``; the key None on-prem, with ``object_store``) turns on prediction logging to
+    the tenant's bucket, where the drift monitor reads it. ``served_state`` (``s3://<bucket>/serving-state/``) is where each server
+    records the newest version it served (anti-rollback); without it the record is in
+    the pod's scratch volume and lasts as long as the pod. ``object_store`` (on-prem: the
+    in-country store's client, ``env``/``volumes``/``volume_mounts``) lets the server
+    write there without a KMS key.
     """
     name = runtime_name(tenant, gpu is not None)
+    args = [
+        "--model_name={{.Labels.modelName}}",
+        "--model_dir=/mnt/models",
+        f"--http_port={SERVER_PORT}",
+        BIND_ARG,
+        # Nothing in the platform speaks gRPC (router, probes, PodMonitor use HTTP).
+        "--enable_grpc=false",
+        f"--metrics_port={METRICS_PORT}",
+        f"--served_slot={SLOT_PLACEHOLDER}",
+        f"--served_state={served_state or TMP_PATH + '/' + SERVED_STATE_PREFIX}",
+    ]
+    if served_state and kms_key_arn:
+        args.append(f"--served_state_kms_key={kms_key_arn}")
+    env = [
+        {"name": "HOME", "value": TMP_PATH},
+        {"name": VERIFY_KEY_PEM_ENV, "value": verify_key_pem},
+    ]
+    if s3_endpoint:
+        env.append({"name": "AWS_ENDPOINT_URL_S3", "value": s3_endpoint})
+    volumes: list[Manifest] = [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}}]
+    mounts: list[Manifest] = [{"name": TMP_VOLUME, "mountPath": TMP_PATH}]
+    if object_store is not None:
+        names = {e["name"] for e in object_store["env"]}
+        env = [*(e for e in env if e["name"] not in names), *object_store["env"]]
+        volumes += list(object_store["volumes"])
+        mounts += list(object_store["volume_mounts"])
     spec: Manifest = {
         "supportedModelFormats": [
             {"name": "onnx", "version": "1", "autoSelect": True, "priority": 1}
         ],
         "protocolVersions": ["v1", "v2"],
         "annotations": {
-            "prometheus.kserve.io/port": str(SERVER_PORT),
-            "prometheus.kserve.io/path": "/metrics",
+            "prometheus.kserve.io/port": str(METRICS_PORT),
+            "prometheus.kserve.io/path": METRICS_PATH,
         },
         "containers": [
             {
@@ -178,41 +221,27 @@ def serving_runtime(
                 "name": "kserve-container",
                 "image": registry.serving_image(image_tag),
                 "imagePullPolicy": "IfNotPresent",
-                "args": [
-                    "--model_name={{.Labels.modelName}}",
-                    "--model_dir=/mnt/models",
-                    f"--http_port={SERVER_PORT}",
-                    BIND_ARG,
-                ],
-                "env": [
-                    {"name": "HOME", "value": TMP_PATH},
-                    # Set explicitly so the runtime does not depend on the image's ENV.
-                    {"name": VERIFY_KEY_ENV, "value": VERIFY_KEY_PATH},
-                ],
+                "args": args,
+                "env": env,
                 "ports": [
-                    {"name": SERVER_PORT_NAME, "containerPort": SERVER_PORT, "protocol": "TCP"}
+                    {"name": SERVER_PORT_NAME, "containerPort": SERVER_PORT, "protocol": "TCP"},
+                    {"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"},
                 ],
+                "readinessProbe": {
+                    "httpGet": {"path": "/v2/health/ready", "port": SERVER_PORT_NAME},
+                    "periodSeconds": 5,
+                },
+                "livenessProbe": {
+                    "httpGet": {"path": "/v2/health/live", "port": SERVER_PORT_NAME},
+                    "periodSeconds": 20,
+                    "failureThreshold": 3,
+                },
                 "resources": resources.to_manifest(),
                 "securityContext": container_security_context(),
-                "volumeMounts": [
-                    {"name": TMP_VOLUME, "mountPath": TMP_PATH},
-                    # A directory mount (items, not subPath) so a rotated key reaches
-                    # running pods; read-only: the server must never rewrite its trust root.
-                    {"name": VERIFY_KEY_VOLUME, "mountPath": VERIFY_KEY_DIR, "readOnly": True},
-                ],
+                "volumeMounts": mounts,
             }
         ],
-        "volumes": [
-            {"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}},
-            {
-                "name": VERIFY_KEY_VOLUME,
-                "configMap": {
-                    "name": verify_key_config_map_name(tenant),
-                    "items": [{"key": VERIFY_KEY_FILE, "path": VERIFY_KEY_FILE}],
-                    "defaultMode": 0o444,
-                },
-            },
-        ],
+        "volumes": volumes,
     }
     if prediction_log is not None:
         server = spec["containers"][0]
@@ -336,7 +365,8 @@ class ModelServingArgs(RegistryArgs):
     models: list[ModelSpec]
     """Models to serve."""
     verify_key_pem: str
-    """PEM of the Ed25519 public key the model servers verify model signatures with."""
+    """PEM of the Ed25519 public key the model servers verify model signatures with
+    (written into the ServingRuntimes, which no tenant role may modify)."""
     min_replicas: int
     """Tier lower bound (enterprise: at least 2)."""
     max_replicas: int
@@ -357,9 +387,14 @@ class ModelServingArgs(RegistryArgs):
     """S3-compatible endpoint of the model store (on-prem); default: AWS S3 in the region."""
     prediction_log_uri: NotRequired[str]
     """``s3://<tenant bucket>/predictions/``: where the servers ship their prediction log
-    (with ``kms_key_arn``); off when absent."""
+    (with ``kms_key_arn`` on AWS, through ``object_store`` on-prem); off when absent."""
     kms_key_arn: NotRequired[pulumi.Input[str]]
-    """The tenant key the shipped prediction log is encrypted with (SSE-KMS)."""
+    """The tenant key the shipped prediction log and the servers' anti-rollback records are
+    encrypted with (SSE-KMS)."""
+    object_store: NotRequired[Mapping[str, Any]]
+    """On-prem: how pods reach the in-country store (``components.k8s.objectstore``'s
+    client: ``env``, ``volumes``, ``volume_mounts``); the servers write their
+    anti-rollback records and prediction log there without a KMS key."""
 
 
 def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
@@ -380,14 +415,29 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
     cpu_res = Resources(cpu, mem, cpu_limit="2", memory_limit="2Gi")
     gpu_res = Resources(cpu, mem, cpu_limit="4", memory_limit="8Gi", gpus=1)
 
-    log = None
+    log: tuple[str, str | None] | None = None
+    key = args.get("kms_key_arn")
+    kms = None if key is None else key if isinstance(key, str) else KMS_KEY_PLACEHOLDER
     if "prediction_log_uri" in args:
-        key = args.get("kms_key_arn")
-        log = (args["prediction_log_uri"], key if isinstance(key, str) else KMS_KEY_PLACEHOLDER)
+        # The segments are SSE-KMS with the tenant key (AWS), or written through the
+        # in-country store's client, which encrypts at rest (on-prem); never neither.
+        if kms is None and "object_store" not in args:
+            raise ValueError(
+                f"serving {tenant}: prediction_log_uri needs kms_key_arn (AWS) or "
+                "object_store (the in-country store)"
+            )
+        log = (args["prediction_log_uri"], kms)
+    runtime_options: dict[str, Any] = {
+        "verify_key_pem": args.get("verify_key_pem", ""),
+        "served_state": served_state_uri(args["models"]),
+        "kms_key_arn": kms,
+        "s3_endpoint": args.get("s3_endpoint"),
+        "object_store": args.get("object_store"),
+    }
     manifests: list[Manifest] = [
         serving_runtime(
             tenant, ns, registry, args["image_tag"], gpu=None, resources=cpu_res,
-            prediction_log=log,
+            prediction_log=log, **runtime_options,
         )
     ]  # fmt: skip
     if uses_gpu:
@@ -400,6 +450,7 @@ def serving_manifests(args: ModelServingArgs) -> list[Manifest]:
                 gpu=gpu_sched,
                 resources=gpu_res,
                 prediction_log=log,
+                **runtime_options,
             )
         )
     names = [m["name"] for m in args["models"]]
@@ -505,7 +556,6 @@ class ModelServing(pulumi.ComponentResource):
         except ValueError as exc:
             raise ValueError(f"serving {tenant}: verify_key_pem {exc}") from None
         child = pulumi.ResourceOptions(parent=self)
-        verify_key = register(f"{name}-verify-key", verify_key_config_map(tenant, ns, pem), child)
         sa_manifest = service_account(
             serving_service_account(tenant), ns, labels(tenant, MODEL_SERVER_COMPONENT), None
         )
@@ -522,8 +572,7 @@ class ModelServing(pulumi.ComponentResource):
         if annotations:
             sa_manifest["metadata"]["annotations"] = annotations
         sa = register(f"{name}-sa", sa_manifest, child)
-        # Predictor pods mount the key: it must exist before any runtime can start one.
-        after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa, verify_key])
+        after_sa = pulumi.ResourceOptions(parent=self, depends_on=[sa])
         runtimes: list[pulumi.Resource] = []
         isvcs: list[str] = []
         key_arn = args.get("kms_key_arn")
@@ -545,7 +594,7 @@ class ModelServing(pulumi.ComponentResource):
                 manifest,
                 pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[sa, verify_key, *runtimes],
+                    depends_on=[sa, *runtimes],
                     ignore_changes=runtime_owned_fields(manifest),
                 ),
             )

@@ -38,7 +38,7 @@ from components.k8s.podspec import (
     role as podspec_role,
 )
 from components.k8s.retraining import COMPONENT as CONTROLLER_COMPONENT
-from components.k8s.serving import MODEL_SERVER_COMPONENT, SERVER_PORT_NAME
+from components.k8s.serving import MODEL_SERVER_COMPONENT
 from contracts.names import (
     INFERENCE_SERVICE_LABEL,
     ROLE_LABEL,
@@ -47,6 +47,7 @@ from contracts.names import (
     labels,
     webhook_secret_name,
 )
+from contracts.serving import METRICS_PORT_NAME
 from contracts.telemetry import webhook_url
 
 # --- tenant builders -----------------------------------------------------------------
@@ -92,10 +93,11 @@ def model_pod_monitor(tenant: str, ns: str, dedicated: bool) -> Manifest:
     """Scrape every model-server pod of the tenant (champion and challenger alike).
 
     KServe generates the predictors' Services, so their port names are not ours to rely
-    on; the pods' container port is (``http1`` in our ServingRuntime).
+    on; the pods' container port is (``metrics`` in our ServingRuntime: the model server
+    serves metrics on their own port, never next to inference).
     """
     endpoint = {
-        "port": SERVER_PORT_NAME,
+        "port": METRICS_PORT_NAME,
         "path": "/metrics",
         "interval": "30s",
         # ``namespace`` + ``inferenceservice`` is what the webhook acts on.

@@ -40,17 +40,18 @@ from components.k8s.podspec import (
     object_meta,
     pod_spec,
 )
+from contracts.training import (
+    API_VERSION,
+    GROUP,
+    NODE,
+    QUEUE_LABEL,
+    RUNTIME_KIND,
+    RUNTIME_NAME,
+    TRAIN_JOB_KIND,
+)
 
-API_VERSION = "trainer.kubeflow.org/v1alpha1"
-"""Trainer v2 API (TrainJob, ClusterTrainingRuntime)."""
 NAMESPACE = "kubeflow-system"
 """Namespace of the Trainer and JobSet controllers."""
-RUNTIME_NAME = "mlplatform-torch-distributed"
-"""The platform's ClusterTrainingRuntime."""
-NODE = "node"
-"""Name Trainer gives the trainer's replicated job and container (``constants.Node``)."""
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-"""Label naming the LocalQueue a workload is submitted to."""
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 """Pod annotation: Karpenter never voluntarily disrupts the node under the pod."""
 TRAINING_COMMAND = ("torchrun", "-m", "workloads.training")
@@ -93,7 +94,7 @@ def cluster_training_runtime(image: str, labels: Mapping[str, str]) -> Manifest:
     pod = _node_pod(image, Resources("1", "2Gi", cpu_limit="2", memory_limit="4Gi"))
     return {
         "apiVersion": API_VERSION,
-        "kind": "ClusterTrainingRuntime",
+        "kind": RUNTIME_KIND,
         "metadata": object_meta(
             RUNTIME_NAME, None, {**labels, "trainer.kubeflow.org/framework": "torch"}
         ),
@@ -205,8 +206,8 @@ def train_job(
     spec: dict[str, Any] = {
         "runtimeRef": {
             "name": RUNTIME_NAME,
-            "apiGroup": "trainer.kubeflow.org",
-            "kind": "ClusterTrainingRuntime",
+            "apiGroup": GROUP,
+            "kind": RUNTIME_KIND,
         },
         "trainer": trainer,
     }
@@ -248,7 +249,7 @@ def train_job(
         ]
     return {
         "apiVersion": API_VERSION,
-        "kind": "TrainJob",
+        "kind": TRAIN_JOB_KIND,
         "metadata": object_meta(name, namespace, labels),
         "spec": spec,
     }

@@ -135,6 +135,15 @@ class Platform(pulumi.ComponentResource):
             "region": self.settings.region,
             "tenantNamespaces": {n: t.namespace for n, t in self.tenants.items()},
             "servingEndpoints": {n: s.endpoints for n, s in self.serving.items()},
+            # Read by `mlplatform cost` (a documented, program-independent output name).
+            "costBudgets": {
+                "tenants": {
+                    t.name: t.monthly_budget_usd
+                    for t in self.settings.tenants
+                    if t.monthly_budget_usd is not None
+                },
+                "tiers": {str(k): v for k, v in self.settings.tier_budgets_usd.items()},
+            },
         }
         if self.queues:
             out["tenantQueueUrls"] = {n: q.queue_urls for n, q in self.queues.items()}

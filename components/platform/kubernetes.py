@@ -4,8 +4,9 @@ Platform-wide: KServe (RawDeployment) with cert-manager, the shared monitoring s
 and GPU enablement when any tenant has GPU pools. Per tenant: the services its site
 backs (feature store, queues), its model serving, its monitoring and, where the site
 gives it a queue, the alert receiver that turns alerts into retraining requests and
-canary rollbacks; where the site also gives its bucket a key (AWS), the MLOps loop in
-its namespace: prediction logging, a drift monitor per model, the retraining controller
+canary rollbacks; where the site also gives its bucket a key (AWS) or the in-country
+store's client (on-prem), the MLOps loop in its namespace: prediction logging, a drift
+monitor per model, the retraining controller and its training runs
 (:class:`~components.k8s.retraining.TenantLoop`).
 """
 
@@ -24,10 +25,21 @@ from components.k8s import (
     TenantMonitoring,
 )
 from components.k8s.automation import TenantAutomationArgs
+from components.k8s.ingestion import TenantIngestion, TenantIngestionArgs
+from components.k8s.keda import KedaInstall
+from components.k8s.nats import QueueClient
 from components.k8s.retraining import TenantLoop, TenantLoopArgs
 from components.k8s.serving import ModelServingArgs, ModelSpec
 from components.k8s.tenant_monitoring import TenantMonitoringArgs
-from components.platform.site import Credentials, ModelStorage, Site, TenantServices
+from components.platform.batch import training_placement
+from components.platform.site import (
+    AuditTrail,
+    Credentials,
+    IngestionTarget,
+    ModelStorage,
+    Site,
+    TenantServices,
+)
 from components.settings import ModelSettings, PlatformSettings
 from components.settings import Tenant as TenantSettings
 from contracts.names import (
@@ -112,6 +124,19 @@ class KubernetesLayer:
         )
         if any(t.gpu_pool is not None for t in settings.tenants):
             GpuEnablement(f"{name}-gpu", {**site.registry}, opts)
+        # KEDA scales the tenants' ingestion workers on their queues (AWS: SQS via IRSA).
+        self._keda: KedaInstall | None = None
+        if site.keda_role_arn is not None or site.keda_nats:
+            self._keda = KedaInstall(
+                f"{name}-keda",
+                {
+                    **site.registry,
+                    "cluster_cidrs": site.cluster_cidrs,
+                    "role_arn": site.keda_role_arn,
+                    "nats": site.keda_nats,
+                },
+                opts,
+            )
         return [kserve, monitoring]
 
     def _tenant(self, tenant: TenantSettings, platform: list[pulumi.Resource]) -> None:
@@ -129,12 +154,12 @@ class KubernetesLayer:
             tenant.drift_automation or tenant.inference.canary
         )
         storage = site.model_storage(tenant)
-        # The loop keeps its state in the tenant bucket under the tenant key: without a
-        # key (on-prem today) there is no prediction log, drift monitor or controller.
+        # The loop keeps its state in the tenant bucket: under the tenant key (AWS), or on
+        # the in-country store that encrypts at rest (on-prem, through its client).
         loop = (
             automation
             and tenant.drift_automation
-            and storage.kms_key_arn is not None
+            and (storage.kms_key_arn is not None or storage.object_store is not None)
             and services.feature_repo_config_map is not None
         )
         self.serving[tenant.name] = self._serving(tenant, opts, prediction_log=loop)
@@ -142,10 +167,52 @@ class KubernetesLayer:
         if automation:
             assert services.retraining_queue_url is not None
             self._automation(
-                tenant, services.retraining_queue_url, services.automation_role_arn, opts
+                tenant,
+                services.retraining_queue_url,
+                services.automation_role_arn,
+                opts,
+                audit=services.audit,
+                queue_client=services.queue_client,
             )
         if loop:
             self._loop(tenant, services, storage, opts)
+        if services.ingestion is not None and services.feature_repo_config_map is not None:
+            self._ingestion(tenant, services.ingestion, services.feature_repo_config_map, opts)
+
+    def _ingestion(
+        self,
+        tenant: TenantSettings,
+        target: IngestionTarget,
+        feature_repo_config_map: str,
+        opts: pulumi.ResourceOptions,
+    ) -> TenantIngestion:
+        """The tenant's ingestion worker and its ScaledObject (after KEDA's CRDs)."""
+        site = self._site
+        args: TenantIngestionArgs = {
+            **site.registry,
+            "tenant": tenant.name,
+            "namespace": tenant.namespace,
+            "tier": tenant.tier,
+            "image_tag": self._settings.registry.serving_image_tag,
+            "trigger": target.trigger,
+            "queue_spec": target.queue_spec,
+            "queue_url": target.queue_url,
+            "dlq_spec": target.dlq_spec,
+            "bucket": target.bucket,
+            "kms_key_arn": target.kms_key_arn,
+            "role_arn": target.role_arn,
+            "feature_repo_config_map": feature_repo_config_map,
+            "region": self._settings.region,
+            "online_ttl_days": tenant.retention.online_features_days,
+            "redis_secret_name": target.redis_secret_name,
+            "s3_endpoint": target.s3_endpoint,
+            "pod_access": list(target.pod_access),
+            "depends_on": [self._keda.release] if self._keda is not None else [],
+        }
+        placement = site.placement(tenant)
+        if placement is not None:
+            args["placement"] = placement
+        return TenantIngestion(f"{tenant.name}-ingestion", args, opts)
 
     def _serving(
         self, tenant: TenantSettings, opts: pulumi.ResourceOptions, *, prediction_log: bool
@@ -171,9 +238,16 @@ class KubernetesLayer:
             serving["s3_endpoint"] = storage.s3_endpoint
         if placement is not None:
             serving["placement"] = placement
-        if prediction_log and storage.kms_key_arn is not None:
-            serving["prediction_log_uri"] = prediction_log_uri(storage.bucket)
+        # Every server writes its anti-rollback record to the tenant bucket: with the
+        # tenant key (AWS) or through the in-country store's client (on-prem).
+        if storage.kms_key_arn is not None:
             serving["kms_key_arn"] = storage.kms_key_arn
+        if storage.object_store is not None:
+            serving["object_store"] = storage.object_store
+        # The servers ship their prediction log where the drift monitors read it: under
+        # the tenant key (AWS) or through the in-country store's client (on-prem).
+        if prediction_log and (storage.kms_key_arn is not None or storage.object_store is not None):
+            serving["prediction_log_uri"] = prediction_log_uri(storage.bucket)
         return ModelServing(f"{tenant.name}-serving", serving, opts)
 
     def _loop(
@@ -185,7 +259,7 @@ class KubernetesLayer:
     ) -> TenantLoop:
         """Drift monitors, the retraining controller and its training-run template."""
         site = self._site
-        assert services.retraining_queue_url is not None and storage.kms_key_arn is not None
+        assert services.retraining_queue_url is not None
         assert services.feature_repo_config_map is not None
         canary = tenant.inference.canary
         args: TenantLoopArgs = {
@@ -203,13 +277,19 @@ class KubernetesLayer:
                 for m in tenant.models
             ],
             "bucket": storage.bucket,
-            "kms_key_arn": storage.kms_key_arn,
             "retraining_queue_url": services.retraining_queue_url,
             "feature_repo_config_map": services.feature_repo_config_map,
             "role_arn": services.automation_role_arn,
             "training_role_arn": storage.role_arn,
-            "gpu_training": tenant.tier is Tier.ENTERPRISE and tenant.gpu_pool is not None,
+            # Runs go where the batch layer queues them (GPU pools: the CUDA image).
+            "training_placement": training_placement(self._settings, tenant),
         }
+        if storage.kms_key_arn is not None:
+            args["kms_key_arn"] = storage.kms_key_arn
+        if storage.object_store is not None:
+            args["object_store"] = storage.object_store
+        if services.queue_client is not None:
+            args["queue_client"] = services.queue_client
         placement = site.placement(tenant)
         if placement is not None:
             args["placement"] = placement
@@ -241,6 +321,8 @@ class KubernetesLayer:
         queue_url: pulumi.Output[str],
         role_arn: pulumi.Output[str] | None,
         opts: pulumi.ResourceOptions,
+        audit: AuditTrail | None = None,
+        queue_client: QueueClient | None = None,
     ) -> TenantAutomation:
         site = self._site
         placement = site.placement(tenant)
@@ -267,6 +349,18 @@ class KubernetesLayer:
         if storage.kms_key_arn is not None:
             receiver["registry_uri"] = registry_uri(storage.bucket)
             receiver["kms_key_arn"] = storage.kms_key_arn
+        elif storage.object_store is not None:
+            # On-prem: rollbacks recorded in the registry on the in-country store.
+            receiver["registry_uri"] = registry_uri(storage.bucket)
+            receiver["object_store"] = storage.object_store
         if placement is not None:
             receiver["placement"] = placement
+        if queue_client is not None:
+            receiver["queue_client"] = queue_client
+        if audit is not None:
+            receiver["audit_bucket"] = audit.bucket
+            receiver["audit_mac_key_arn"] = audit.mac_key_arn
+            receiver["audit_lock_mode"] = audit.lock_mode
+            receiver["audit_retention_days"] = audit.retention_days
+            receiver["region"] = audit.region
         return TenantAutomation(f"{tenant.name}-automation", receiver, opts)

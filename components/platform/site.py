@@ -3,20 +3,24 @@
 The Kubernetes layer is the same on every site; a :class:`Site` says where it runs (the
 provider, the image registry, the cluster's address ranges and storage class), where
 each tenant's models live, where its pods go, and which tenant services the site can
-back (on AWS: SQS queues and a Feast online store; on-prem: none yet).
+back (on AWS: SQS queues and a Feast online store; on-prem: the tenant's streams on the
+in-cluster NATS JetStream broker and a Feast online store on an in-cluster Valkey).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.k8s.catalog import RegistryArgs
+from components.k8s.nats import QueueClient
+from components.k8s.objectstore import ObjectStoreClient
 from components.k8s.placement import Placement
 from components.settings import Tenant as TenantSettings
 from components.tenant import EgressRule, Tenant, TenantArgs, TenantAwsIdentity, TenantQuota
@@ -55,8 +59,11 @@ class ModelStorage:
     s3_endpoint: str | None = None
     """S3-compatible endpoint of an in-country object store (on-prem), or None for AWS S3."""
     kms_key_arn: pulumi.Output[str] | None = None
-    """The tenant key the loop's objects are written with (AWS); None: no loop state in the
-    bucket (on-prem has no workload identity for the model servers yet)."""
+    """The tenant key the loop's objects are written with (AWS, SSE-KMS); None on-prem."""
+    object_store: ObjectStoreClient | None = None
+    """How the loop's pods reach the in-country store (endpoint, the operator's credentials
+    file, CA, store-side encryption) on-prem; None on AWS (IRSA and the tenant key).
+    The loop runs where the site gives one of the two."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,55 @@ class TenantServices:
     """Workload identity of the alert receiver, drift monitors and retraining controller (AWS)."""
     feature_repo_config_map: str | None = None
     """ConfigMap with the tenant's ``feature_store.yaml`` (training runs mount it)."""
+    audit: AuditTrail | None = None
+    """Where the alert receiver ships its audit records; None: a local log only."""
+    ingestion: IngestionTarget | None = None
+    """The tenant's feature-event queue and dead letters; None: no ingestion worker."""
+    queue_client: QueueClient | None = None
+    """What the tenant's automation pods need to reach the site's broker (on-prem NATS:
+    credentials, inbox prefix, CA); None: the cloud's workload identity suffices (AWS)."""
+
+
+@dataclass(frozen=True)
+class IngestionTarget:
+    """What a tenant's ingestion worker consumes and where it writes (the site's part)."""
+
+    trigger: Literal["aws-sqs", "nats"]
+    """KEDA scaler kind: ``aws-sqs`` (AWS) or ``nats`` (the on-prem broker)."""
+    queue_spec: pulumi.Output[str]
+    """The worker's ``--queue`` (``sqs:<url>`` or a NATS spec)."""
+    dlq_spec: pulumi.Output[str]
+    """The worker's ``--dlq`` (``sqs:<url>`` or ``store:s3://<bucket>/dead-letter``)."""
+    bucket: str
+    """The tenant's data bucket (offline store, landing prefix)."""
+    queue_url: pulumi.Output[str] | None = None
+    """SQS URL the scaler reads (AWS)."""
+    kms_key_arn: pulumi.Output[str] | None = None
+    role_arn: pulumi.Output[str] | None = None
+    """IRSA role of the worker (AWS)."""
+    redis_secret_name: str | None = None
+    """Secret with the Redis AUTH token (enterprise online store)."""
+    s3_endpoint: str | None = None
+    """S3-compatible endpoint of the in-country object store (on-prem)."""
+    pod_access: tuple[Mapping[str, Sequence[Any]], ...] = ()
+    """Env, volumes and mounts the worker's clients need (on-prem: broker credentials and
+    CA, the in-country store's client, the Valkey CA)."""
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    """The tenant's object-locked audit bucket and the MAC key its records are chained with."""
+
+    bucket: pulumi.Output[str]
+    """Audit bucket name (object lock on, SSE-KMS with the tenant key)."""
+    mac_key_arn: pulumi.Output[str]
+    """KMS HMAC_256 key: only the automation role may generate MACs with it."""
+    lock_mode: str
+    """``COMPLIANCE`` (prod) or ``GOVERNANCE``: the object-lock mode of each record."""
+    retention_days: int
+    """Retention of each record (from the tier)."""
+    region: str
+    """Region of the bucket and the key."""
 
 
 @dataclass
@@ -87,6 +143,10 @@ class SiteBase:
     """Tenant namespaces (with their RBAC, quotas and network policies) by tenant name."""
     k8s_depends: list[pulumi.Resource] = field(default_factory=list)
     """What the platform's Kubernetes components must wait for."""
+    keda_role_arn: pulumi.Output[str] | None = None
+    """IRSA role of the KEDA operator (reads the ingestion queues' depth); None on-prem."""
+    keda_nats: bool = False
+    """KEDA scales on the in-cluster NATS broker (on-prem): needs egress to its monitor."""
 
 
 class Site(SiteBase, abc.ABC):

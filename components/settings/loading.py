@@ -115,8 +115,10 @@ def settings_from_config(
         cluster=spec.cluster,
         registry=spec.registry,
         hybrid=spec.hybrid,
+        dr_site=spec.dr_site,
         tags=spec.tags,
         tenants=tenants,
+        tier_budgets_usd=spec.tier_budgets_usd,
     )
 
 
@@ -152,16 +154,32 @@ def _zones(spec: StackSpec, region: str, stack_file: str) -> tuple[list[str], li
             )
         return [], problems
     known = set(offers.zone_ids)
-    for field in ("zone_ids", "excluded_zone_ids"):
-        for zone in getattr(spec.network, field) or []:
+    impaired = [z.zone_id for z in spec.network.impaired_zones]
+    for field, declared in (
+        ("zone_ids", spec.network.zone_ids or []),
+        ("excluded_zone_ids", spec.network.excluded_zone_ids),
+        ("impaired_zones", impaired),
+    ):
+        for zone in declared:
             if zone not in known:
                 problems.append(
                     f"{stack_file}: {PROJECT}:network.{field}: '{zone}' is not a zone id of "
                     f"{region}; allowed: {', '.join(offers.zone_ids)} (use zone ids, "
                     "not zone names)"
                 )
-    chosen = spec.network.zone_ids or list(offers.zone_ids)
-    zone_ids = [z for z in chosen if z not in spec.network.excluded_zone_ids]
+    # By default every zone the shipped data does not call lost; a lost zone named
+    # explicitly (and not excluded) is an error.
+    lost_zones = offers.lost_zone_ids()
+    chosen = spec.network.zone_ids or [z for z in offers.zone_ids if z not in lost_zones]
+    excluded = {*spec.network.excluded_zone_ids, *impaired}
+    zone_ids = [z for z in chosen if z not in excluded]
+    for zone in zone_ids:
+        if zone in lost_zones:
+            lost = offers.impairments[zone]
+            problems.append(
+                f"{stack_file}: {PROJECT}:network.zone_ids: '{zone}' is lost since {lost.since} "
+                f"({lost.note}); add it to network.excluded_zone_ids or network.impaired_zones"
+            )
     if len(zone_ids) < 2:
         problems.append(
             f"{stack_file}: {PROJECT}:network: {len(zone_ids)} usable zone(s) "

@@ -69,6 +69,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+class ImpairedZone(Strict):
+    """A zone the operator declares impaired (an outage, a strike): never used, with why."""
+
+    zone_id: str = Field(description="Availability-zone id, e.g. mec1-az3.")
+    reason: str = Field(min_length=3, description="Why (incident, date, source), for auditors.")
+
+
 class NetworkSettings(Strict):
     """The VPC and the zones it spans."""
 
@@ -81,6 +88,10 @@ class NetworkSettings(Strict):
     excluded_zone_ids: list[str] = Field(
         default_factory=list,
         description="Zone ids never to use, e.g. a zone lost to an outage (mec1-az2 in 2026).",
+    )
+    impaired_zones: list[ImpairedZone] = Field(
+        default_factory=list,
+        description="Zones declared impaired, with reasons: excluded like excluded_zone_ids.",
     )
     flow_log_retention_days: int = Field(
         default=365, ge=1, le=3653, description="Retention of VPC flow logs in CloudWatch."
@@ -181,6 +192,22 @@ class RegistrySettings(Strict):
                 "(at most 128), not 'latest'"
             )
         return v
+
+
+class DrSiteSettings(Strict):
+    """The in-country second site's object store the AWS stacks copy tenants' data to."""
+
+    object_store_endpoint: str = Field(
+        pattern=r"^https://[a-z0-9.-]+(:[0-9]{1,5})?$",
+        description="HTTPS endpoint of the in-country S3-compatible store (no path).",
+    )
+    object_store_cidrs: list[str] = Field(
+        min_length=1, description="Its address ranges: the copy job's only extra egress."
+    )
+    bucket_template: str = Field(
+        default="mlp-dr-{tenant}",
+        description="Each tenant's backup bucket; '{tenant}' is replaced.",
+    )
 
 
 class HybridSettings(Strict):
@@ -320,8 +347,83 @@ class ModelSettings(Strict):
         return self
 
 
+class RetentionSettings(Strict):
+    """How long each kind of a tenant's data rests before it is deleted (days).
+
+    UAE PDPL (Art. 5): personal data is kept no longer than its purpose needs. Applied
+    where the data rests: bucket lifecycle rules per prefix, the online tables' TTL,
+    queue retention, prediction-log expiry. Audit records are not here: they follow
+    ``audit_retention_days`` (record-keeping obligations), under object lock.
+    """
+
+    raw_events_days: int = Field(
+        default=30, ge=1, description="Landing files and dead letters of ingestion."
+    )
+    offline_features_days: int = Field(
+        default=730, ge=1, description="Offline-store partitions (ingested and generated)."
+    )
+    online_features_days: int = Field(
+        default=90, ge=1, description="Online-store rows after their last write (TTL)."
+    )
+    prediction_logs_days: int = Field(
+        default=90, ge=1, description="Logged model inputs and outputs (and drift windows)."
+    )
+    queue_messages_days: int = Field(
+        default=4, ge=1, le=14, description="Messages in the tenant's queues (SQS: at most 14)."
+    )
+    dead_letter_days: int = Field(
+        default=14, ge=1, le=14, description="Messages in dead-letter queues (SQS: at most 14)."
+    )
+
+
+RETENTION_LIMIT_DAYS: dict[DataClassification, int] = {
+    DataClassification.INTERNAL: 3650,
+    DataClassification.CONFIDENTIAL: 1095,
+    DataClassification.RESTRICTED: 730,
+}
+"""The longest any store of customer data may keep it, per classification (platform
+policy: the more sensitive, the shorter); a stack asking for more is a config error."""
+
+
+class RetentionOverrides(Strict):
+    """Per-field overrides of a tenant's retention (each checked against its classification)."""
+
+    raw_events_days: int | None = Field(default=None, ge=1)
+    offline_features_days: int | None = Field(default=None, ge=1)
+    online_features_days: int | None = Field(default=None, ge=1)
+    prediction_logs_days: int | None = Field(default=None, ge=1)
+    queue_messages_days: int | None = Field(default=None, ge=1, le=14)
+    dead_letter_days: int | None = Field(default=None, ge=1, le=14)
+
+
 DEFAULT_MODELS: tuple[ModelSettings, ...] = (ModelSettings(name="churn", version="1"),)
 """What every tenant serves unless it overrides ``models``: the workloads' churn model."""
+
+
+class DisasterRecoverySettings(Strict):
+    """Recovery objectives of a tier and the backup schedule that serves them (issue 14).
+
+    The RPO is checked against the schedule the platform generates from
+    ``backup_interval_minutes`` (:func:`contracts.backup.worst_case_loss_minutes`): a
+    stack whose schedule cannot meet it is a configuration error. The RTO is what the
+    runbook and the restore drill (``python -m workloads.dr drill``) are held to.
+    """
+
+    rpo_minutes: int = Field(ge=60, description="Most data (minutes) a region loss may cost.")
+    rto_minutes: int = Field(ge=60, description="Longest time (minutes) to serve again.")
+    backup_interval_minutes: int = Field(
+        description="Backups and in-country copies run this often (whole hours dividing a day)."
+    )
+    backup_retention_days: int = Field(
+        ge=7, le=3650, description="Recovery points are kept this long (vault lock minimum)."
+    )
+
+
+class DisasterRecoveryOverrides(Strict):
+    """What a tenant may change about its tier's backups (never its RPO or RTO)."""
+
+    backup_interval_minutes: int | None = Field(default=None, description="See the settings.")
+    backup_retention_days: int | None = Field(default=None, ge=7, le=3650)
 
 
 class TenantOverrides(Strict):
@@ -344,6 +446,18 @@ class TenantOverrides(Strict):
     max_replicas: int | None = Field(default=None, ge=1, le=200)
     data_classification: DataClassification | None = None
     monitoring_retention_days: int | None = Field(default=None, ge=1, le=400)
+    retention: RetentionOverrides | None = Field(
+        default=None, description="Data retention in days (limited by data_classification)."
+    )
+    disaster_recovery: DisasterRecoveryOverrides | None = Field(
+        default=None, description="Backup interval and retention (checked against the RPO)."
+    )
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Monthly cost budget of this tenant in USD (default: the tier's); "
+        "`mlplatform cost` exits 1 when the estimate exceeds it.",
+    )
     models: list[ModelSettings] | None = Field(
         default=None,
         min_length=1,
@@ -404,8 +518,22 @@ class Tenant(Strict):
     inference: InferenceSettings
     online_store: Literal["dynamodb", "redis"]
     object_lock: bool = Field(description="S3 object lock on the audit bucket.")
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Object-lock retention of the audit bucket's records (COMPLIANCE in prod).",
+    )
     monitoring_retention_days: int
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="Data retention per kind of data."
+    )
     drift_automation: bool
+    monthly_budget_usd: float | None = Field(
+        default=None, description="Monthly cost budget in USD (None: no budget)."
+    )
+    disaster_recovery: DisasterRecoverySettings = Field(
+        description="RPO, RTO and the backup schedule of the tenant's tier."
+    )
     models: list[ModelSettings] = Field(description="Models the tenant serves.")
     model_signing_public_key: str = Field(
         description="PEM of the Ed25519 public key the tenant's model servers verify with."
@@ -447,8 +575,16 @@ class StackSpec(Strict):
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     hybrid: HybridSettings | None = Field(default=None, description="Required in hybrid mode.")
+    dr_site: DrSiteSettings | None = Field(
+        default=None, description="In-country store the scheduled copy goes to (AWS mode)."
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on everything.")
     tenants: list[TenantSpec] = Field(min_length=1, description="The tenants of this stack.")
+    tier_budgets_usd: dict[Tier, float] = Field(
+        default_factory=dict,
+        description="Monthly cost budget per tier in USD (all tenants of the tier together); "
+        "`mlplatform cost` exits 1 when a tier's estimate exceeds it.",
+    )
     # Public by nature, so plain text in the stack file; required because every tenant
     # serves models (checked after parsing, so a tenant's own key may stand in for it).
     model_signing_public_key: str | None = Field(
@@ -501,8 +637,10 @@ class PlatformSettings(Strict):
     cluster: ClusterSettings
     registry: RegistrySettings
     hybrid: HybridSettings | None
+    dr_site: DrSiteSettings | None = None
     tags: dict[str, str]
     tenants: list[Tenant]
+    tier_budgets_usd: dict[Tier, float] = Field(default_factory=dict)
 
     def prefix(self) -> str:
         """Name prefix of every resource: ``<stack>``."""

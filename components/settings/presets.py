@@ -11,20 +11,23 @@ from typing import Any
 
 from components.settings.models import (
     DEFAULT_MODELS,
+    RETENTION_LIMIT_DAYS,
     DataClassification,
+    DisasterRecoverySettings,
     InferenceSettings,
     NodeGroupSettings,
     Quota,
+    RetentionSettings,
     Tenant,
     TenantOverrides,
     TenantSpec,
 )
-from contracts import regions
+from contracts import backup, regions
 from contracts.names import Tier, tenant_namespace
 
 SMB_ALLOWED_OVERRIDES = (
     "training_instance_types, quota, min_replicas, max_replicas, data_classification, "
-    "monitoring_retention_days"
+    "monitoring_retention_days, monthly_budget_usd"
 )
 """What an SMB tenant may override (it shares the platform's CPU pool)."""
 
@@ -47,9 +50,23 @@ def _smb_preset(spec: TenantSpec) -> dict[str, Any]:
             min_replicas=1, max_replicas=3, gpu=False, canary=False, pdb=False
         ),
         "online_store": "dynamodb",
-        "object_lock": False,
+        # The alert receiver acts for SMB tenants too: its audit trail needs the same
+        # object-locked bucket (a few KB a day; the lock is what makes it evidence).
+        "object_lock": True,
+        "audit_retention_days": 365,
         "monitoring_retention_days": 15,
+        "retention": RetentionSettings(),
         "drift_automation": True,
+        # Priced part of the estimate (`mlplatform cost`) with headroom; unpriced services
+        # (region prices unknown) come on top.
+        "monthly_budget_usd": 1000.0,
+        # Daily backups, copied in-country: a day's work at risk, a day to restore.
+        "disaster_recovery": DisasterRecoverySettings(
+            rpo_minutes=1500,
+            rto_minutes=1440,
+            backup_interval_minutes=1440,
+            backup_retention_days=35,
+        ),
     }
 
 
@@ -67,8 +84,20 @@ def _enterprise_preset(spec: TenantSpec) -> dict[str, Any]:
         ),
         "online_store": "redis",
         "object_lock": True,
+        # CBUAE and DIFC record-keeping: five years.
+        "audit_retention_days": 1825,
         "monitoring_retention_days": 90,
+        # Restricted data: shorter everywhere a customer's rows rest.
+        "retention": RetentionSettings(offline_features_days=365, prediction_logs_days=60),
         "drift_automation": True,
+        "monthly_budget_usd": 12000.0,
+        # Hourly backups, copied in-country within half an hour; serving again in 4 hours.
+        "disaster_recovery": DisasterRecoverySettings(
+            rpo_minutes=120,
+            rto_minutes=240,
+            backup_interval_minutes=60,
+            backup_retention_days=35,
+        ),
     }
 
 
@@ -270,9 +299,61 @@ class _Resolution:
             preset["data_classification"] = overrides.data_classification
         if overrides.monitoring_retention_days is not None:
             preset["monitoring_retention_days"] = overrides.monitoring_retention_days
+        if overrides.monthly_budget_usd is not None:
+            preset["monthly_budget_usd"] = overrides.monthly_budget_usd
+        self._retention()
+        self._disaster_recovery()
         preset["models"] = (
             list(overrides.models) if overrides.models is not None else list(DEFAULT_MODELS)
         )
+
+    def _retention(self) -> None:
+        """Apply retention overrides; no store may keep data longer than its class allows."""
+        retention: RetentionSettings = self.preset["retention"]
+        if self.overrides.retention is not None:
+            changes = self.overrides.retention.model_dump(exclude_none=True)
+            retention = retention.model_copy(update=changes)
+            self.preset["retention"] = retention
+        classification = self.preset["data_classification"]
+        limit = RETENTION_LIMIT_DAYS[classification]
+        for field, days in retention.model_dump().items():
+            if days > limit:
+                self.problem(
+                    f"retention.{field}",
+                    f"{days} days exceeds what {classification.value} data allows;"
+                    f" allowed: 1..{limit}",
+                )
+
+    def _disaster_recovery(self) -> None:
+        """Apply backup overrides; the generated schedule must meet the tier's RPO."""
+        dr: DisasterRecoverySettings = self.preset["disaster_recovery"]
+        if self.overrides.disaster_recovery is not None:
+            changes = self.overrides.disaster_recovery.model_dump(exclude_none=True)
+            dr = dr.model_copy(update=changes)
+            self.preset["disaster_recovery"] = dr
+        field = "disaster_recovery.backup_interval_minutes"
+        if dr.backup_interval_minutes not in backup.BACKUP_INTERVALS_MINUTES:
+            self.problem(
+                field,
+                f"{dr.backup_interval_minutes} is not a schedulable interval; allowed: "
+                f"{', '.join(map(str, backup.BACKUP_INTERVALS_MINUTES))}",
+            )
+            return
+        loss = backup.worst_case_loss_minutes(dr.backup_interval_minutes)
+        if loss > dr.rpo_minutes:
+            fits = [
+                i
+                for i in backup.BACKUP_INTERVALS_MINUTES
+                if backup.worst_case_loss_minutes(i) <= dr.rpo_minutes
+            ]
+            schedule = backup.backup_cron(dr.backup_interval_minutes)
+            self.problem(
+                field,
+                f"every {dr.backup_interval_minutes} min ({schedule} + "
+                f"{backup.COPY_ALLOWANCE_MINUTES} min copy) can lose {loss} min, more than the "
+                f"{self.spec.tier.value} tier's RPO of {dr.rpo_minutes} min; allowed: "
+                f"{', '.join(map(str, fits)) or 'none'}",
+            )
 
     def _replicas(self) -> None:
         overrides = self.overrides

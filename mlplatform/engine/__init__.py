@@ -101,7 +101,12 @@ def run_project(project: Project, *, record: bool = True, preview: bool = False)
         duplicate = _duplicate_urn_error(run)
         if duplicate is not None:
             raise duplicate
-    return _assemble_plan(project, getattr(run.monitor, "records", []), preview)
+    return _assemble_plan(
+        project,
+        getattr(run.monitor, "records", []),
+        preview,
+        outputs=getattr(run.monitor, "stack_outputs", None),
+    )
 
 
 def plan_program(program_dir: Path, stack: str, *, preview: bool = False) -> dict[str, Any]:
@@ -477,9 +482,16 @@ def _engine_frame(trace: TracebackType | None) -> str | None:
 
 
 def _assemble_plan(
-    project: Project, records: list[dict[str, Any]], preview: bool = False
+    project: Project,
+    records: list[dict[str, Any]],
+    preview: bool = False,
+    outputs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The root Stack, then the recorded resources in a stable order, and the shown config."""
+    """The root Stack, then the recorded resources in a stable order, and the shown config.
+
+    ``outputs`` (the program's ``pulumi.export`` values, secrets masked) are kept as the
+    plan's ``outputs``: ``mlplatform cost`` reads the budgets a program exports there.
+    """
     stack_name = f"{project.name}-{project.stack}"
     stack_urn = "urn:pulumi:" + "::".join(
         [project.stack, project.name, "pulumi:pulumi:Stack", stack_name]
@@ -512,6 +524,8 @@ def _assemble_plan(
         "config": shown_config,
         "resources": [stack, *resources],
     }
+    if outputs:
+        plan["outputs"] = outputs
     if preview:
         # Only a preview says so: an update's plan keeps the shape it always had.
         plan["preview"] = True

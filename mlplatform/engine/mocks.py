@@ -223,6 +223,8 @@ class RecordingMonitor(MockMonitor):
         """Every URN registered so far, with the source position of its registration."""
         self._default_providers: dict[tuple[str, str], str] = {}
         self.thread_loops: list[asyncio.AbstractEventLoop] = []
+        self.stack_outputs: dict[str, Any] = {}
+        """What the program exported (``pulumi.export``), secrets masked, as the plan's outputs."""
 
     # -- helpers ---------------------------------------------------------------------
     def _thread_loop(self) -> None:
@@ -360,6 +362,15 @@ class RecordingMonitor(MockMonitor):
         self._note_provider_region(request, f"{urn}::{resource_id or UNKNOWN}", record["inputs"])
         self._add(record)
         return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        # The root Stack's outputs are the program's exports; a component's are not recorded.
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self._thread_loop()
+            outputs = _plain(deserialize_inputs(request.outputs), [])
+            with self._lock:
+                self.stack_outputs = dict(sorted(outputs.items()))
+        return super().RegisterResourceOutputs(request)
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802
         # ``Resource.get`` and stack references: the engine reads them in previews too.

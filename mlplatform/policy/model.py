@@ -31,6 +31,34 @@ class PolicyInfo:
 
 
 @dataclass(frozen=True)
+class WaiverMatch:
+    """The waiver that covers a violation (see :mod:`mlplatform.policy.waivers`)."""
+
+    rule: str
+    resource: str
+    reason: str
+    approver: str
+    expires: str
+    ticket: str
+    expired: bool
+    """Past its expiry: the violation counts again."""
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "rule": self.rule,
+            "resource": self.resource,
+            "reason": self.reason,
+            "approver": self.approver,
+            "expires": self.expires,
+            "ticket": self.ticket,
+            "expired": self.expired,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
 class Violation:
     """One policy violation reported by a pack."""
 
@@ -46,11 +74,18 @@ class Violation:
     description: str
     remediation: str
     frameworks: tuple[str, ...]
+    waiver: WaiverMatch | None = None
+    """The waiver covering it, if any (an expired one does not waive it)."""
 
     @property
     def mandatory(self) -> bool:
-        """Whether this violation blocks a deployment."""
-        return self.enforcement_level in ("mandatory", "remediate")
+        """Whether this violation blocks a deployment (its level, and no valid waiver)."""
+        return self.enforcement_level in ("mandatory", "remediate") and not self.waived
+
+    @property
+    def waived(self) -> bool:
+        """Covered by a waiver that has not expired: listed, but it does not count."""
+        return self.waiver is not None and not self.waiver.expired
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -67,6 +102,8 @@ class Violation:
             "description": self.description,
             "remediation": self.remediation,
             "frameworks": list(self.frameworks),
+            **({"waiver": self.waiver.to_dict()} if self.waiver else {}),
+            "waived": self.waived,
         }
 
 

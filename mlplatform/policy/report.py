@@ -66,7 +66,7 @@ def render_text(report: PolicyReport) -> str:
         for violation in violations:
             lines.append(
                 f"  [{violation.enforcement_level}] [{violation.severity}] {violation.policy} "
-                f"({violation.pack})"
+                f"({violation.pack}){_waiver_note(violation)}"
             )
             for message_line in violation.message.splitlines() or [violation.description]:
                 lines.append(f"      {message_line}")
@@ -75,7 +75,8 @@ def render_text(report: PolicyReport) -> str:
             if violation.frameworks:
                 lines.append(f"      Frameworks: {'; '.join(violation.frameworks)}")
     mandatory = len(report.mandatory_violations)
-    other = len(report.violations) - mandatory
+    waived = sum(1 for violation in report.violations if violation.waived)
+    other = len(report.violations) - mandatory - waived
     resources = len({violation.urn for violation in report.violations})
     verdict = "FAILED" if report.exit_code else "PASSED"
     lines.append("")
@@ -83,6 +84,8 @@ def render_text(report: PolicyReport) -> str:
         found = (
             f"{mandatory} mandatory and {other} advisory violation(s) on {resources} resource(s)"
         )
+        if waived:
+            found += f", {waived} waived"
     else:
         found = "no violations"
     lines.append(
@@ -90,6 +93,15 @@ def render_text(report: PolicyReport) -> str:
         f"in {report.seconds:.2f}s."
     )
     return "\n".join(lines) + "\n"
+
+
+def _waiver_note(violation: Violation) -> str:
+    waiver = violation.waiver
+    if waiver is None:
+        return ""
+    if waiver.expired:
+        return f" [waiver EXPIRED on {waiver.expires}: counts again; {waiver.source}]"
+    return f" [WAIVED until {waiver.expires}, approved by {waiver.approver}: {waiver.reason}]"
 
 
 def _policy_dict(policy: PolicyInfo) -> dict[str, Any]:
@@ -112,9 +124,15 @@ def render_json(report: PolicyReport) -> str:
         "exitCode": report.exit_code,
         "resourcesAnalyzed": report.resources_analyzed,
         "seconds": round(report.seconds, 3),
+        # Waived findings stay in "violations" (each with its waiver) but not in the counts.
+        "waived": sum(1 for violation in report.violations if violation.waived),
         "summary": {
             "mandatory": len(report.mandatory_violations),
-            "advisory": len(report.violations) - len(report.mandatory_violations),
+            "advisory": sum(
+                1
+                for violation in report.violations
+                if not violation.mandatory and not violation.waived
+            ),
             "resources": len({violation.urn for violation in report.violations}),
         },
         "packs": [
@@ -211,6 +229,7 @@ def _sarif_result(
             }
         ],
         "partialFingerprints": {"mlplatformPolicyViolation/v1": _fingerprint(violation)},
+        **_sarif_suppressions(violation),
         "properties": {
             "urn": violation.urn,
             "pack": violation.pack,
@@ -218,6 +237,30 @@ def _sarif_result(
             "severity": violation.severity,
             "frameworks": list(violation.frameworks),
         },
+    }
+
+
+def _sarif_suppressions(violation: Violation) -> dict[str, Any]:
+    """A waived result carries an accepted external suppression (SARIF 2.1.0 §3.35)."""
+    waiver = violation.waiver
+    if waiver is None or waiver.expired:
+        return {}
+    return {
+        "suppressions": [
+            {
+                # "state" as in the 2.1.0 schema of json.schemastore.org that tests validate
+                # against (the OASIS errata renamed it "status").
+                "kind": "external",
+                "state": "accepted",
+                "justification": f"{waiver.reason} (approved by {waiver.approver}, "
+                f"expires {waiver.expires}; {waiver.source})",
+                "properties": {
+                    "approver": waiver.approver,
+                    "expires": waiver.expires,
+                    "waiver": waiver.source,
+                },
+            }
+        ]
     }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.k8s import gpu, karpenter, kueue, monitoring, trainer
+from components.k8s import gpu, karpenter, keda, kueue, monitoring, trainer
 from components.k8s import kserve as kserve_platform
 from components.k8s.catalog import CHARTS, IMAGES, ImagePin, Registry
 from components.k8s.podspec import GpuScheduling
@@ -103,6 +103,7 @@ CHART_FILES: dict[str, str] = {
     "karpenter": "karpenter-1.13.0.yaml",
     "kueue": "kueue-0.19.2.yaml",
     "kubeflow-trainer": "kubeflow-trainer-2.3.0.yaml",
+    "keda": "keda-2.20.2.yaml",
 }
 """Pinned chart -> its vendored default values (the chart without values: kserve-crd)."""
 
@@ -154,6 +155,9 @@ def our_values() -> dict[str, dict[str, Any]]:
         ),
         "kueue": kueue.kueue_values(REG, {"mlplatform.io/purpose": "system"}),
         "kubeflow-trainer": trainer.trainer_values(REG, {"mlplatform.io/purpose": "system"}),
+        "keda": keda.keda_values(
+            REG, {"mlplatform.io/purpose": "system"}, "arn:aws:iam::123456789012:role/keda"
+        ),
     }
 
 
@@ -287,6 +291,7 @@ def chart_image(key: str) -> tuple[str, str, str | None]:
     ks, _ = chart_defaults(CHART_FILES["kserve"])
     kar, _ = chart_defaults(CHART_FILES["karpenter"])
     tr, _ = chart_defaults(CHART_FILES["kubeflow-trainer"])
+    kd, kd_header = chart_defaults(CHART_FILES["keda"])
 
     def triple(image: Mapping[str, Any], app_tag: str) -> tuple[str, str, str | None]:
         repository = image["repository"]
@@ -336,6 +341,13 @@ def chart_image(key: str) -> tuple[str, str, str | None]:
         "kueue-controller": (*_KUEUE_PACKAGED, None),
         "trainer-controller": triple(tr["image"], app["trainer"]),
         "jobset-controller": (*_JOBSET_PACKAGED, None),
+        "keda-operator": triple(kd["image"]["keda"], kd_header["Chart.yaml appVersion"]),
+        "keda-metrics-apiserver": triple(
+            kd["image"]["metricsApiServer"], kd_header["Chart.yaml appVersion"]
+        ),
+        "keda-admission-webhooks": triple(
+            kd["image"]["webhooks"], kd_header["Chart.yaml appVersion"]
+        ),
     }
     return table[key]
 
@@ -347,7 +359,7 @@ CHART_IMAGES = [
     "cert-manager-cainjector", "cert-manager-startupapicheck", "cert-manager-acmesolver",
     "kserve-controller", "kserve-agent", "kserve-router", "kserve-storage-initializer",
     "kube-rbac-proxy", "karpenter-controller", "kueue-controller", "trainer-controller",
-    "jobset-controller",
+    "jobset-controller", "keda-operator", "keda-metrics-apiserver", "keda-admission-webhooks",
 ]  # fmt: skip
 """Every pinned image a pinned chart has a default for (the others: envoy, Feast)."""
 

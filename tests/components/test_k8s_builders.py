@@ -321,7 +321,10 @@ def test_canary_is_a_weighted_envoy_route_not_canary_traffic_percent() -> None:
     (listener,) = config["static_resources"]["listeners"]
     assert listener["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 8080}
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    (route,) = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    # One route per public API path (tests/contracts/test_router_routes.py), same weights.
+    assert len(routes) == 10 and all(r["route"] == routes[0]["route"] for r in routes)
+    route = routes[0]
     assert route["route"]["weighted_clusters"]["clusters"] == [
         {"name": "champion", "weight": 90},
         {"name": "challenger", "weight": 10},
@@ -588,7 +591,10 @@ def test_alert_receiver_deployment_matches_the_webhook_cli() -> None:
     (rule,) = netpol["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 9095}]
     assert rule["from"][0]["podSelector"] == {
-        "matchLabels": {"app.kubernetes.io/name": "alertmanager"}
+        "matchLabels": {
+            "app.kubernetes.io/name": "alertmanager",
+            "alertmanager": "kps-alertmanager",
+        }
     }
     # It mounts its token (to patch KServe objects) and says why.
     assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is True

@@ -488,9 +488,12 @@ def test_every_tenant_gets_serving_and_monitoring(run_program, stack: str) -> No
     assert set(platform.serving) == {t.name for t in settings.tenants}
     assert monitors == {f"{t.name}-monitoring" for t in settings.tenants}
     if stack == "onprem":
-        # No AWS on-prem: no feature store (DynamoDB/ElastiCache), queues or receiver.
+        # No AWS on-prem: no feature store (DynamoDB/ElastiCache) or SQS queues; the alert
+        # receiver sends its triggers to the in-cluster NATS broker instead.
         assert not platform.feature_stores and not platform.queues
-        assert "mlplatform:automation:TenantAutomation" not in types
+        assert "mlplatform:messaging:NatsBroker" in types
+        automations = {r.name for r in mocks.of_type("mlplatform:automation:TenantAutomation")}
+        assert automations == {f"{t.name}-automation" for t in settings.tenants}
         (sa,) = [
             o for o in _k8s_objects(mocks, "tenant-gulf-bank")
             if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "gulf-bank-serving"
@@ -702,25 +705,20 @@ def test_every_model_server_can_verify_model_signatures(run_program, stack: str)
     for tenant in settings.tenants:
         assert tenant.model_signing_public_key == configured  # no shipped tenant overrides it
         objects = _k8s_objects(mocks, tenant.namespace)
-        config_maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
-        key_map = config_maps[f"{tenant.name}-model-verify-key"]
-        assert key_map["data"] == {"verify.pub.pem": configured}, "exactly the configured PEM"
-        kubernetes_validate.validate(key_map, "1.35.0", strict=True)
+        # In the runtime (which no tenant role may write), never in a tenant ConfigMap.
+        assert not any(
+            configured.strip() in str(o.get("data", {}))
+            for o in objects
+            if o["kind"] in {"ConfigMap", "Secret"}
+        )
         runtimes = [o for o in objects if o["kind"] == "ServingRuntime"]
         assert len(runtimes) == (2 if tenant.gpu_pool is not None else 1)
         for runtime in runtimes:
             assert validation.kserve_findings(runtime) == []
             assert invariants.restricted_findings(runtime) == [], runtime["metadata"]["name"]
-            volumes = {v["name"]: v for v in runtime["spec"]["volumes"]}
             for container in runtime["spec"]["containers"]:
                 assert container["securityContext"]["readOnlyRootFilesystem"] is True
                 assert container["securityContext"]["runAsNonRoot"] is True
-                mounts = [
-                    m for m in container["volumeMounts"] if m["mountPath"] == "/etc/mlplatform/keys"
-                ]
-                assert len(mounts) == 1 and mounts[0]["readOnly"] is True, container["name"]
-                source = volumes[mounts[0]["name"]]["configMap"]
-                assert source["name"] == key_map["metadata"]["name"]
-                assert source["items"] == [{"key": "verify.pub.pem", "path": "verify.pub.pem"}]
                 env = {e["name"]: e.get("value") for e in container["env"]}
-                assert env["MLPLATFORM_VERIFY_KEY"] == "/etc/mlplatform/keys/verify.pub.pem"
+                assert env["MLPLATFORM_VERIFY_KEY_PEM"] == configured, "exactly the configured PEM"
+                assert "MLPLATFORM_VERIFY_KEY" not in env

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from policy_helpers import ECR, UNKNOWN, stack_resource, validate, validate_stack
+from pulumi_policy import EnforcementLevel
 
 from policies.rules import kubernetes as k
 from policies.rules import residency as r
@@ -86,6 +87,17 @@ def isvc_model(**model: Any) -> dict:
         "model": {"modelFormat": {"name": "onnx"}, "runtime": "onnx", **model},
     }
     return {"metadata": {"namespace": "t"}, "spec": {"predictor": predictor}}
+
+
+VELERO_BSL = "kubernetes:velero.io/v1:BackupStorageLocation"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+DIGEST = "sha256:" + "ab" * 32
+TAG_SPELLING_A_DIGEST = "sha256-" + "ab" * 32
+
+
+def velero_location(config: dict) -> dict:
+    """A Velero BackupStorageLocation with the AWS plugin and ``config``."""
+    return {"spec": {"provider": "aws", "objectStorage": {"bucket": "b"}, "config": config}}
 
 
 def pytorch_job(spec: dict) -> dict:
@@ -1129,6 +1141,136 @@ CASES: list[tuple[Any, str, dict, str | None]] = [
         {"tags": {"tenant": "acme", "data-classification": "Confidential"}},
         "'Confidential'",
     ),
+    # --- backups and copies in the country ----------------------------------------------
+    (  # an allowed host as userinfo: the request goes to the host after '@'
+        r.backup_destination_in_country,
+        VELERO_BSL,
+        velero_location({"s3Url": "https://s3.me-central-1.amazonaws.com@backup.example.de/"}),
+        "'https://s3.me-central-1.amazonaws.com@backup.example.de/' is neither",
+    ),
+    (  # the dual-stack spelling of S3 abroad
+        r.backup_destination_in_country,
+        VELERO_BSL,
+        velero_location({"s3Url": "https://s3.dualstack.eu-west-1.amazonaws.com"}),
+        "region is 'eu-west-1'",
+    ),
+    (  # an allowed region as a prefix of the host of another endpoint
+        r.backup_destination_in_country,
+        VELERO_BSL,
+        velero_location({"s3Url": "https://s3.me-central-1.amazonaws.com.backup.example.de"}),
+        "is neither S3 in an allowed region",
+    ),
+    (  # Velero wrapped in an umbrella chart from a tarball: judged by its values, not name
+        r.backup_destination_in_country,
+        HELM_RELEASE,
+        {
+            "chart": "./charts/platform-backup-1.0.0.tgz",
+            "values": {
+                "velero": {
+                    "configuration": {
+                        "volumeSnapshotLocation": {
+                            "provider": "aws",
+                            "config": {"region": "eu-west-1"},
+                        }
+                    }
+                }
+            },
+        },
+        "values.velero.configuration.volumeSnapshotLocation[0] region is 'eu-west-1'",
+    ),
+    (  # the copy as an Argo Workflow step instead of a CronJob
+        r.backup_destination_in_country,
+        WORKFLOW,
+        {
+            "spec": {
+                "templates": [
+                    {
+                        "name": "copy",
+                        "container": {
+                            **CONTAINER,
+                            "env": [{"name": "AWS_ENDPOINT_URL_S3", "value": "https://x.de"}],
+                        },
+                    }
+                ]
+            }
+        },
+        "spec.templates[0].container (app).env[0] AWS_ENDPOINT_URL_S3",
+    ),
+    (  # a patch that points an existing Deployment's SDK at another region
+        r.backup_destination_in_country,
+        PATCH,
+        patch([{"name": "app", "env": [{"name": "AWS_DEFAULT_REGION", "value": "eu-west-1"}]}]),
+        "AWS_DEFAULT_REGION is 'eu-west-1'",
+    ),
+    (  # a model server's environment (KServe's model spec is a container)
+        r.backup_destination_in_country,
+        ISVC,
+        isvc_model(storageUri="s3://b/m/1/", env=[{"name": "AWS_REGION", "value": "eu-central-1"}]),
+        "spec.predictor.model.env[0] AWS_REGION is 'eu-central-1'",
+    ),
+    # --- images by digest (advisory) --------------------------------------------------------
+    (  # a tag that spells a digest (cosign's signature tags look like this) is still a tag
+        k.kubernetes_image_digest,
+        "kubernetes:apps/v1:Deployment",
+        {
+            "spec": {
+                "template": {
+                    "spec": pod(
+                        containers=[{**CONTAINER, "image": f"{ECR}/app:{TAG_SPELLING_A_DIGEST}"}]
+                    )
+                }
+            }
+        },
+        "by tag only",
+    ),
+    (  # not the OCI encoding of a sha256 digest (lower-case hex only): no content is pinned
+        k.kubernetes_image_digest,
+        "kubernetes:apps/v1:Deployment",
+        {
+            "spec": {
+                "template": {
+                    "spec": pod(containers=[{**CONTAINER, "image": f"{ECR}/app@{DIGEST.upper()}"}])
+                }
+            }
+        },
+        "by tag only",
+    ),
+    (  # a custom resource's container instead of a Deployment's
+        k.kubernetes_image_digest,
+        ISVC,
+        {
+            "metadata": {"namespace": "t"},
+            "spec": {"predictor": {"containers": [{**CONTAINER, "name": "kserve-container"}]}},
+        },
+        "spec.predictor.containers[0].image",
+    ),
+    (  # a patch that swaps the image of a pinned Deployment for a tag
+        k.kubernetes_image_digest,
+        PATCH,
+        patch([{"name": "app", "image": f"{ECR}/app:2"}]),
+        "spec.template.spec.containers[0].image",
+    ),
+    (  # chart values: a digest field that is no digest
+        k.kubernetes_image_digest,
+        HELM_RELEASE,
+        {
+            "chart": "kps",
+            "values": {"image": {"registry": ECR, "repository": "p", "digest": "sha256:latest"}},
+        },
+        "values.image",
+    ),
+    (  # chart values: the digest on a sibling, not on the image that is run
+        k.kubernetes_image_digest,
+        HELM_RELEASE,
+        {
+            "chart": "kps",
+            "values": {
+                "server": {"image": {"registry": ECR, "repository": "p", "tag": "v3"}},
+                "sidecar": {"image": {"digest": DIGEST}},
+            },
+        },
+        "values.server.image",
+    ),
 ]
 
 
@@ -1288,26 +1430,41 @@ def test_custom_resources_and_patches_are_walked_not_named() -> None:
 
 def test_platform_kserve_objects_pass_every_pod_rule() -> None:
     """The InferenceService/ServingRuntime split the platform deploys: container security
-    on the runtime, pod security on the predictor."""
-    runtime = {
-        "spec": {
-            "containers": [
-                {
-                    **CONTAINER,
-                    "securityContext": {
-                        **RESTRICTED,
-                        "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                }
-            ]
+    on the runtime, pod security on the predictor.
+
+    With its image pinned by digest (as the program references it once ``mlplatform
+    mirror --copy`` has filled the lock) the runtime passes every rule. Referenced by tag
+    (an empty lock, as offline) it passes every mandatory rule and only the advisory
+    digest rule reports it: advisory, so the gate does not fail on it.
+    """
+
+    def runtime(image: str) -> dict:
+        container = {
+            **CONTAINER,
+            "image": image,
+            "securityContext": {
+                **RESTRICTED,
+                "runAsNonRoot": True,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
         }
-    }
+        return {"spec": {"containers": [container]}}
+
+    pinned, tagged = runtime(f"{ECR}/app:1@{DIGEST}"), runtime(f"{ECR}/app:1")
+    by_tag: dict[str, list[str]] = {}
     for policy in k.RESOURCE_POLICIES:
         if policy.applies_to(ISVC):
             assert validate(policy, ISVC, isvc_model(storageUri="s3://b/m/1/")) == [], policy.name
         if policy.applies_to(RUNTIME):
-            assert validate(policy, RUNTIME, runtime) == [], policy.name
+            assert validate(policy, RUNTIME, pinned) == [], policy.name
+            found = validate(policy, RUNTIME, tagged)
+            if found:
+                by_tag[policy.name] = found
+    assert list(by_tag) == [k.kubernetes_image_digest.name], by_tag
+    assert by_tag[k.kubernetes_image_digest.name] == [
+        f"spec.containers[0].image: image '{ECR}/app:1' is referenced by tag only, not by digest."
+    ]
+    assert k.kubernetes_image_digest.enforcement_level == EnforcementLevel.ADVISORY
 
 
 def test_every_pulumi_aws_type_with_a_policy_input_is_read() -> None:

@@ -345,3 +345,69 @@ def test_default_deny_matched_through_property_dependency() -> None:
         property_dependencies={"metadata": [ns]},
     )
     assert validate_stack(k.kubernetes_namespace_default_deny, [ns, deny]) == []
+
+
+# -- images by digest (supply chain) ----------------------------------------------------------
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_image_by_digest_is_compliant(kind) -> None:
+    spec = mutate("image", f"{ECR}/app@{DIGEST}")
+    assert validate(k.kubernetes_image_digest, kind, workload(kind, spec)) == []
+    spec = mutate("image", f"{ECR}/app:1.0.0@{DIGEST}")  # tag kept for readers
+    assert validate(k.kubernetes_image_digest, kind, workload(kind, spec)) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "init"),
+    [
+        (f"{ECR}/app:1.0.0", False),
+        (f"{ECR}/app:1.0.0", True),
+        (f"{ECR}/app", False),
+        (f"{ECR}/app@sha256:abc", False),  # not a full digest
+        (f"{ECR}/app@md5:" + "ab" * 16, False),
+    ],
+)
+def test_tag_only_images_are_flagged(image: str, init: bool) -> None:
+    spec = mutate("image", image, init=init)
+    if init:
+        spec["containers"][0]["image"] = f"{ECR}/app@{DIGEST}"
+    found = validate(k.kubernetes_image_digest, "kubernetes:apps/v1:Deployment", workload(
+        "kubernetes:apps/v1:Deployment", spec
+    ))  # fmt: skip
+    assert len(found) == 1 and "by tag only" in found[0], found
+
+
+def test_image_digest_rule_is_advisory_and_unknown_images_are_not_violations() -> None:
+    assert k.kubernetes_image_digest.enforcement_level.value == "advisory"
+    spec = mutate("image", UNKNOWN)
+    kind = "kubernetes:apps/v1:Deployment"
+    assert validate(k.kubernetes_image_digest, kind, workload(kind, spec)) == []
+    spec = mutate("image", KeyError)
+    assert validate(k.kubernetes_image_digest, kind, workload(kind, spec)) == []
+
+
+def test_image_digest_rule_reads_custom_resources_and_helm_values() -> None:
+    runtime = {
+        "metadata": {"name": "rt", "namespace": "tenant-a"},
+        "spec": {"containers": [{"name": "kserve-container", "image": f"{ECR}/srv:1"}]},
+    }
+    found = validate(
+        k.kubernetes_image_digest, "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime", runtime
+    )
+    assert len(found) == 1
+    release = {
+        "chart": "oci://x/charts/kps",
+        "version": "1.0.0",
+        "values": {
+            "prometheus": {"image": {"registry": ECR, "repository": "prom", "tag": "v3"}},
+            "grafana": {
+                "image": {"registry": ECR, "repository": "graf", "tag": "11", "digest": DIGEST}
+            },
+        },
+    }
+    found = validate(k.kubernetes_image_digest, "kubernetes:helm.sh/v3:Release", release)
+    assert len(found) == 1 and "prom" in found[0], found
+    release["values"]["prometheus"]["image"]["digest"] = DIGEST
+    assert validate(k.kubernetes_image_digest, "kubernetes:helm.sh/v3:Release", release) == []

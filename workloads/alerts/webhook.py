@@ -5,7 +5,19 @@ become canary decisions (and rollbacks), and every decision is audited.
 ``Authorization: Bearer <token>`` (Alertmanager's ``http_config.authorization`` with
 ``credentials_file``). The token comes from a file or an environment variable; there
 is no default, and a missing or short token stops the receiver from starting. The
-comparison is constant-time. Rejected calls are audited too.
+comparison is constant-time.
+
+Refusals cost an anonymous caller nothing to send, so they must cost the receiver little:
+an unauthenticated request is answered 401 without its body being read, counted in
+``mlplatform_alert_receiver_refused_total{reason}`` (``GET /metrics``), and audited as
+one summary record at most once per ``refusal_audit_interval`` (not one fsync'd record
+each). The body of an authenticated request is refused before it is read when its
+``Content-Length`` is missing, negative, not a number or over 1 MiB, or when it is sent
+chunked (:func:`workloads.common.httpserver.content_length`).
+
+The audit log (:mod:`workloads.alerts.audit`) is keyed (``--audit_key``), shipped to
+the tenant's object-locked audit bucket (``--audit_bucket``) and checkpointed every
+``--checkpoint_interval`` seconds, so a cut at its tail is detectable.
 
 Routing, by the alert's ``alertname`` label (see :class:`WebhookConfig`):
 
@@ -26,7 +38,7 @@ Routing, by the alert's ``alertname`` label (see :class:`WebhookConfig`):
   It refuses namespaces other than the tenant's (answered 403 for that alert).
 - resolved or unknown alerts: audited, no action.
 
-``GET /healthz`` answers without authentication. The server binds 127.0.0.1 unless
+``GET /healthz`` and ``GET /metrics`` answer without authentication. The server binds 127.0.0.1 unless
 told otherwise (in the cluster, the pod IP behind a NetworkPolicy that admits only
 Alertmanager).
 """
@@ -39,6 +51,7 @@ import hmac
 import json
 import os
 import pathlib
+import signal
 import sys
 import threading
 import time
@@ -50,8 +63,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.names import CHALLENGER, model_of_challenger
 from contracts.router import router_name
 from contracts.telemetry import CANARY_ALERT, DRIFT_ALERT, WEBHOOK_PORT
-from workloads.alerts.audit import AuditLog
-from workloads.common.httpserver import BackgroundHTTPServer, JSONRequestHandler
+from workloads.alerts.audit import AuditError, AuditLog, add_audit_arguments, open_audit_log
+from workloads.common.httpserver import BackgroundHTTPServer, BodyError, JSONRequestHandler
 from workloads.common.objectstore import ObjectStoreError
 from workloads.monitoring.queues import TriggerQueue
 from workloads.monitoring.trigger import TRIGGER_TYPE
@@ -61,6 +74,9 @@ from workloads.rollout.canary import Action, ArmObservations, CanaryDecision, Ca
 
 MIN_TOKEN_LENGTH = 16
 MAX_BODY_BYTES = 1_048_576
+REFUSED_METRIC = "mlplatform_alert_receiver_refused_total"
+SHIP_FAILURES_METRIC = "mlplatform_alert_receiver_audit_ship_failures_total"
+MAX_CALLERS_PER_SUMMARY = 20
 
 # (namespace, model) -> (champion, challenger) observations, or None if the numbers
 # are not available right now.
@@ -121,6 +137,59 @@ def load_token(token_file: pathlib.Path | None = None, env_var: str | None = Non
     if len(token) < MIN_TOKEN_LENGTH:
         raise TokenError(f"{source}: webhook token must be at least {MIN_TOKEN_LENGTH} characters")
     return token
+
+
+class RefusalCounter:
+    """Counts refused requests by reason and audits them as a summary, rate-limited.
+
+    The first refusal after a quiet period is audited at once; later ones are counted
+    and written as one record (counts per reason, up to 20 caller addresses) when
+    :meth:`flush` runs after ``interval`` seconds (the server's timer calls it). Totals
+    since start are the metric.
+    """
+
+    def __init__(
+        self,
+        audit: AuditLog,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.audit = audit
+        self.interval = interval
+        self.clock = clock
+        self.totals: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+        self._callers: set[str] = set()
+        self._last_flush: float | None = None
+        self._lock = threading.Lock()
+
+    def refused(self, reason: str, caller: str) -> None:
+        """Count one refusal; audit now only if the last summary is ``interval`` old."""
+        with self._lock:
+            self.totals[reason] = self.totals.get(reason, 0) + 1
+            self._pending[reason] = self._pending.get(reason, 0) + 1
+            if len(self._callers) < MAX_CALLERS_PER_SUMMARY:
+                self._callers.add(caller)
+            due = self._last_flush is None or self.clock() - self._last_flush >= self.interval
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write one summary record of the refusals counted since the last one (if any)."""
+        with self._lock:
+            pending, callers = self._pending, sorted(self._callers)
+            self._pending, self._callers = {}, set()
+            self._last_flush = self.clock()
+        if pending:
+            total = sum(pending.values())
+            self.audit.append(
+                who="anonymous@" + ",".join(callers),
+                what="rejected",
+                why=f"{total} request(s) refused: missing or invalid bearer token"
+                if set(pending) == {"unauthorized"}
+                else f"{total} request(s) refused",
+                metrics={"refused": pending},
+            )
 
 
 class AlertRouter:
@@ -317,7 +386,15 @@ class WebhookServer(BackgroundHTTPServer):
     """The HTTP front: authentication, size limits, payload checks, then the router."""
 
     def __init__(
-        self, router: AlertRouter, token: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        router: AlertRouter,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        checkpoint_interval: float = 60.0,
+        refusal_audit_interval: float = 60.0,
+        metrics_port: int | None = None,
     ) -> None:
         if len(token) < MIN_TOKEN_LENGTH:
             raise TokenError(f"webhook token must be at least {MIN_TOKEN_LENGTH} characters")
@@ -325,6 +402,52 @@ class WebhookServer(BackgroundHTTPServer):
         self._expected = f"Bearer {token}".encode()
         self.host = host
         self.port = port
+        self.refusals = RefusalCounter(router.audit, refusal_audit_interval)
+        self.checkpoint_interval = checkpoint_interval
+        self._timer_stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self.metrics_port = metrics_port
+        self._metrics: _MetricsServer | None = None
+
+    def _tick(self) -> None:
+        """Summarise refusals and checkpoint the audit log, every interval until stopped."""
+        while not self._timer_stop.wait(self.checkpoint_interval):
+            self.tick()
+
+    def tick(self) -> None:
+        """One timer round (also called once on stop)."""
+        try:
+            self.refusals.flush()
+            self.router.audit.checkpoint()
+        except (OSError, AuditError) as exc:
+            print(f"audit: {exc}", file=sys.stderr, flush=True)
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of the receiver's counters."""
+        lines = [
+            f"# HELP {REFUSED_METRIC} Requests refused before any action, by reason.",
+            f"# TYPE {REFUSED_METRIC} counter",
+        ]
+        for reason, count in sorted(self.refusals.totals.items()):
+            lines.append(f'{REFUSED_METRIC}{{reason="{reason}"}} {count}')
+        lines += [
+            f"# HELP {SHIP_FAILURES_METRIC} Audit records or checkpoints not yet shipped.",
+            f"# TYPE {SHIP_FAILURES_METRIC} counter",
+            f"{SHIP_FAILURES_METRIC} {self.router.audit.ship_failures}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def stop(self) -> None:
+        """Stop the timer (with a last summary and checkpoint), then the HTTP servers."""
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
+        if self._timer is not None:
+            self._timer_stop.set()
+            self._timer.join(timeout=5)
+            self._timer = None
+            self.tick()
+        super().stop()
 
     def _authorized(self, header: str | None) -> bool:
         return hmac.compare_digest((header or "").encode(), self._expected)
@@ -353,30 +476,40 @@ class WebhookServer(BackgroundHTTPServer):
             def do_GET(self) -> None:  # noqa: N802 (http.server name)
                 if self.path == "/healthz":
                     self._reply(200, {"status": "ok"})
+                elif self.path == "/metrics":
+                    data = outer.metrics_text().encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 else:
                     self._reply(404, {"error": "not found"})
 
             def do_POST(self) -> None:  # noqa: N802 (http.server name)
                 caller = f"{self.client_address[0]}"
+                # Nothing of an unauthenticated or refused request's body is read: close
+                # the connection after answering so the unread bytes go nowhere.
                 if self.path != "/alerts":
+                    self.close_connection = True
+                    outer.refusals.refused("not_found", caller)
                     self._reply(404, {"error": "not found"})
                     return
                 if not outer._authorized(self.headers.get("Authorization")):
-                    outer.router.audit.append(
-                        who=f"anonymous@{caller}",
-                        what="rejected",
-                        why="missing or invalid bearer token",
-                    )
+                    self.close_connection = True
+                    outer.refusals.refused("unauthorized", caller)
                     self._reply(401, {"error": "unauthorized"})
                     return
                 who = f"{outer.router.config.identity}@{caller}"
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    self._reply(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+                try:
+                    body = self._read_body(MAX_BODY_BYTES)
+                except BodyError as exc:
+                    outer.refusals.refused(f"body_{exc.status}", caller)
+                    self._reply(exc.status, {"error": str(exc)})
                     return
                 try:
-                    payload = json.loads(self.rfile.read(length) or b"null")
-                except json.JSONDecodeError:
+                    payload = json.loads(body or b"null")
+                except (json.JSONDecodeError, UnicodeDecodeError):
                     self._reply(400, {"error": "body is not JSON"})
                     return
                 problem = _payload_problem(payload)
@@ -388,12 +521,50 @@ class WebhookServer(BackgroundHTTPServer):
                 self._reply(status, {"outcomes": outcomes})
 
         self.port = self._serve((self.host, self.port), Handler)
+        if self.metrics_port is not None:
+            # Its own port: Prometheus may reach it, the webhook stays Alertmanager's only.
+            self._metrics = _MetricsServer(self.metrics_text, self.host, self.metrics_port)
+            self.metrics_port = self._metrics.start().port
+        self._timer_stop.clear()
+        self._timer = threading.Thread(target=self._tick, daemon=True)
+        self._timer.start()
         return self
 
     @property
     def url(self) -> str:
         """Base URL."""
         return f"http://{self.host}:{self.port}"
+
+
+class _MetricsServer(BackgroundHTTPServer):
+    """``GET /metrics`` (Prometheus text) on a port of its own."""
+
+    def __init__(self, render: Callable[[], str], host: str, port: int) -> None:
+        self.render = render
+        self.host = host
+        self.port = port
+
+    def start(self) -> _MetricsServer:
+        """Bind and serve in a daemon thread."""
+        render = self.render
+
+        class Handler(JSONRequestHandler):
+            server_version = "mlplatform-alerts-metrics"
+            sys_version = ""
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server name)
+                if self.path != "/metrics":
+                    self._reply(404, {"error": "not found"})
+                    return
+                data = render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.port = self._serve((self.host, self.port), Handler)
+        return self
 
 
 def _payload_problem(payload: Any) -> str | None:
@@ -421,16 +592,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=WEBHOOK_PORT)
     parser.add_argument("--audit_log", type=pathlib.Path, required=True)
+    add_audit_arguments(parser)
+    parser.add_argument("--checkpoint_interval", type=float, default=60.0)
+    parser.add_argument(
+        "--metrics_port", type=int, default=None, help="serve /metrics on this port too"
+    )
+    parser.add_argument("--region", default=None, help="AWS region of KMS and S3")
     parser.add_argument("--queue", required=True, help="file:DIR or sqs:URL")
     parser.add_argument("--tenant_namespace", required=True)
     parser.add_argument(
         "--kubeconfig", help="kubeconfig file (default: in-cluster service account)"
     )
     parser.add_argument("--registry", help="s3://bucket/registry/: marks rollbacks there")
-    parser.add_argument("--kms_key", help="KMS key of registry writes (SSE-KMS)")
+    parser.add_argument("--kms_key", help="KMS key of registry and audit writes (SSE-KMS)")
     args = parser.parse_args(argv)
     try:
         token = load_token(args.token_file, args.token_env)
+        audit = open_audit_log(
+            args.audit_log,
+            key=args.audit_key,
+            bucket=args.audit_bucket,
+            lock_mode=args.audit_lock_mode,
+            retention_days=args.audit_retention_days,
+            kms_key=args.kms_key,
+            region=args.region,
+        )
         from kubernetes import config as kube_config
 
         if args.kubeconfig:
@@ -447,21 +633,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             registry = ModelRegistry(open_store(args.registry, args.kms_key), who="alert-receiver")
         router = AlertRouter(
             config=WebhookConfig(),
-            audit=AuditLog(args.audit_log),
+            audit=audit,
             queue=open_queue(args.queue),
             actuator=actuator,
             registry=registry,
         )
-        server = WebhookServer(router, token, args.host, args.port).start()
-    except (TokenError, ValueError, OSError) as exc:
+        server = WebhookServer(
+            router,
+            token,
+            args.host,
+            args.port,
+            checkpoint_interval=args.checkpoint_interval,
+            metrics_port=args.metrics_port,
+        ).start()
+    except (TokenError, AuditError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # kubernetes config errors have no common base
         print(f"error: kubernetes configuration: {exc}", file=sys.stderr)
         return 2
     print(f"alert webhook on {server.url}/alerts", flush=True)
+    stopping = threading.Event()
+    # Kubernetes stops a pod with SIGTERM: stop cleanly, so the last refusals summary and
+    # a final checkpoint are written (and shipped) before the process exits.
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        threading.Event().wait()
+        stopping.wait()
     except KeyboardInterrupt:
         pass
     finally:

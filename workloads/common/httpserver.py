@@ -15,8 +15,60 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 
+class BodyError(ValueError):
+    """A request body that is refused before it is read: ``status`` is the 4xx to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def content_length(headers: Any, max_bytes: int) -> int:
+    """The request's ``Content-Length``, checked before a byte of the body is read.
+
+    Refused (:class:`BodyError`): chunked or any other ``Transfer-Encoding`` (411: the
+    size must be known up front), a missing length (411), several differing lengths, a
+    value that is not a plain decimal (``-1``, ``+5``, ``1e3``, ``abc``: 400), and a
+    body over ``max_bytes`` (413).
+    """
+    if headers.get("Transfer-Encoding") is not None:
+        raise BodyError(411, "Transfer-Encoding is not accepted: send Content-Length")
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        raise BodyError(411, "Content-Length is required")
+    if len({v.strip() for v in values}) > 1:
+        raise BodyError(400, "conflicting Content-Length headers")
+    value = values[0].strip()
+    # isdecimal() refuses signs, spaces, exponents and non-ASCII digits int() would take.
+    if not value.isascii() or not value.isdecimal() or len(value) > 18:
+        raise BodyError(400, f"Content-Length must be a non-negative integer, got {value[:32]!r}")
+    length = int(value)
+    if length > max_bytes:
+        raise BodyError(413, f"body over {max_bytes} bytes")
+    return length
+
+
 class JSONRequestHandler(BaseHTTPRequestHandler):
     """A request handler that answers in JSON and keeps request logs off stderr."""
+
+    # A client that stops sending mid-request must not hold a thread forever.
+    timeout = 30
+
+    def _read_body(self, max_bytes: int) -> bytes:
+        """Exactly ``Content-Length`` bytes, after :func:`content_length` accepted it.
+
+        A refused body is never read, so the connection is closed after the answer.
+        """
+        try:
+            length = content_length(self.headers, max_bytes)
+        except BodyError:
+            self.close_connection = True
+            raise
+        data = self.rfile.read(length)
+        if len(data) != length:
+            self.close_connection = True
+            raise BodyError(400, f"body ended after {len(data)} of {length} bytes")
+        return data
 
     def log_message(self, format: str, *args: Any) -> None:
         # Servers record what matters themselves (audit log, recorded calls); the

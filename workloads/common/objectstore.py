@@ -4,8 +4,10 @@ The loop keeps what must outlive a pod in the tenant's bucket: prediction-log se
 drift reports next to each model, the model registry. :func:`open_store` takes
 ``s3://bucket/prefix/`` (boto3's default credential chain; ``AWS_ENDPOINT_URL_S3``
 points it at an S3-compatible store or a local moto server) or ``file:///dir/`` and a
-plain path (local runs and tests). Every S3 write carries SSE-KMS with the tenant key
-when one is given, as :mod:`workloads.common.s3` does for model artifacts.
+plain path (local runs and tests). Every S3 write carries SSE-KMS with the tenant key,
+as :mod:`workloads.common.s3` does for model artifacts; without a key a write is refused
+unless the pod runs against an in-country S3-compatible store in the explicit
+``MLPLATFORM_OBJECT_STORE_SSE=store`` mode (:func:`workloads.common.s3.sse_arguments`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from workloads.common.s3 import S3Target
+from workloads.common.s3 import S3Target, S3UploadError, sse_arguments
 
 
 class ObjectStoreError(RuntimeError):
@@ -97,6 +99,13 @@ class S3Store:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def _endpoint(self) -> str | None:
+        """The client's endpoint when it is not AWS S3's (an S3-compatible store)."""
+        url = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+        if isinstance(url, str) and "amazonaws.com" not in url:
+            return url
+        return None
+
     def get(self, key: str) -> bytes | None:
         """``GetObject``; None on NoSuchKey."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -112,16 +121,14 @@ class S3Store:
             raise ObjectStoreError(f"{self.describe(key)}: read failed: {exc}") from None
 
     def put(self, key: str, data: bytes) -> None:
-        """``PutObject`` with SSE-KMS and the tenant key (when given)."""
+        """``PutObject`` with SSE-KMS and the tenant key (or the store's own encryption in
+        the explicit on-prem mode); refused without either."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        extra: dict[str, Any] = {}
-        if self.kms_key_id:
-            extra = {
-                "ServerSideEncryption": "aws:kms",
-                "SSEKMSKeyId": self.kms_key_id,
-                "BucketKeyEnabled": True,
-            }
+        try:
+            extra = sse_arguments(self.kms_key_id, endpoint_url=self._endpoint())
+        except S3UploadError as exc:
+            raise ObjectStoreError(f"{self.describe(key)}: {exc}") from None
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         except (BotoCoreError, ClientError) as exc:

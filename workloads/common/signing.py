@@ -1,15 +1,24 @@
 """Artifact digests and Ed25519 signatures: a server refuses a model that was altered.
 
-``signature.json`` (``version`` 1)::
+``signature.json`` (``version`` 2)::
 
-    {"version": 1, "algorithm": "ed25519", "key_id": "<sha256 of the raw public key, 16 hex>",
+    {"version": 2, "algorithm": "ed25519", "key_id": "<sha256 of the raw public key, 16 hex>",
+     "model": {"name": "churn", "version": "sha-...", "created_at": "<ISO 8601, UTC>"},
      "artifacts": {"model.onnx": {"sha256": "...", "bytes": N}, ...},
      "signature": "<base64 Ed25519 signature over the canonical JSON of the other fields>"}
 
+The signature binds the model's name, version and creation time to the artifact
+digests, so a model signed as ``churn`` does not verify as ``fraud``, and a server can
+order the versions it is given by their signed creation time (anti-rollback, see
+``workloads.serving.rollback``). Version 1 (digests only) is refused.
+
 Canonical JSON is ``json.dumps(..., sort_keys=True, separators=(",", ":"))``. The
 verifier checks the signature with the public key it was given (never one shipped next
-to the model), then every listed artifact's size and SHA-256, and that every artifact
-the caller requires is listed.
+to the model), then that the signed model name is the expected one, then reads every
+listed artifact once and checks the size and SHA-256 of exactly those bytes, which it
+returns (:func:`read_verified`): a caller loads what was verified, never a second read
+of the file (no window to swap it in between). Every artifact the caller requires must
+be listed.
 
 Keys are PEM files: PKCS#8 private key (unencrypted, file mode 0600) and
 SubjectPublicKeyInfo public key. Training reads the private key from
@@ -26,6 +35,8 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +45,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 SIGNATURE_FILE = "signature.json"
-SIGNATURE_VERSION = 1
+SIGNATURE_VERSION = 2
 DEV_KEY_DIR = Path(".mlplatform/local/keys")
 DEV_PRIVATE_KEY = "dev_signing_key.pem"
 DEV_PUBLIC_KEY = "dev_signing_key.pub.pem"
@@ -115,6 +126,17 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def public_key_from_pem(pem: bytes, where: str) -> Ed25519PublicKey:
+    """Parse PEM text of an Ed25519 public key; raise :class:`SigningKeyError` naming ``where``."""
+    try:
+        key = serialization.load_pem_public_key(pem.strip())
+    except (ValueError, TypeError) as exc:
+        raise SigningKeyError(f"{where}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{where}: must be an Ed25519 public key, got {type(key).__name__}")
+    return key
+
+
 def write_key_pair(private_path: Path, public_path: Path) -> Ed25519PrivateKey:
     """Create a new key pair; the private file is created with mode 0600."""
     key = Ed25519PrivateKey.generate()
@@ -151,14 +173,47 @@ def ensure_dev_key_pair(
     return private_path, public_path, True
 
 
+def signature_version(directory: Path) -> int | None:
+    """The format version of ``directory``'s ``signature.json`` (None: missing or unreadable)."""
+    try:
+        version = json.loads((directory / SIGNATURE_FILE).read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return version if isinstance(version, int) else None
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    """An ISO 8601 timestamp with a time zone; raise ``ValueError`` naming ``where``."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: not an ISO 8601 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{where}: timestamp needs a time zone: {value!r}")
+    return parsed
+
+
 def sign_artifacts(
-    directory: Path, names: Iterable[str], private_key: Ed25519PrivateKey
+    directory: Path,
+    names: Iterable[str],
+    private_key: Ed25519PrivateKey,
+    *,
+    model_name: str,
+    model_version: str,
+    created_at: str,
 ) -> dict[str, Any]:
-    """Write ``signature.json`` over the named artifacts in ``directory``; return it."""
+    """Write ``signature.json`` binding the model's identity to the named artifacts; return it.
+
+    ``created_at`` is an ISO 8601 timestamp with a time zone (the model card's).
+    """
+    if not model_name or not model_version:
+        raise ValueError("sign_artifacts: model_name and model_version are required")
+    _timestamp(created_at, "created_at")
     body = {
         "version": SIGNATURE_VERSION,
         "algorithm": "ed25519",
         "key_id": key_id(private_key.public_key()),
+        "model": {"name": model_name, "version": model_version, "created_at": created_at},
         "artifacts": artifact_digests(directory, names),
     }
     signed = {**body, "signature": base64.b64encode(private_key.sign(_canonical(body))).decode()}
@@ -166,10 +221,34 @@ def sign_artifacts(
     return signed
 
 
-def verify_artifacts(
-    directory: Path, public_key: Ed25519PublicKey, required: Iterable[str]
-) -> dict[str, Any]:
-    """Check ``signature.json`` in ``directory``; return it or raise a one-line error."""
+@dataclass(frozen=True)
+class VerifiedModel:
+    """A verified signature and the exact artifact bytes it was checked against."""
+
+    name: str
+    """The signed model name."""
+    version: str
+    """The signed model version."""
+    created_at: datetime
+    """The signed creation time (time-zone aware)."""
+    signed: dict[str, Any]
+    """The whole ``signature.json``."""
+    contents: dict[str, bytes]
+    """Artifact name -> the bytes whose digest matched; load these, do not read again."""
+
+
+def read_verified(
+    directory: Path,
+    public_key: Ed25519PublicKey,
+    required: Iterable[str],
+    *,
+    model_name: str | None = None,
+) -> VerifiedModel:
+    """Verify ``signature.json`` and every artifact; return the verified bytes.
+
+    ``model_name``: refuse a signature made for another model. Raises
+    :class:`ArtifactVerificationError` with one line.
+    """
     sig_path = directory / SIGNATURE_FILE
     try:
         signed = json.loads(sig_path.read_text(encoding="utf-8"))
@@ -180,10 +259,14 @@ def verify_artifacts(
     except (OSError, ValueError) as exc:
         raise ArtifactVerificationError(f"{sig_path}: unreadable ({exc})") from None
     if not isinstance(signed, dict) or signed.get("version") != SIGNATURE_VERSION:
-        raise ArtifactVerificationError(f"{sig_path}: unsupported format (want version 1)")
+        found = signed.get("version") if isinstance(signed, dict) else None
+        raise ArtifactVerificationError(
+            f"{sig_path}: unsupported format version {found!r} (want {SIGNATURE_VERSION}:"
+            " a signature binding the model name, version and creation time; re-sign it)"
+        )
     if signed.get("algorithm") != "ed25519":
         raise ArtifactVerificationError(f"{sig_path}: algorithm must be ed25519")
-    body = {k: signed.get(k) for k in ("version", "algorithm", "key_id", "artifacts")}
+    body = {k: signed.get(k) for k in ("version", "algorithm", "key_id", "model", "artifacts")}
     try:
         signature = base64.b64decode(str(signed.get("signature", "")), validate=True)
         public_key.verify(signature, _canonical(body))
@@ -192,24 +275,62 @@ def verify_artifacts(
             f"{sig_path}: signature does not verify with the given public key "
             f"(key id {key_id(public_key)}, signed by {signed.get('key_id')})"
         ) from None
+    model: Any = signed.get("model")
+    try:
+        if not isinstance(model, dict):
+            raise TypeError("model must be a mapping with name, version and created_at")
+        name, version = str(model["name"]), str(model["version"])
+        created_at = _timestamp(model["created_at"], "model.created_at")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactVerificationError(f"{sig_path}: malformed model identity ({exc})") from None
+    if model_name is not None and name != model_name:
+        raise ArtifactVerificationError(
+            f"{sig_path}: signed for model {name!r}, not {model_name!r}; refusing to serve"
+            " it under another name"
+        )
     artifacts = signed["artifacts"]
     if not isinstance(artifacts, dict):
         raise ArtifactVerificationError(f"{sig_path}: artifacts must be a mapping")
-    for name in required:
-        if name not in artifacts:
-            raise ArtifactVerificationError(f"{sig_path}: required artifact {name} is not signed")
-    for name, expected in artifacts.items():
-        path = directory / name
-        if Path(name).name != name:
+    for required_name in required:
+        if required_name not in artifacts:
             raise ArtifactVerificationError(
-                f"{sig_path}: artifact name {name!r} is not a file name"
+                f"{sig_path}: required artifact {required_name} is not signed"
             )
-        if not path.is_file():
-            raise ArtifactVerificationError(f"{path}: signed artifact is missing")
-        if path.stat().st_size != expected.get("bytes") or sha256_file(path) != expected.get(
+    contents: dict[str, bytes] = {}
+    for artifact, expected in artifacts.items():
+        path = directory / artifact
+        if Path(artifact).name != artifact:
+            raise ArtifactVerificationError(
+                f"{sig_path}: artifact name {artifact!r} is not a file name"
+            )
+        if not isinstance(expected, dict):
+            raise ArtifactVerificationError(f"{sig_path}: artifact {artifact!r} is malformed")
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise ArtifactVerificationError(f"{path}: signed artifact is missing") from None
+        except OSError as exc:
+            raise ArtifactVerificationError(f"{path}: unreadable ({exc})") from None
+        if len(data) != expected.get("bytes") or hashlib.sha256(data).hexdigest() != expected.get(
             "sha256"
         ):
             raise ArtifactVerificationError(
                 f"{path}: digest does not match signature.json (artifact was modified)"
             )
-    return signed
+        contents[artifact] = data
+    return VerifiedModel(name, version, created_at, signed, contents)
+
+
+def verify_artifacts(
+    directory: Path,
+    public_key: Ed25519PublicKey,
+    required: Iterable[str],
+    *,
+    model_name: str | None = None,
+) -> dict[str, Any]:
+    """Check ``signature.json`` in ``directory``; return it or raise a one-line error.
+
+    A caller that goes on to load artifacts should use :func:`read_verified` and load
+    the bytes it returns.
+    """
+    return read_verified(directory, public_key, required, model_name=model_name).signed

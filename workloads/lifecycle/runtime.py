@@ -34,11 +34,13 @@ class Processes:
     log_dir: pathlib.Path
     started: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    def run(self, name: str, args: list[str], timeout: float) -> str:
+    def run(
+        self, name: str, args: list[str], timeout: float, env: dict[str, str] | None = None
+    ) -> str:
         """Run a module to completion; return its stdout. Raise StageError on failure."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
-        proc = self._popen(name, args, log, capture=True)
+        proc = self._popen(name, args, log, capture=True, env=env)
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -54,13 +56,20 @@ class Processes:
             )
         return text
 
-    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a long-running module in the background, logging to a file."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        return self._popen(name, args, self.log_dir / f"{name}.log", capture=False)
+        return self._popen(name, args, self.log_dir / f"{name}.log", capture=False, env=env)
 
     def _popen(
-        self, name: str, args: list[str], log: pathlib.Path, capture: bool
+        self,
+        name: str,
+        args: list[str],
+        log: pathlib.Path,
+        capture: bool,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         with log.open("w", encoding="utf-8") as handle:
             handle.write(f"$ python {' '.join(args)}\n")
@@ -72,6 +81,7 @@ class Processes:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=env,
             )
         self.started.append((name, proc))
         return proc

@@ -1,6 +1,7 @@
-"""Message queues for retraining triggers: SQS in the platform, a file or memory locally.
+"""Message queues for retraining triggers: SQS on AWS, NATS JetStream on the in-country
+site, a file or memory locally.
 
-All three follow SQS semantics, so the handler code is the same everywhere:
+All four follow SQS semantics, so the handler code is the same everywhere:
 
 - ``send`` returns a message id; the body is a JSON object.
 - ``receive`` hands out up to ``max_messages`` visible messages and hides each one for
@@ -12,6 +13,7 @@ All three follow SQS semantics, so the handler code is the same everywhere:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -235,8 +237,260 @@ class SqsQueue:
         return True
 
 
+class NatsQueue:
+    """A NATS JetStream work queue (the in-country site's broker, :mod:`contracts.messaging`).
+
+    The stream keeps messages on disk with work-queue retention (an acknowledged message
+    is deleted) and a five-minute duplicate window keyed on the trigger's ``dedupe_key``
+    (``Nats-Msg-Id``), like an SQS FIFO queue. All readers share one durable pull
+    consumer with explicit acknowledgement:
+
+    - the visibility timeout is the consumer's ack wait (a receive with another timeout
+      updates it; every reader of a stream uses the same one in practice); a timeout of
+      0 hands the messages back at once (``nak``), as SQS does;
+    - the receipt is the delivery's ack subject plus the lease's end. JetStream accepts an
+      acknowledgement of any delivery of a message, so the client refuses one whose lease
+      has ended (the message is, or is about to be, delivered again): a stale receipt
+      deletes nothing, as with SQS.
+
+    The client is asyncio (``nats-py``); this class runs it on a private event loop in a
+    daemon thread so the queue keeps the synchronous interface of the others.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        stream: str,
+        subject: str,
+        consumer: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        ca_file: str | None = None,
+        inbox_prefix: str | None = None,
+        wait_seconds: float = 2.0,
+        timeout: float = 10.0,
+        replicas: int = 1,
+    ) -> None:
+        self.server, self.stream, self.subject, self.consumer = server, stream, subject, consumer
+        self.replicas = replicas
+        self.wait_seconds = wait_seconds
+        self.timeout = timeout
+        self._connect_opts: dict[str, Any] = {
+            "servers": [server],
+            "connect_timeout": timeout,
+            "max_reconnect_attempts": 3,
+            "allow_reconnect": True,
+        }
+        if user is not None:
+            self._connect_opts["user"] = user
+            self._connect_opts["password"] = password or ""
+        if inbox_prefix:
+            self._connect_opts["inbox_prefix"] = inbox_prefix
+        if ca_file or server.startswith("tls://"):
+            import ssl
+
+            self._connect_opts["tls"] = ssl.create_default_context(cafile=ca_file)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._nc: Any = None
+        self._js: Any = None
+        self._sub: Any = None
+        self._ack_wait: float | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_spec(
+        cls, target: str, env: dict[str, str] | None = None, wait_seconds: float = 2.0
+    ) -> NatsQueue:
+        """Open the part after ``nats:``; CA and inbox from the environment, user and
+        password from the files it names (``NATS_USER_FILE``, ``NATS_PASSWORD_FILE``: the
+        mounted Secret), or else from ``NATS_USER``/``NATS_PASSWORD`` (local runs). An
+        unreadable credential file is a one-line :class:`ValueError`."""
+        from contracts.messaging import (
+            NATS_CA_FILE_ENV,
+            NATS_INBOX_ENV,
+            NATS_PASSWORD_ENV,
+            NATS_PASSWORD_FILE_ENV,
+            NATS_USER_ENV,
+            NATS_USER_FILE_ENV,
+            nats_spec_replicas,
+            parse_nats_queue_spec,
+        )
+        from workloads.common.credentials import read_credential
+
+        env = dict(os.environ) if env is None else env
+        server, stream, subject, consumer = parse_nats_queue_spec(target)
+        user = read_credential(env, NATS_USER_FILE_ENV, NATS_USER_ENV)
+        password = read_credential(env, NATS_PASSWORD_FILE_ENV, NATS_PASSWORD_ENV)
+        return cls(
+            server,
+            stream,
+            subject,
+            consumer,
+            user=user,
+            password=password,
+            ca_file=env.get(NATS_CA_FILE_ENV) or None,
+            inbox_prefix=env.get(NATS_INBOX_ENV) or None,
+            wait_seconds=wait_seconds,
+            replicas=nats_spec_replicas(target),
+        )
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout + 5)
+
+    async def _connect(self) -> None:
+        if self._js is not None:
+            return
+        import nats
+        from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+        from nats.js.errors import NotFoundError
+
+        self._nc = await nats.connect(**self._connect_opts)
+        self._js = self._nc.jetstream(timeout=self.timeout)
+        try:
+            await self._js.stream_info(self.stream)
+        except NotFoundError:
+            await self._js.add_stream(
+                StreamConfig(
+                    name=self.stream,
+                    subjects=[self.subject],
+                    retention=RetentionPolicy.WORK_QUEUE,
+                    storage=StorageType.FILE,
+                    duplicate_window=300.0,
+                    num_replicas=self.replicas,
+                )
+            )
+
+    async def _consumer(self, ack_wait: float) -> Any:
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        await self._connect()
+        if self._ack_wait != ack_wait:
+            await self._js.add_consumer(
+                self.stream,
+                ConsumerConfig(
+                    durable_name=self.consumer,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=ack_wait,
+                    filter_subject=self.subject,
+                ),
+            )
+            self._ack_wait = ack_wait
+        if self._sub is None:
+            self._sub = await self._js.pull_subscribe_bind(self.consumer, stream=self.stream)
+        return self._sub
+
+    def send(self, body: dict[str, Any]) -> str:
+        """Publish the JSON body; ``dedupe_key`` becomes the JetStream message id."""
+
+        async def publish() -> str:
+            await self._connect()
+            headers = {"Nats-Msg-Id": str(body["dedupe_key"])} if body.get("dedupe_key") else None
+            ack = await self._js.publish(
+                self.subject, json.dumps(body, sort_keys=True).encode(), headers=headers
+            )
+            return str(ack.seq)
+
+        with self._lock:
+            return str(self._run(publish()))
+
+    def receive(self, max_messages: int = 1, visibility_timeout: float = 60.0) -> list[Message]:
+        """Pull up to ``max_messages``; an empty stream answers at once, a slow server gets
+        ``wait_seconds`` (a fetch that gives up early may leave its messages leased
+        until their ack wait ends: they are delivered again then)."""
+        from nats.errors import TimeoutError as NatsTimeout
+
+        async def pull() -> list[Message]:
+            hand_back = visibility_timeout <= 0
+            ack_wait = (self._ack_wait or 60.0) if hand_back else float(visibility_timeout)
+            sub = await self._consumer(ack_wait)
+            # The lease starts when the server delivers; taking the time before asking
+            # makes the client's view of its end a little early, never late.
+            asked_ns = time.time_ns()
+            try:
+                raws = await sub.fetch(max(1, max_messages), timeout=self.wait_seconds)
+            except NatsTimeout:
+                return []
+            out = []
+            for raw in raws:
+                meta = raw.metadata
+                lease_end = 0 if hand_back else asked_ns + int(ack_wait * 1e9)
+                try:
+                    body = json.loads(raw.data)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = {"_unreadable": str(meta.sequence.stream)}
+                if hand_back:
+                    await raw.nak()
+                out.append(
+                    Message(
+                        str(meta.sequence.stream),
+                        body,
+                        f"{raw.reply} {lease_end}",
+                        int(meta.num_delivered),
+                    )
+                )
+            return out
+
+        with self._lock:
+            return list(self._run(pull()))
+
+    def ack(self, receipt: str) -> bool:
+        """Acknowledge (delete) the delivery if its lease has not ended."""
+        reply, _, lease_end = receipt.partition(" ")
+        if (
+            not reply.startswith(f"$JS.ACK.{self.stream}.{self.consumer}.")
+            or not lease_end.isdigit()
+        ):
+            return False
+        if time.time_ns() >= int(lease_end):
+            return False
+
+        async def ack() -> bool:
+            await self._connect()
+            await self._nc.request(reply, b"+ACK", timeout=self.timeout)
+            return True
+
+        with self._lock:
+            return bool(self._run(ack()))
+
+    def __len__(self) -> int:
+        async def count() -> int:
+            await self._connect()
+            info = await self._js.stream_info(self.stream)
+            return int(info.state.messages)
+
+        with self._lock:
+            return int(self._run(count()))
+
+    def close(self) -> None:
+        """Drain the connection, end the client's tasks and stop the event loop."""
+
+        async def shutdown() -> None:
+            if self._nc is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._nc.close(), timeout=2.0)
+            current = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not current]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                self._run(shutdown())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
+
+
 def open_queue(spec: str) -> TriggerQueue:
-    """Open ``file:DIR`` or ``sqs:URL`` (boto3's default credential chain and region)."""
+    """Open ``file:DIR``, ``sqs:URL`` (boto3's default credential chain and region) or
+    ``nats:nats://host:port/STREAM/subject?consumer=NAME`` (``tls://`` in the cluster;
+    user and password from the files the environment names, CA and inbox prefix from the
+    environment, see :mod:`contracts.messaging` and :meth:`NatsQueue.from_spec`)."""
     kind, _, target = spec.partition(":")
     if kind == "file" and target:
         return FileQueue(pathlib.Path(target))
@@ -244,4 +498,9 @@ def open_queue(spec: str) -> TriggerQueue:
         import boto3
 
         return SqsQueue(boto3.client("sqs"), target)
-    raise ValueError(f"queue {spec!r}: expected 'file:<directory>' or 'sqs:https://<queue url>'")
+    if kind == "nats":
+        return NatsQueue.from_spec(target)
+    raise ValueError(
+        f"queue {spec!r}: expected 'file:<directory>', 'sqs:https://<queue url>' or "
+        "'nats:nats://host:port/STREAM/subject?consumer=NAME'"
+    )

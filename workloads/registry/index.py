@@ -25,6 +25,7 @@ from contracts.names import MODEL_NAME, MODEL_VERSION
 from workloads.common.objectstore import ObjectStore
 
 Status = Literal["champion", "challenger", "retired", "rolled-back"]
+RunEnd = Literal["succeeded", "failed", "missing"]
 
 
 class RegistryError(ValueError):
@@ -56,11 +57,13 @@ class ModelRegistry:
                 "champion": None,
                 "challenger": None,
                 "versions": {},
+                "runs": {},
                 "history": [],
             }
         index = json.loads(raw)
         if not isinstance(index, dict) or index.get("model") != model:
             raise RegistryError(f"{self.store.describe(self.key(model))}: not an index of {model}")
+        index.setdefault("runs", {})  # indexes written before runs were recorded
         return index
 
     def _save(self, index: dict[str, Any]) -> None:
@@ -164,6 +167,41 @@ class ModelRegistry:
         index["versions"][version]["status"] = "rolled-back"
         index["challenger"] = None
         self._record(index, "roll-back", version, why)
+        self._save(index)
+        return index
+
+    # --- training runs the controller started (followed by name: it may not list) --
+
+    def record_run(self, model: str, run: str, version: str, trigger: str) -> dict[str, Any]:
+        """Record a started run (``active``); recording it again changes nothing."""
+        _check_version(version)
+        index = self.load(model)
+        if run in index["runs"]:
+            return index
+        index["runs"][run] = {
+            "version": version,
+            "trigger": trigger,
+            "state": "active",
+            "started_at": time.time(),
+        }
+        self._record(index, "training-run-started", version, f"run {run}", run=run)
+        self._save(index)
+        return index
+
+    def runs(self, model: str) -> dict[str, dict[str, Any]]:
+        """The model's recorded runs (name -> version, trigger, state, times)."""
+        return dict(self.load(model)["runs"])
+
+    def finish_run(self, model: str, run: str, state: RunEnd, why: str) -> dict[str, Any]:
+        """Record how a run ended (``succeeded``, ``failed``, ``missing``)."""
+        index = self.load(model)
+        entry = index["runs"].get(run)
+        if entry is None:
+            raise RegistryError(f"{model}: no run {run} recorded")
+        if entry["state"] == state:
+            return index
+        entry["state"], entry["finished_at"] = state, time.time()
+        self._record(index, f"training-run-{state}", entry["version"], why, run=run)
         self._save(index)
         return index
 

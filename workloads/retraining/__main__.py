@@ -31,7 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", action="append", default=[], help="NAME=VERSION[:CANARY_PERCENT] (repeat)"
     )
-    p.add_argument("--observations", default=None, help="s3://bucket/canary/: arm observations")
+    p.add_argument(
+        "--prometheus_url", default=None, help="the tenant's Prometheus: per-arm traffic"
+    )
+    p.add_argument(
+        "--scrape", action="append", default=[],
+        help="SERVICE=URL of a model server's /metrics (instead of Prometheus; repeat)",
+    )  # fmt: skip
+    p.add_argument("--feedback", default=None, help="s3://bucket/feedback/: labelled outcomes")
     p.add_argument("--audit_log", type=pathlib.Path, required=True)
     p.add_argument("--interval", type=float, default=30.0)
     p.add_argument("--once", action="store_true", help="one pass, printed as JSON")
@@ -40,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min_requests", type=int, default=500, help="canary: requests per arm")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
     return p
+
+
+def _pair(flag: str, text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise ValueError(f"{flag} {text!r}: expected NAME=VALUE")
+    return name, value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,15 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workloads.common.objectstore import open_store
         from workloads.monitoring.queues import open_queue
         from workloads.registry.index import ModelRegistry
-        from workloads.retraining.controller import (
-            ManagedModel,
-            RetrainingController,
-            observations_from,
-        )
+        from workloads.retraining.controller import ManagedModel, RetrainingController
         from workloads.retraining.launcher import launcher_for
         from workloads.rollout.actuator import CanaryActuator
         from workloads.rollout.canary import CanaryPolicy
         from workloads.rollout.deploy import ModelDeployer
+        from workloads.rollout.observations import (
+            CanaryObservations,
+            MetricsReader,
+            PrometheusReader,
+            ScrapeReader,
+        )
 
         models = {m.name: m for m in map(ManagedModel.parse, args.model)}
         if not models:
@@ -86,11 +102,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             audit=AuditLog(args.audit_log),
             actuator=CanaryActuator(api, args.namespace, actor="retraining-controller"),
             deployer=ModelDeployer(api, args.namespace),
-            observations=observations_from(open_store(args.observations))
-            if args.observations
-            else None,
             policy=CanaryPolicy(min_requests=args.min_requests),
         )
+        reader: MetricsReader | None = None
+        if args.scrape:
+            reader = ScrapeReader(dict(_pair("--scrape", t) for t in args.scrape))
+        elif args.prometheus_url:
+            reader = PrometheusReader(args.prometheus_url, args.namespace)
+        if reader is not None:
+            controller.observations = CanaryObservations(
+                reader,
+                open_store(args.feedback, args.kms_key) if args.feedback else None,
+                controller.canary_versions,
+            )
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,10 +4,12 @@ Each pass (:meth:`RetrainingController.step`):
 
 1. **Triggers -> runs.** Receive retraining triggers from the tenant's queue (the drift
    monitor's and the alert receiver's). Each names a model and carries a ``dedupe_key``;
-   the run is named after it (:func:`contracts.names.training_run_name`) and created
-   through the :class:`~workloads.retraining.launcher.RunLauncher`. A redelivered
-   message finds the run already there (409) and starts nothing; the message is deleted
-   only once the run exists. While a model has a run in progress or a challenger
+   the run (a Kubeflow Trainer ``TrainJob`` queued through the tenant's Kueue queue) is
+   named after it (:func:`contracts.training.train_job_name`), created through the
+   :class:`~workloads.retraining.launcher.RunLauncher` and recorded in the registry. A
+   redelivered message finds the run already there (409) and starts nothing; the message
+   is deleted only once the run exists. The controller follows its runs by name (its
+   Role may create and get TrainJobs, nothing more). While a model has a run in progress or a challenger
    pending, further triggers are acknowledged as ``coalesced`` (drift that persists
    keeps firing; one retraining answers it).
 2. **Challenger -> canary.** A run that passes the gate registers its model as the
@@ -15,9 +17,10 @@ Each pass (:meth:`RetrainingController.step`):
    tier's: enterprise), the controller serves it as ``<model>-challenger`` and gives it
    that share through the router. SMB models have no canary: their challenger waits in
    the registry for a person to promote it.
-3. **Canary analysis.** With observations of both arms (``--observations``: what the
-   tenant's labelled-feedback job writes per model), :func:`workloads.rollout.canary.decide`
-   promotes (the champion InferenceService serves the new version, the router sends it
+3. **Canary analysis.** With observations of both arms
+   (:class:`workloads.rollout.observations.CanaryObservations`: requests, errors and
+   latency per InferenceService from the model servers' metrics, accuracy per version
+   from labelled feedback), :func:`workloads.rollout.canary.decide` promotes (the champion InferenceService serves the new version, the router sends it
    everything, the registry records it) or rolls back (router to the champion, registry
    ``rolled-back``), or holds.
 
@@ -36,8 +39,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from contracts.names import champion_of, training_run_name
+from contracts.names import challenger_of, champion_of
 from contracts.telemetry import TRAINING_RUNS
+from contracts.training import train_job_name
 from workloads.alerts.audit import AuditLog
 from workloads.common.objectstore import ObjectStore, ObjectStoreError
 from workloads.monitoring.metrics import DriftMetrics
@@ -49,6 +53,7 @@ from workloads.retraining.launcher import LaunchError, RunLauncher, RunRequest
 from workloads.rollout.actuator import ActuatorError, CanaryActuator
 from workloads.rollout.canary import Action, ArmObservations, CanaryPolicy, decide
 from workloads.rollout.deploy import ModelDeployer
+from workloads.rollout.observations import ObservationError
 
 Observations = Callable[[str], tuple[ArmObservations, ArmObservations] | None]
 """model -> (champion, challenger) observations, or None when there are none yet."""
@@ -103,13 +108,13 @@ class RetrainingController:
 
     def __post_init__(self) -> None:
         self.drift = DriftMetrics(self.metrics)
+        self._held: dict[str, tuple[str, float]] = {}
         self.runs_total = Counter(
             TRAINING_RUNS,
             "Retraining triggers handled.",
             ["model", "outcome"],
             registry=self.metrics,
         )
-        self._reported_failures: set[str] = set()
 
     # --- 1. triggers -> runs --------------------------------------------------------
 
@@ -133,13 +138,13 @@ class RetrainingController:
             self.audit.append(who=self.who, what="rejected", why=why, trigger=body)
             return {"outcome": "rejected", "model": model, "why": why}
         try:
-            name = training_run_name(model, key)
+            name = train_job_name(model, key)
         except ValueError as exc:
             self.audit.append(who=self.who, what="rejected", why=str(exc), trigger=body)
             return {"outcome": "rejected", "model": model, "why": str(exc)}
         request = RunRequest(name, model, version_for(key), key)
         try:
-            runs = self.launcher.runs(model)
+            runs = self.run_states(model)
             busy = [run for run, state in runs.items() if state == "active" and run != name]
             pending = self.registry.challenger(model)
             if name not in runs and (busy or pending):
@@ -149,6 +154,9 @@ class RetrainingController:
                 )
                 return {"outcome": "coalesced", "model": model, "run": name, "why": why}
             created = self.launcher.create(request)
+            # Recorded on 'exists' too: a controller that stopped between the create and
+            # the record finds its run again when the trigger is redelivered.
+            self.registry.record_run(model, name, request.version, key)
         except (LaunchError, RegistryError, ObjectStoreError) as exc:
             return {"outcome": "failed", "model": model, "run": name, "why": str(exc)}
         outcome = "started" if created == "created" else "duplicate"
@@ -163,11 +171,36 @@ class RetrainingController:
         )
         return {"outcome": outcome, "model": model, "run": name, "version": request.version}
 
+    def run_states(self, model: str, report: list[dict[str, Any]] | None = None) -> dict[str, str]:
+        """The model's recorded runs and their states; each run still ``active`` in the
+        registry is read back by name, and an end is recorded (and audited) once."""
+        states: dict[str, str] = {}
+        for run, entry in self.registry.runs(model).items():
+            state = entry["state"]
+            if state == "active":
+                live = self.launcher.state(run)
+                state = "missing" if live is None else live
+                if state != "active":
+                    self._finish(model, run, state)
+                    if report is not None:
+                        report.append({"model": model, "run": run, "action": f"run-{state}"})
+            states[run] = state
+        return states
+
+    def _finish(self, model: str, run: str, state: str) -> None:
+        why = {
+            "succeeded": "the run finished; its model passed the gate and is registered",
+            "failed": "the run failed or its model did not pass the gate: no challenger",
+            "missing": "the run is gone from the cluster before it finished: no challenger",
+        }[state]
+        self.registry.finish_run(model, run, state, why)  # type: ignore[arg-type]
+        self.audit.append(who=self.who, what=f"training-run-{state}", why=why, model=model, run=run)
+
     # --- 2. challenger -> canary ----------------------------------------------------
 
     def reconcile(self) -> list[dict[str, Any]]:
         """Adopt the deployed champions, report failed runs, start canaries."""
-        done = []
+        done: list[dict[str, Any]] = []
         for model in self.models.values():
             self.registry.ensure_champion(
                 model.name,
@@ -175,18 +208,43 @@ class RetrainingController:
                 f"{self.models_uri}{model.name}/{model.deployed_version}/",
                 "deployed by the stack before the loop registered a champion",
             )
-            for run, state in self.launcher.runs(model.name).items():
-                if state == "failed" and run not in self._reported_failures:
-                    self._reported_failures.add(run)
-                    self.audit.append(
-                        who=self.who, what="training-run-failed", why="the run failed or its "
-                        "model did not pass the gate: no challenger", model=model.name, run=run,
-                    )  # fmt: skip
-                    done.append({"model": model.name, "run": run, "action": "run-failed"})
+            self.run_states(model.name, report=done)  # ends of runs, recorded once
+            followed = self._follow_registry(model)
+            if followed:
+                done.append(followed)
             started = self._start_canary(model)
             if started:
                 done.append(started)
         return done
+
+    def _follow_registry(self, model: ManagedModel) -> dict[str, Any] | None:
+        """SMB (no canary): a person promotes in the registry (``python -m
+        workloads.registry promote``); the model's InferenceService then serves it."""
+        if model.canary_percent or self.deployer is None:
+            return None
+        index = self.registry.load(model.name)
+        champion = index.get("champion")
+        if not champion:
+            return None
+        uri = index["versions"][champion]["uri"]
+        try:
+            changed = self.deployer.follow(model.name, uri)
+        except ActuatorError as exc:
+            return {"model": model.name, "action": "follow-failed", "why": str(exc)}
+        if not changed:
+            return None
+        last: dict[str, Any] = next(
+            (h for h in reversed(index["history"]) if h["what"] == "promote"), {}
+        )
+        self.audit.append(
+            who=self.who,
+            what="serve-champion",
+            why=f"the registry names {champion} champion (promoted by {last.get('who')})",
+            model=model.name,
+            version=champion,
+            uri=uri,
+        )
+        return {"model": model.name, "action": "serve-champion", "version": champion}
 
     def _start_canary(self, model: ManagedModel) -> dict[str, Any] | None:
         version = self.registry.challenger(model.name)
@@ -236,11 +294,26 @@ class RetrainingController:
             version = self.registry.challenger(model.name)
             if not version or self.observations is None or self.actuator is None:
                 continue
-            observed = self.observations(model.name)
+            try:
+                if not self.actuator.traffic(self.namespace, model.name).get(
+                    challenger_of(model.name)
+                ):
+                    continue  # the canary has not started: nothing to compare yet
+                observed = self.observations(model.name)
+            except (ObservationError, ActuatorError) as exc:  # unreachable now: next pass
+                decisions.append({"model": model.name, "version": version,
+                                  "action": "no-observations", "reasons": [str(exc)]})  # fmt: skip
+                continue
             if observed is None:
                 continue
             decision = decide(*observed, self.policy)
             why = "; ".join(decision.reasons)
+            if decision.action is Action.HOLD:
+                # Not a decision: recorded when the canary first holds, then once a minute.
+                last = self._held.get(model.name)
+                if last is not None and last[0] == version and time.time() - last[1] < 60:
+                    continue
+                self._held[model.name] = (version, time.time())
             changed: list[str] = []
             if decision.action is Action.PROMOTE:
                 changed = self._promote(model, version, why)
@@ -283,6 +356,14 @@ class RetrainingController:
         self.registry.roll_back(model.name, version, why)
         return [*changed, f"registry: {version} rolled-back"]
 
+    def canary_versions(self, model: str) -> tuple[str | None, str | None, float]:
+        """(champion, challenger, when the challenger was registered) from the registry:
+        what :class:`~workloads.rollout.observations.CanaryObservations` compares."""
+        index = self.registry.load(model)
+        challenger = index.get("challenger")
+        since = index["versions"][challenger].get("registered_at", 0.0) if challenger else 0.0
+        return index.get("champion"), challenger, float(since)
+
     # --- metrics --------------------------------------------------------------------
 
     def export_drift(self) -> int:
@@ -307,17 +388,3 @@ class RetrainingController:
             "decisions": self.analyse(),
             "drift_reports": self.export_drift(),
         }
-
-
-def observations_from(store: ObjectStore) -> Observations:
-    """Observations written per model at ``canary/<model>.json`` (``champion``/``challenger``
-    objects with :class:`ArmObservations` fields) by the tenant's feedback job."""
-
-    def read(model: str) -> tuple[ArmObservations, ArmObservations] | None:
-        raw = store.get(f"{model}.json")
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        return ArmObservations(**data["champion"]), ArmObservations(**data["challenger"])
-
-    return read

@@ -1,16 +1,17 @@
 """How the retraining controller starts a training run on the platform's training engine.
 
-The infrastructure renders the run's template (image, service account, resources,
-placement, volumes, the fixed arguments) into a ConfigMap
-(``components.k8s.retraining``); the controller only names the run after its trigger,
-labels it and appends the run's own arguments. A second create of the same name fails
-with 409 AlreadyExists, which is how a redelivered trigger never starts a second run.
+The infrastructure renders the run's template into a ConfigMap
+(``components.k8s.retraining``): a Kubeflow Trainer ``TrainJob`` on the platform's
+runtime, labelled for the tenant's Kueue ``LocalQueue`` (:mod:`contracts.training`),
+with image, service account, per-node resources, placement, volumes and the fixed
+arguments. The controller only names the run after its trigger
+(:func:`contracts.training.train_job_name`), labels it and appends the run's own
+arguments. A second create of the same name fails with 409 AlreadyExists, which is how a
+redelivered trigger never starts a second run.
 
-:class:`BatchJobLauncher` creates a ``batch/v1`` Job. The platform's training engine
-is Kubeflow Trainer (a ``TrainJob`` queued through Kueue); a launcher for it implements
-the same :class:`RunLauncher` protocol against ``trainer.kubeflow.org`` through the
-custom-objects API, and :func:`launcher_for` picks it from the template's ``kind``, so
-switching engines is a change of the rendered template, not of the controller.
+The controller may only ``create`` and ``get`` TrainJobs in its namespace (no list):
+it follows the runs it started by name (the registry records them, see
+:class:`~workloads.registry.index.ModelRegistry`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,21 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from contracts.names import MODEL_LABEL, TRIGGER_LABEL
+from contracts.training import (
+    API_VERSION,
+    COMPLETE,
+    FAILED,
+    GROUP,
+    QUEUE_LABEL,
+    RUN_LABEL,
+    TRAIN_JOB_KIND,
+    TRAIN_JOB_PLURAL,
+    VERSION,
+    run_arguments,
+)
 
 RunState = Literal["active", "succeeded", "failed"]
 Created = Literal["created", "exists"]
-RUN_LABEL = "mlplatform.io/training-run"
-"""Label every run carries (``true``), so the controller lists only its own runs."""
 
 
 class LaunchError(RuntimeError):
@@ -39,7 +50,7 @@ class RunRequest:
     """One training run to start."""
 
     name: str
-    """Run name, derived from the trigger (:func:`contracts.names.training_run_name`)."""
+    """Run name, derived from the trigger (:func:`contracts.training.train_job_name`)."""
     model: str
     version: str
     """Version the run registers its model under."""
@@ -48,42 +59,39 @@ class RunRequest:
 
 
 class RunLauncher(Protocol):
-    """Starts and inspects training runs in one namespace."""
+    """Starts and inspects training runs in one namespace, by name."""
 
     def create(self, request: RunRequest) -> Created:
         """Create the run; ``exists`` when one of that name is already there."""
         ...
 
-    def runs(self, model: str) -> dict[str, RunState]:
-        """Runs of ``model`` (name -> state)."""
+    def state(self, name: str) -> RunState | None:
+        """The run's state, or None when there is no run of that name."""
         ...
-
-
-def run_arguments(request: RunRequest) -> list[str]:
-    """What the controller appends to the template's arguments."""
-    return [
-        f"--model_name={request.model}",
-        f"--version={request.version}",
-        f"--trigger={request.trigger}",
-    ]
 
 
 def _api_error(verb: str, what: str, exc: ApiException) -> LaunchError:
     return LaunchError(f"cannot {verb} {what}: HTTP {exc.status} {exc.reason or ''}".strip())
 
 
-class BatchJobLauncher:
-    """Training runs as ``batch/v1`` Jobs rendered from the infrastructure's template."""
+class TrainJobLauncher:
+    """Training runs as Kubeflow Trainer ``TrainJob``s rendered from the template."""
 
     def __init__(self, api_client: client.ApiClient, namespace: str, template: dict[str, Any]):
-        if template.get("apiVersion") != "batch/v1" or template.get("kind") != "Job":
-            raise ValueError("run template: expected a batch/v1 Job")
-        self.batch = client.BatchV1Api(api_client)
+        if template.get("apiVersion") != API_VERSION or template.get("kind") != TRAIN_JOB_KIND:
+            raise ValueError(f"run template: expected a {API_VERSION} {TRAIN_JOB_KIND}")
+        trainer = (template.get("spec") or {}).get("trainer")
+        if not isinstance(trainer, dict) or not isinstance(trainer.get("args"), list):
+            raise ValueError("run template: spec.trainer.args must be a list")
+        if not (template.get("metadata") or {}).get("labels", {}).get(QUEUE_LABEL):
+            # Without it Kueue never admits the run (the platform holds unqueued runs).
+            raise ValueError(f"run template: metadata.labels.{QUEUE_LABEL} is required")
+        self.custom = client.CustomObjectsApi(api_client)
         self.namespace = namespace
         self.template = template
 
     def render(self, request: RunRequest) -> dict[str, Any]:
-        """The Job for ``request`` (the template is never modified)."""
+        """The TrainJob for ``request`` (the template is never modified)."""
         job = copy.deepcopy(self.template)
         meta = job.setdefault("metadata", {})
         meta["name"] = request.name
@@ -94,55 +102,57 @@ class BatchJobLauncher:
             TRIGGER_LABEL: request.trigger[:63],
         }
         meta["labels"] = {**(meta.get("labels") or {}), **labels}
-        pod_meta = job["spec"]["template"].setdefault("metadata", {})
-        pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
-        container = job["spec"]["template"]["spec"]["containers"][0]
-        container["args"] = [*(container.get("args") or []), *run_arguments(request)]
+        trainer = job["spec"]["trainer"]
+        trainer["args"] = [
+            *trainer["args"],
+            *run_arguments(request.model, request.version, request.trigger),
+        ]
         return job
 
     def create(self, request: RunRequest) -> Created:
-        """POST the Job; 409 means a run of this trigger already exists."""
+        """POST the TrainJob; 409 means a run of this trigger already exists."""
         try:
-            body: Any = self.render(request)  # the client serialises a dict body as is
-            self.batch.create_namespaced_job(self.namespace, body)
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, TRAIN_JOB_PLURAL, self.render(request)
+            )
         except ApiException as exc:
             if exc.status == 409:
                 return "exists"
-            raise _api_error("create", f"Job {self.namespace}/{request.name}", exc) from None
+            raise _api_error(
+                "create", f"{TRAIN_JOB_KIND} {self.namespace}/{request.name}", exc
+            ) from None
         return "created"
 
-    def runs(self, model: str) -> dict[str, RunState]:
-        """The model's Jobs and their state (from ``status.succeeded``/``failed``)."""
+    def state(self, name: str) -> RunState | None:
+        """From the TrainJob's ``Complete``/``Failed`` conditions; None when absent."""
         try:
-            jobs = self.batch.list_namespaced_job(
-                self.namespace, label_selector=f"{RUN_LABEL}=true,{MODEL_LABEL}={model}"
+            job = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, TRAIN_JOB_PLURAL, name
             )
         except ApiException as exc:
-            raise _api_error("list", f"Jobs in {self.namespace}", exc) from None
-        states: dict[str, RunState] = {}
-        for job in jobs.items:
-            status, name = job.status, str(job.metadata.name if job.metadata else "")
-            if status is not None and (status.succeeded or 0) > 0:
-                states[name] = "succeeded"
-            elif status is not None and _failed(status):
-                states[name] = "failed"
-            else:
-                states[name] = "active"
-        return states
+            if exc.status == 404:
+                return None
+            raise _api_error("get", f"{TRAIN_JOB_KIND} {self.namespace}/{name}", exc) from None
+        return run_state(job if isinstance(job, dict) else {})
 
 
-def _failed(status: Any) -> bool:
-    for condition in status.conditions or []:
-        if condition.type == "Failed" and condition.status == "True":
-            return True
-    return False
+def run_state(job: dict[str, Any]) -> RunState:
+    """``succeeded``/``failed`` from a TrainJob's conditions, else ``active``."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == COMPLETE:
+            return "succeeded"
+        if condition.get("type") == FAILED:
+            return "failed"
+    return "active"
 
 
 def launcher_for(
     api_client: client.ApiClient, namespace: str, template: dict[str, Any]
 ) -> RunLauncher:
-    """The launcher of the template's engine (``batch/v1`` Job today)."""
+    """The launcher of the template's engine (a Kubeflow Trainer ``TrainJob``)."""
     kind = (template.get("apiVersion"), template.get("kind"))
-    if kind == ("batch/v1", "Job"):
-        return BatchJobLauncher(api_client, namespace, template)
+    if kind == (API_VERSION, TRAIN_JOB_KIND):
+        return TrainJobLauncher(api_client, namespace, template)
     raise ValueError(f"run template: no launcher for {kind[0]}/{kind[1]}")

@@ -1,10 +1,17 @@
-"""``python -m workloads.retraining.run``: one training run started by the controller.
+"""``torchrun -m workloads.retraining.run``: one training run started by the controller.
+
+Each node of the run's ``TrainJob`` runs it under ``torchrun`` (``python -m`` works
+for one process); only rank 0 registers the model.
 
 Runs the training entry point (:mod:`workloads.training`: point-in-time data, torch,
 quality gate, ONNX, Ed25519 signature) with ``--model-version`` set to the run's
-version and ``--upload-to <models_uri><model>/<version>/`` (SSE-KMS with the tenant
-key), then registers the uploaded version as the model's challenger in the registry,
-with the run's metrics, the artifact digests from ``signature.json`` and the trigger.
+version and ``--upload-to <models_uri><model>/<version>/``, then registers the uploaded
+version as the model's challenger in the registry, with the run's metrics, the artifact
+digests from ``signature.json`` and the trigger. Every write is SSE-KMS with
+``--kms_key`` (AWS); without it the run writes only on the in-country store in the
+explicit store-encryption mode (``MLPLATFORM_OBJECT_STORE_SSE=store`` and
+``AWS_ENDPOINT_URL_S3``, which the on-prem run template sets), and otherwise fails before
+training (:func:`workloads.common.s3.sse_arguments`).
 
 Arguments after ``--`` go to the trainer unchanged. Exit codes: the trainer's (1: the
 gate failed, nothing was uploaded or registered; 2: bad inputs), 3 when the model was
@@ -23,6 +30,7 @@ from collections.abc import Sequence
 from workloads.common.objectstore import ObjectStoreError, open_store
 from workloads.registry.index import ModelRegistry, RegistryError
 from workloads.training.__main__ import main as train_main
+from workloads.training.distributed import from_environment
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work_dir", type=pathlib.Path, required=True)
     parser.add_argument("--models_uri", required=True, help="s3://bucket/models/")
     parser.add_argument("--registry", required=True, help="s3://bucket/registry/")
-    parser.add_argument("--kms_key", required=True, help="tenant key (SSE-KMS)")
+    parser.add_argument(
+        "--kms_key",
+        default=None,
+        help="tenant key (SSE-KMS); omit only on the in-country store in store mode",
+    )
     parser.add_argument("--model_name", required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--trigger", required=True, help="the trigger's dedupe key")
@@ -48,10 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             "--repo", args.repo, "--out", str(out), "--model-name", args.model_name,
             "--model-version", args.version, "--upload-to", destination,
-            "--kms-key-id", args.kms_key, *extra,
+            *(["--kms-key-id", args.kms_key] if args.kms_key else []), *extra,
         ]
     )  # fmt: skip
-    if code != 0:
+    if code != 0 or not from_environment().is_main:
+        # Under torchrun (Kubeflow Trainer's runtime) every rank trains; only rank 0
+        # gates, writes, signs and uploads, so only rank 0 registers.
         return code
     card = json.loads((out / "model_card.json").read_text())
     signature = json.loads((out / "signature.json").read_text())

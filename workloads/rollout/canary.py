@@ -20,8 +20,10 @@ back with probability at most ``alpha`` overall):
   interval as the error rate, with ``quality_margin``. Without labels it is skipped.
 
 Decision: HOLD below ``min_requests`` per arm; ROLLBACK when any check is worse;
-PROMOTE when every applicable check is non-inferior; otherwise HOLD (not enough
-evidence either way). A challenger truly worse than a margin promotes with
+PROMOTE when every applicable check is non-inferior, or (``promote_on_better_quality``)
+when accuracy is shown *better* and the only open question is p99 non-inferiority (on a
+10 % share that needs tens of thousands of requests; the rank test and the bounds still
+roll back a challenger shown slower); otherwise HOLD (not enough evidence either way). A challenger truly worse than a margin promotes with
 probability at most the check's alpha: the margins are the "noise" the policy accepts.
 """
 
@@ -74,6 +76,14 @@ class CanaryPolicy(BaseModel):
     )
     min_labelled: int = Field(
         default=200, ge=1, description="Labelled predictions per arm before quality counts."
+    )
+    promote_on_better_quality: bool = Field(
+        default=True,
+        description=(
+            "Promote a challenger whose accuracy is shown better, when nothing is shown "
+            "worse and only p99 non-inferiority is still unproven (it needs thousands of "
+            "requests on the challenger's share)."
+        ),
     )
 
     @model_validator(mode="after")
@@ -169,6 +179,18 @@ def decide(
 
     if analysis.worse:
         return CanaryDecision(Action.ROLLBACK, analysis.worse, analysis.metrics)
+    if analysis.not_shown and analysis.better_quality and policy.promote_on_better_quality:
+        only_latency = all(r.startswith("p99 latency not shown") for r in analysis.not_shown)
+        if only_latency:
+            return CanaryDecision(
+                Action.PROMOTE,
+                [
+                    "accuracy better than the champion's (difference > 0 at "
+                    f"{1 - analysis.check_alpha:.3f} confidence), error rate within its "
+                    "margin, latency not worse (p99 non-inferiority needs more samples)"
+                ],
+                analysis.metrics,
+            )
     if analysis.not_shown:
         return CanaryDecision(Action.HOLD, analysis.not_shown, analysis.metrics)
     return CanaryDecision(
@@ -190,6 +212,8 @@ class _Analysis:
     """Reasons to roll back."""
     not_shown: list[str] = field(default_factory=list)
     """Checks that could not show the challenger within its margin (hold)."""
+    better_quality: bool = False
+    """Accuracy shown better than the champion's (not only within the margin)."""
 
     @property
     def z(self) -> float:
@@ -295,6 +319,7 @@ class _Analysis:
             )
         elif accuracy_lo <= -policy.quality_margin:
             self.not_shown.append(f"accuracy not shown within -{policy.quality_margin}")
+        self.better_quality = accuracy_lo > 0
 
 
 def _p99(samples: Sequence[float]) -> float:

@@ -70,6 +70,14 @@ class ModelDeployer:
             ) from None
         return True
 
+    def follow(self, isvc: str, storage_uri: str) -> bool:
+        """Point ``isvc`` (an SMB model's single InferenceService) at ``storage_uri`` if
+        it serves another; return whether it changed (False when there is no such
+        service)."""
+        if self._get(isvc) is None:
+            return False
+        return self._set_uri(isvc, storage_uri)
+
     def serving_uri(self, model: str, role: str = "champion") -> str | None:
         """The ``storageUri`` the model's champion (or challenger) serves now."""
         obj = self._get(champion_of(model) if role == "champion" else challenger_of(model))

@@ -3,7 +3,8 @@
 It serves GET, PATCH, DELETE and create (POST to the collection, 409 AlreadyExists
 when the name is taken) of namespaced objects by their real REST paths, and list (GET of
 the collection, ``labelSelector`` of ``key=value`` terms), for the kinds the loop
-touches: Jobs (``/apis/batch/v1/.../jobs``, what the retraining controller creates), ConfigMaps (``/api/v1/.../configmaps/{name}``), Deployments
+touches: TrainJobs (``/apis/trainer.kubeflow.org/v1alpha1/.../trainjobs``, what the
+retraining controller creates), Jobs, ConfigMaps (``/api/v1/.../configmaps/{name}``), Deployments
 (``/apis/apps/v1/.../deployments/{name}``), InferenceServices
 (``/apis/serving.kserve.io/v1beta1/.../inferenceservices/{name}``), plus Services and
 PodDisruptionBudgets so a router's whole manifest set can be seeded. PATCH accepts the
@@ -17,7 +18,7 @@ two object-patch content types the official client sends for a dict body:
 
 JSON Patch (a list of operations) and apply-patch are refused with 415. It demands a
 bearer token (401 otherwise), can deny chosen (method, path) pairs with a Kubernetes
-RBAC-style 403, bumps ``resourceVersion`` on every change and ``generation`` on a
+RBAC-style 403 (or enforce a Role's rules: :meth:`LocalKube.enforce_role`), bumps ``resourceVersion`` on every change and ``generation`` on a
 Deployment spec change, and records every call. So the actuator's real client code path
 (``CoreV1Api`` / ``AppsV1Api`` over HTTP) runs in tests and in the local demo without a
 cluster. It is not a Kubernetes emulator: no watch, no admission, no controllers.
@@ -55,6 +56,7 @@ _PLURALS = {
     "Service": "services",
     "PodDisruptionBudget": "poddisruptionbudgets",
     "Job": "jobs",
+    "TrainJob": "trainjobs",
 }
 
 
@@ -118,6 +120,10 @@ class LocalKube(BackgroundHTTPServer):
         self.calls: list[RecordedCall] = []
         self.forbidden: set[tuple[str, str]] = set()
         """(method, path) pairs answered 403, as a Role without that verb would be."""
+        self.role_rules: list[dict[str, Any]] | None = None
+        """When set, only what these Role rules allow is served (others: 403)."""
+        self.callers: dict[str, list[dict[str, Any]]] = {}
+        """More bearer tokens, each limited to its own Role's rules (:meth:`add_caller`)."""
         self._lock = threading.Lock()
 
     def add(self, obj: dict[str, Any]) -> None:
@@ -169,6 +175,62 @@ class LocalKube(BackgroundHTTPServer):
         with self._lock:
             self.objects[path]["status"] = copy.deepcopy(status)
 
+    def enforce_role(self, role: dict[str, Any]) -> None:
+        """Serve only what a ``Role`` manifest's rules allow, as the API server would for
+        a caller bound to it (verbs, API groups, resources, ``resourceNames``)."""
+        if role.get("kind") != "Role":
+            raise ValueError(f"expected a Role, got {role.get('kind')!r}")
+        self.role_rules = copy.deepcopy(role.get("rules") or [])
+
+    def add_caller(self, token: str, role: dict[str, Any]) -> None:
+        """Accept ``token`` too, for a caller bound to ``role`` only (a service account
+        with its planned Role): several workloads share one API, each with its rights."""
+        if len(token) < 16 or token == self.token:
+            raise ValueError("caller token: 16+ characters, not the admin token")
+        if role.get("kind") != "Role":
+            raise ValueError(f"expected a Role, got {role.get('kind')!r}")
+        self.callers[token] = copy.deepcopy(role.get("rules") or [])
+
+    def kubeconfig(self, path: Any, token: str, namespace: str) -> Any:
+        """Write a kubeconfig for ``token`` (the clients' ``--kubeconfig``); return ``path``."""
+        import pathlib
+
+        import yaml
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "local", "cluster": {"server": self.url}}],
+            "users": [{"name": "caller", "user": {"token": token}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "caller",
+                                                       "namespace": namespace}}],
+            "current-context": "local",
+        }  # fmt: skip
+        target = pathlib.Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(config))
+        target.chmod(0o600)
+        return target
+
+    def allowed(self, method: str, match: re.Match[str], token: str | None = None) -> bool:
+        """Whether the caller's Role (a caller token's, else the enforced one) allows it."""
+        rules = self.callers.get(token or "", self.role_rules)
+        if rules is None:
+            return True
+        name = match["name"]
+        verb = {"GET": "get" if name else "list", "POST": "create", "PATCH": "patch",
+                "DELETE": "delete"}.get(method, method.lower())  # fmt: skip
+        group = match["group"] or ""
+        for rule in rules:
+            if (
+                verb in rule.get("verbs", [])
+                and group in rule.get("apiGroups", [])
+                and match["plural"] in rule.get("resources", [])
+                and (not rule.get("resourceNames") or (name and name in rule["resourceNames"]))
+            ):
+                return True
+        return False
+
     def writes(self) -> list[RecordedCall]:
         """The PATCH calls received, in order."""
         with self._lock:
@@ -204,6 +266,8 @@ class LocalKube(BackgroundHTTPServer):
         kube = self
 
         class Handler(JSONRequestHandler):
+            caller: str = ""
+
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -216,9 +280,15 @@ class LocalKube(BackgroundHTTPServer):
                 with kube._lock:
                     kube.calls.append(RecordedCall(method, path, content_type, body))
                 auth = self.headers.get("Authorization", "")
-                if not hmac.compare_digest(auth.encode(), f"Bearer {kube.token}".encode()):
+                caller = next(
+                    (t for t in (kube.token, *kube.callers)
+                     if hmac.compare_digest(auth.encode(), f"Bearer {t}".encode())),
+                    None,
+                )  # fmt: skip
+                if caller is None:
                     self._reply(401, _status(401, "Unauthorized", "Unauthorized"))
                     return
+                self.caller = caller
                 match = _PATH.match(path)
                 if not match:
                     self._reply(404, _status(404, "NotFound", f"no route for {path}"))
@@ -227,7 +297,7 @@ class LocalKube(BackgroundHTTPServer):
                     self._collection(method, path, match, body)
                     return
                 resource = match["plural"] + (f".{match['group']}" if match["group"] else "")
-                if (method, path) in kube.forbidden:
+                if (method, path) in kube.forbidden or not kube.allowed(method, match, self.caller):
                     message = (
                         f'{resource} "{match["name"]}" is forbidden: User '
                         f'"system:serviceaccount:{match["ns"]}:caller" cannot {method.lower()}'
@@ -252,7 +322,7 @@ class LocalKube(BackgroundHTTPServer):
 
             def _collection(self, method: str, path: str, match: re.Match[str], body: Any) -> None:
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-                if (method, path) in kube.forbidden:
+                if (method, path) in kube.forbidden or not kube.allowed(method, match, self.caller):
                     self._reply(403, _status(403, "Forbidden", f"{method} {path} is forbidden"))
                     return
                 if method == "GET":

@@ -1,8 +1,9 @@
 """Serve a signed ONNX model over KServe V1/V2 REST and V2 gRPC.
 
 ``python -m workloads.serving --model_name NAME --model_dir DIR --http_port P
-[--grpc_port P] [--enable_grpc true|false] [--bind_address 127.0.0.1] [--workers N]
-[--public_key FILE] [--prediction_log_dir DIR [--prediction_log_uri s3://B/P/
+[--grpc_port P] [--enable_grpc true|false] [--metrics_port P] [--bind_address 127.0.0.1]
+[--workers N] [--public_key FILE] [--served_state URI] [--served_slot NAME]
+[--allow_rollback true|false] [--prediction_log_dir DIR [--prediction_log_uri s3://B/P/
 --prediction_log_kms_key ARN]] [--max_batch_rows N]
 [--max_body_bytes N] [--intra_op_threads N] [--execution_provider auto|cpu|cuda]
 [--feature_repo DIR [--feature_service NAME]]``
@@ -10,18 +11,29 @@
 Flags follow KServe's model server (``--model_name``, ``--model_dir``, ``--http_port``,
 ``--grpc_port``, ``--workers``, ``--max_threads``, ``--enable_grpc``); unlike KServe it
 binds ``--bind_address`` (default ``$MLPLATFORM_BIND_ADDRESS``, else loopback; the
-container image sets ``0.0.0.0``).
+container image sets ``0.0.0.0``). Only the public model API is served
+(``contracts.serving.MODEL_API``: inference, model metadata, health); KServe's model
+repository API (load/unload) is off over REST and gRPC. Prometheus metrics are served
+only on ``--metrics_port`` (off by default).
 
 The model directory must hold ``model.onnx``, ``model_card.json`` and
 ``signature.json``; the signature is verified with the Ed25519 public key from
-``--public_key``, else ``$MLPLATFORM_VERIFY_KEY``, else the local dev key
-``.mlplatform/local/keys/dev_signing_key.pub.pem`` if it exists. A missing, unsigned or
-tampered model exits with code 1 and one line on stderr; bad flags exit with 2.
+``--public_key``, else the PEM text in ``$MLPLATFORM_VERIFY_KEY_PEM``, else the file
+``$MLPLATFORM_VERIFY_KEY``, else the local dev key
+``.mlplatform/local/keys/dev_signing_key.pub.pem`` if it exists. The signature must be
+for ``--model_name``, and the model no older (by signed creation time) than the newest
+this server slot served (recorded at ``--served_state``, default
+``<model_dir>.served.json``; ``--allow_rollback true`` is the operator's override, see
+``workloads.serving.rollback``). A missing, unsigned, tampered, misnamed or rolled-back
+model exits with code 1 and one line on stderr; bad flags exit with 2.
 
 ``--prediction_log_dir`` turns on JSON Lines request/response logging for drift
 detection (off by default; see ``workloads.serving.predlog``); with
 ``--prediction_log_uri`` the folder is a bounded spool whose closed segments are shipped
-to the tenant's bucket with SSE-KMS (``workloads.serving.shipping``). ``--workers N`` starts N
+to the tenant's bucket with SSE-KMS (``--prediction_log_kms_key``), or, on the in-country
+store in store mode (``MLPLATFORM_OBJECT_STORE_SSE=store`` and ``AWS_ENDPOINT_URL_S3``),
+with the store's own encryption; without either the server refuses to start
+(``workloads.serving.shipping``). ``--workers N`` starts N
 processes sharing the port (SO_REUSEPORT), each loading and verifying the model.
 """
 
@@ -38,8 +50,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contracts.signing import VERIFY_KEY_ENV
+from contracts.signing import VERIFY_KEY_ENV, VERIFY_KEY_PEM_ENV
 from workloads.common.signing import DEV_KEY_DIR, DEV_PUBLIC_KEY
+from workloads.serving.rollback import ALLOW_ROLLBACK_ENV
 
 if TYPE_CHECKING:
     import uvicorn
@@ -49,6 +62,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 BIND_ADDRESS_ENV = "MLPLATFORM_BIND_ADDRESS"
+SERVED_STATE_ENV = "MLPLATFORM_SERVED_STATE"
 
 
 def _bool(text: str) -> bool:
@@ -87,6 +101,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc_port", type=_bounded(1, 65535), default=8081)
     p.add_argument("--enable_grpc", type=_bool, default=True, help="serve V2 gRPC too")
     p.add_argument(
+        "--metrics_port",
+        type=_bounded(0, 65535),
+        default=0,
+        help="serve Prometheus GET /metrics on this port (0, the default: not served);"
+        " never on --http_port",
+    )
+    p.add_argument(
         "--bind_address",
         default=os.environ.get(BIND_ADDRESS_ENV, "127.0.0.1"),
         help=f"address to listen on (default ${BIND_ADDRESS_ENV} or 127.0.0.1;"
@@ -98,7 +119,34 @@ def parser() -> argparse.ArgumentParser:
         "--public_key",
         type=Path,
         default=None,
-        help=f"Ed25519 public key PEM (or ${VERIFY_KEY_ENV})",
+        help=f"Ed25519 public key PEM file (or PEM text in ${VERIFY_KEY_PEM_ENV},"
+        f" or a file named by ${VERIFY_KEY_ENV})",
+    )
+    p.add_argument(
+        "--served_state",
+        default=os.environ.get(SERVED_STATE_ENV) or None,
+        help="where the newest version served is recorded (anti-rollback):"
+        " s3://bucket/prefix/, file:///dir or a folder; default"
+        f" ${SERVED_STATE_ENV}, else <model_dir>.served.json",
+    )
+    p.add_argument(
+        "--served_slot",
+        default=None,
+        help="name of this server in the record (default: --model_name; in the cluster"
+        " the InferenceService)",
+    )
+    p.add_argument(
+        "--allow_rollback",
+        type=_bool,
+        default=_bool(os.environ.get(ALLOW_ROLLBACK_ENV) or "false"),
+        help="operator override: serve a model signed earlier than the one last served"
+        f" (or ${ALLOW_ROLLBACK_ENV}=true)",
+    )
+    p.add_argument(
+        "--served_state_kms_key",
+        default=None,
+        help="KMS key (ARN) the S3 record is written with (SSE-KMS); omit only on the"
+        " in-country store in store mode",
     )
     p.add_argument(
         "--prediction_log_dir",
@@ -115,7 +163,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prediction_log_kms_key",
         default=None,
-        help="KMS key (ARN) the shipped segments are encrypted with (SSE-KMS)",
+        help="KMS key (ARN) the shipped segments are encrypted with (SSE-KMS); omit only"
+        " on the in-country store in store mode",
     )
     p.add_argument(
         "--prediction_log_segment_seconds",
@@ -175,17 +224,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve_public_key(given: Path | None) -> Path:
-    """The public key path from the flag, the environment or the local dev key."""
+def resolve_public_key(given: Path | None) -> Path | bytes:
+    """The public key: a file from the flag, PEM text from ``$MLPLATFORM_VERIFY_KEY_PEM``
+    (what the cluster sets), a file from ``$MLPLATFORM_VERIFY_KEY``, or the local dev key."""
     if given is not None:
         return given
+    if os.environ.get(VERIFY_KEY_PEM_ENV, "").strip():
+        return os.environ[VERIFY_KEY_PEM_ENV].encode()
     if os.environ.get(VERIFY_KEY_ENV):
         return Path(os.environ[VERIFY_KEY_ENV])
     dev = Path.cwd() / DEV_KEY_DIR / DEV_PUBLIC_KEY
     if dev.is_file():
         return dev
     raise SystemExit(
-        f"error: no public key to verify the model: pass --public_key or set {VERIFY_KEY_ENV}"
+        "error: no public key to verify the model: pass --public_key or set"
+        f" {VERIFY_KEY_PEM_ENV} or {VERIFY_KEY_ENV}"
     )
 
 
@@ -259,16 +312,32 @@ async def _serve_http_and_grpc(
     server: uvicorn.Server,
     sock: socket.socket,
     dataplane: Any,
-    extension: Any,
+    metrics_sock: socket.socket | None,
 ) -> None:
-    """Serve HTTP on ``sock`` (and gRPC when enabled) until the server is told to stop."""
-    from workloads.serving.app import start_grpc
+    """Serve HTTP on ``sock`` (gRPC and metrics when enabled) until told to stop."""
+    import uvicorn
 
+    from workloads.serving.app import metrics_app, start_grpc
+
+    metrics_task = metrics_server = None
+    if metrics_sock is not None:
+        metrics_server = uvicorn.Server(
+            uvicorn.Config(
+                metrics_app,
+                lifespan="off",
+                access_log=False,
+                log_level=args.log_level,
+                server_header=False,
+                log_config=None,
+            )
+        )
+        # ``_serve`` rather than ``serve``: the inference server owns the signal handlers
+        # and this one stops when it does (below).
+        metrics_task = asyncio.create_task(metrics_server._serve(sockets=[metrics_sock]))
     grpc_server = None
     if args.enable_grpc:
         grpc_server = await start_grpc(
             dataplane,
-            extension,
             args.bind_address,
             args.grpc_port,
             max_threads=args.max_threads,
@@ -278,6 +347,7 @@ async def _serve_http_and_grpc(
         f"serving {model.name} version {model.version} on http://{args.bind_address}:"
         f"{args.http_port}"
         + (f" and grpc {args.bind_address}:{args.grpc_port}" if grpc_server else "")
+        + (f", metrics on port {args.metrics_port}" if metrics_sock is not None else "")
         + f" (pid {os.getpid()}, providers {model.providers})",
         file=sys.stderr,
         flush=True,
@@ -287,15 +357,33 @@ async def _serve_http_and_grpc(
     finally:
         if grpc_server is not None:
             await grpc_server.stop(grace=min(args.grace_period, 5))
+        if metrics_server is not None and metrics_task is not None:
+            metrics_server.should_exit = True
+            await metrics_task
 
 
-def serve(args: argparse.Namespace, public_key: Path) -> int:
+def _served_state(args: argparse.Namespace) -> Any:
+    """The anti-rollback record of this server (see :mod:`workloads.serving.rollback`)."""
+    from workloads.serving.rollback import ServedState
+
+    return ServedState.open(
+        args.served_state,
+        args.model_dir,
+        args.served_slot or args.model_name,
+        args.served_state_kms_key,
+    )
+
+
+def serve(args: argparse.Namespace, public_key: Path | bytes) -> int:
     """Load the model and serve until SIGTERM/SIGINT; return the exit code."""
     from workloads.serving.app import build_app
     from workloads.serving.model import OnnxModel, ServingOptions
 
     options = ServingOptions(
         public_key=public_key,
+        served_state=_served_state(args),
+        served_slot=args.served_slot or args.model_name,
+        allow_rollback=args.allow_rollback,
         max_batch_rows=args.max_batch_rows,
         intra_op_threads=args.intra_op_threads,
         allow_spinning=args.ort_allow_spinning,
@@ -307,13 +395,14 @@ def serve(args: argparse.Namespace, public_key: Path) -> int:
     if not _load_or_refuse(model):
         return 1
     logger = _start_prediction_log(args, model, options)
-    app, dataplane, extension = build_app(model, max_body_bytes=args.max_body_bytes)
+    app, dataplane = build_app(model, max_body_bytes=args.max_body_bytes)
+    metrics_sock = None
     try:
         sock = _listen_socket(args.bind_address, args.http_port, args.workers > 1)
+        if args.metrics_port:
+            metrics_sock = _listen_socket(args.bind_address, args.metrics_port, args.workers > 1)
     except OSError as exc:
-        print(
-            f"error: cannot listen on {args.bind_address}:{args.http_port}: {exc}", file=sys.stderr
-        )
+        print(f"error: cannot listen on {args.bind_address}: {exc}", file=sys.stderr)
         return 1
     server, config = _http_server(app, args)
     # uvicorn re-raises SIGTERM/SIGINT after a graceful stop so the previous handler
@@ -322,7 +411,7 @@ def serve(args: argparse.Namespace, public_key: Path) -> int:
         signal.signal(signum, lambda *_: None)
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_serve_http_and_grpc(args, model, server, sock, dataplane, extension))
+            runner.run(_serve_http_and_grpc(args, model, server, sock, dataplane, metrics_sock))
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -332,9 +421,9 @@ def serve(args: argparse.Namespace, public_key: Path) -> int:
     return 0
 
 
-def _worker(argv: list[str], public_key: str) -> None:
+def _worker(argv: list[str], public_key: Path | bytes) -> None:
     args = parser().parse_args(argv)
-    sys.exit(serve(args, Path(public_key)))
+    sys.exit(serve(args, public_key))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,18 +435,37 @@ def main(argv: list[str] | None = None) -> int:
         args.prediction_log_dir is None or not args.prediction_log_uri.startswith("s3://")
     ):
         cli.error("--prediction_log_uri needs s3://bucket/prefix/ and --prediction_log_dir")
+    if args.prediction_log_uri is not None:
+        # Refuse at start, not at every upload: a key (SSE-KMS), or the in-country
+        # store's explicit store-encryption mode with its endpoint.
+        from workloads.common.s3 import S3UploadError, sse_arguments
+
+        try:
+            sse_arguments(args.prediction_log_kms_key)
+        except S3UploadError as exc:
+            cli.error(f"--prediction_log_kms_key: {exc}")
     public_key = resolve_public_key(args.public_key)
+    try:
+        _served_state(args)
+    except (ValueError, RuntimeError) as exc:  # a bad URI (ObjectStoreError, S3 target)
+        cli.error(f"--served_state: {exc}")
     if args.workers == 1:
         return serve(args, public_key)
     # Verify once up front so a bad model fails fast with one line, not N times.
     from workloads.serving.model import OnnxModel, ServingOptions
 
-    options = ServingOptions(public_key=public_key, warmup=False)
+    options = ServingOptions(
+        public_key=public_key,
+        warmup=False,
+        served_state=_served_state(args),
+        served_slot=args.served_slot or args.model_name,
+        allow_rollback=args.allow_rollback,
+    )
     if not _load_or_refuse(OnnxModel(args.model_name, args.model_dir, options)):
         return 1
     spawn = multiprocessing.get_context("spawn")
     workers = [
-        spawn.Process(target=_worker, args=(argv, str(public_key)), name=f"worker-{index}")
+        spawn.Process(target=_worker, args=(argv, public_key), name=f"worker-{index}")
         for index in range(args.workers)
     ]
     for worker in workers:

@@ -1,9 +1,12 @@
 """KServe ``Model`` serving a signed ONNX model with ONNX Runtime.
 
-``load()`` verifies ``signature.json`` with the configured Ed25519 public key, checks
-the digest of the exact bytes it hands to ONNX Runtime (no window to swap the file
-between check and load), reads the model card for the feature order and categorical
-codes, and builds a tuned session: few intra-op threads without spinning (a batch-1
+``load()`` verifies ``signature.json`` with the configured Ed25519 public key, refuses
+a model signed for another name, reads every artifact once and checks the digest of
+those bytes, then parses the model card and hands ONNX Runtime exactly the bytes that
+were verified (no window to swap a file between check and load); it refuses a model
+signed earlier than the one this server slot last served (anti-rollback,
+:mod:`workloads.serving.rollback`). The card gives the feature order and categorical
+codes, and the session is tuned: few intra-op threads without spinning (a batch-1
 tabular model gains nothing from a thread pool, and spinning threads steal the cores
 the HTTP loop needs), full graph optimisation, CUDA provider first when available.
 
@@ -17,25 +20,34 @@ Feature enrichment (optional): when built with a Feast repo, a request may carry
 entity ids (V2 input named after the entity key, INT64, shape ``[rows]`` or
 ``[rows, 1]``; V1 ``{"instances": [{"customer_id": 100001}, ...]}``); the model fetches
 the feature service's online features and predicts on them.
+
+Entity ids for the prediction log (erasure, PDPL): a request may name the customer each
+row is about, one string per row (at most :data:`MAX_ENTITY_ID_CHARS` characters): V2
+request ``"parameters": {"entity_ids": ["100001", ...]}`` (over gRPC, where parameters
+are scalars, a string parameter holding that JSON array), V1 ``{"instances": [...],
+"entity_ids": [...]}``. An entity-id lookup records its ids without being told. They go
+into the prediction log only; a malformed list is 400 like any other bad input.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from contracts.signing import VERIFY_KEY_PEM_ENV
 from workloads.common.signing import (
     ArtifactVerificationError,
     SigningKeyError,
+    VerifiedModel,
     load_public_key,
-    sha256_file,
-    verify_artifacts,
+    public_key_from_pem,
+    read_verified,
 )
 from workloads.serving._kserve import (
     InferOutput,
@@ -45,11 +57,15 @@ from workloads.serving._kserve import (
     kserve,
 )
 from workloads.serving.metrics import PREDICTIONS
+from workloads.serving.rollback import RollbackRefusedError, ServedState
 from workloads.serving.session import select_providers, tuned_session_options
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model_card.json"
 REFERENCE_FILE = "reference_stats.json"
+ENTITY_IDS = "entity_ids"
+"""Request parameter (V2) or body key (V1) with the row entity ids for the prediction log."""
+MAX_ENTITY_ID_CHARS = 128
 
 
 class ModelLoadError(RuntimeError):
@@ -60,7 +76,8 @@ class ModelLoadError(RuntimeError):
 class ServingOptions:
     """Runtime options of the model (the CLI flags map one to one)."""
 
-    public_key: Path
+    public_key: Path | bytes
+    """A PEM file, or the PEM text itself (``$MLPLATFORM_VERIFY_KEY_PEM``)."""
     max_batch_rows: int = 1024
     intra_op_threads: int = 1
     inter_op_threads: int = 1
@@ -70,6 +87,12 @@ class ServingOptions:
     feature_service: str | None = None
     prediction_logger: Any = None
     warmup: bool = True
+    served_state: ServedState | None = None
+    """Anti-rollback record of this server slot (None: not checked, e.g. tests of the model)."""
+    served_slot: str = ""
+    """Name of this server slot in messages and the record (default: the model name)."""
+    allow_rollback: bool = False
+    """Operator override: serve a model older than the recorded one, this start only."""
 
 
 def _has_bool(values: Any) -> bool:
@@ -133,7 +156,11 @@ class OnnxModel(kserve.Model):
         state = self.__dict__.copy()
         state["_session"] = None
         state["_store"] = None
-        state["options"] = ServingOptions(**{**self.options.__dict__, "prediction_logger": None})
+        # The rollback record was checked when this model loaded; a copy reloads the same
+        # verified version and does not need it (an S3 client does not pickle).
+        state["options"] = ServingOptions(
+            **{**self.options.__dict__, "prediction_logger": None, "served_state": None}
+        )
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -147,9 +174,16 @@ class OnnxModel(kserve.Model):
         """Verify, read the card, build the session; raise :class:`ModelLoadError`."""
         if not self.model_dir.is_dir():
             raise ModelLoadError(f"{self.model_dir}: model directory not found")
-        model_bytes = self._verified_model_bytes()
-        self._read_card(self.model_dir / CARD_FILE)
-        self._open_session(model_bytes)
+        verified = self._verified()
+        self._read_card(self.model_dir / CARD_FILE, verified.contents[CARD_FILE])
+        if self.version != verified.version or self.card.get("model_name") != verified.name:
+            raise ModelLoadError(
+                f"{self.model_dir / CARD_FILE}: names {self.card.get('model_name')!r} version"
+                f" {self.version!r}, the signature {verified.name!r} version"
+                f" {verified.version!r}; refusing"
+            )
+        self._open_session(verified.contents[MODEL_FILE])
+        self._check_rollback(verified)
         if self.options.feature_repo is not None:
             self._load_feature_store()
         if self.options.warmup:
@@ -158,25 +192,43 @@ class OnnxModel(kserve.Model):
         self.ready = True
         return self.ready
 
-    def _verified_model_bytes(self) -> bytes:
-        """The ONNX bytes, checked against the signature (as read, not as listed)."""
+    def _verified(self) -> VerifiedModel:
+        """The signature, checked for this model's name, and the verified artifact bytes."""
         try:
-            public_key = load_public_key(self.options.public_key)
-            signed = verify_artifacts(self.model_dir, public_key, required=[MODEL_FILE, CARD_FILE])
+            key = self.options.public_key
+            public_key = (
+                load_public_key(key)
+                if isinstance(key, Path)
+                else public_key_from_pem(key, f"${VERIFY_KEY_PEM_ENV}")
+            )
+            return read_verified(
+                self.model_dir, public_key, required=[MODEL_FILE, CARD_FILE], model_name=self.name
+            )
         except (SigningKeyError, ArtifactVerificationError) as exc:
             raise ModelLoadError(str(exc)) from None
-        model_bytes = (self.model_dir / MODEL_FILE).read_bytes()
-        if hashlib.sha256(model_bytes).hexdigest() != signed["artifacts"][MODEL_FILE]["sha256"]:
-            raise ModelLoadError(f"{self.model_dir / MODEL_FILE}: changed while loading; refusing")
-        card_path = self.model_dir / CARD_FILE
-        if sha256_file(card_path) != signed["artifacts"][CARD_FILE]["sha256"]:
-            raise ModelLoadError(f"{card_path}: changed while loading; refusing")
-        return model_bytes
 
-    def _read_card(self, card_path: Path) -> None:
-        """Feature order, tensor names, version and categorical codes from the card."""
+    def _check_rollback(self, verified: VerifiedModel) -> None:
+        """Refuse a model older than the slot's record; move the record forward."""
+        state = self.options.served_state
+        if state is None:
+            return
         try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
+            note = state.check_and_record(
+                self.name,
+                self.options.served_slot or self.name,
+                verified.version,
+                verified.created_at,
+                allow_rollback=self.options.allow_rollback,
+            )
+        except RollbackRefusedError as exc:
+            raise ModelLoadError(f"{self.model_dir}: {exc}") from None
+        if note is not None:
+            print(f"warning: {note}", file=sys.stderr, flush=True)
+
+    def _read_card(self, card_path: Path, raw: bytes) -> None:
+        """Feature order, tensor names, version and categorical codes from the card's bytes."""
+        try:
+            card = json.loads(raw.decode("utf-8"))
             self.features = [feature["name"] for feature in card["features"]]
             self.input_name = card["inputs"][0]["name"]
             self.output_name = card["outputs"][0]["name"]
@@ -415,13 +467,56 @@ class OnnxModel(kserve.Model):
     def _run(self, matrix: np.ndarray) -> np.ndarray:
         return self._session.run([self.output_name], {self.input_name: matrix})[0]
 
-    def infer(self, matrix: np.ndarray) -> np.ndarray:
+    def entity_ids(
+        self, value: Any, parsed: np.ndarray | list[int], where: str
+    ) -> list[str] | None:
+        """Validated row entity ids of a request for the prediction log (None: not named).
+
+        ``value`` is what the request sent (absent: None); an entity-id lookup (``parsed``
+        a list of ids) names its rows itself.
+        """
+        rows = len(parsed) if isinstance(parsed, list) else int(parsed.shape[0])
+        if value is None:
+            return [str(i) for i in parsed] if isinstance(parsed, list) else None
+        if isinstance(value, str):  # gRPC parameters are scalars: a JSON array in a string
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise InvalidInput(f"{where}: must be a JSON array of strings") from None
+        if not isinstance(value, list):
+            raise InvalidInput(f"{where}: must be a list of strings, one per row")
+        if len(value) != rows:
+            raise InvalidInput(f"{where}: {len(value)} ids for {rows} rows (one per row)")
+        if not all(isinstance(v, str) and 0 < len(v) <= MAX_ENTITY_ID_CHARS for v in value):
+            raise InvalidInput(
+                f"{where}: ids must be non-empty strings of at most {MAX_ENTITY_ID_CHARS}"
+                " characters"
+            )
+        return value
+
+    def entity_ids_v2(
+        self, request: dict[str, Any], parsed: np.ndarray | list[int]
+    ) -> list[str] | None:
+        """Row entity ids of a V2 JSON request (``parameters.entity_ids``)."""
+        params = request.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise InvalidInput("parameters: must be a JSON object")
+        value = params.get(ENTITY_IDS) if params else None
+        return self.entity_ids(value, parsed, f"parameters.{ENTITY_IDS}")
+
+    def entity_ids_v1(
+        self, request: dict[str, Any], parsed: np.ndarray | list[int]
+    ) -> list[str] | None:
+        """Row entity ids of a V1 request (``entity_ids`` next to ``instances``)."""
+        return self.entity_ids(request.get(ENTITY_IDS), parsed, ENTITY_IDS)
+
+    def infer(self, matrix: np.ndarray, entity_ids: list[str] | None = None) -> np.ndarray:
         """Run a validated matrix; record the score distribution and the prediction log."""
         probabilities = self._run(matrix)
         PREDICTIONS.observe(self.name, probabilities[:, -1])
         logger = self.options.prediction_logger
         if logger is not None:
-            logger.submit(matrix, probabilities)
+            logger.submit(matrix, probabilities, entity_ids)
         return probabilities
 
     def resolve(self, parsed: np.ndarray | list[int]) -> np.ndarray:
@@ -448,18 +543,24 @@ class OnnxModel(kserve.Model):
                 except (ValueError, TypeError) as exc:
                     raise InvalidInput(f"inputs[0]: data does not fit shape ({exc})") from None
                 matrix = self.validate_matrix(_finite_matrix(arr, "inputs[0].data"), "inputs[0]")
+                parsed: np.ndarray | list[int] = matrix
             elif self.enrichment and tensor.name == self.entity_key:
                 try:
                     ids = tensor.as_numpy().astype(np.int64).ravel().tolist()
                 except (ValueError, TypeError) as exc:
                     raise InvalidInput(f"inputs[0]: bad entity ids ({exc})") from None
                 self._check_rows(len(ids), "inputs[0]")
-                matrix = self.enrich(ids)
+                matrix, parsed = self.enrich(ids), ids
             else:
                 raise InvalidInput(
                     f"inputs[0].name: must be {self.input_name!r}, got {tensor.name!r}"
                 )
-            probabilities = self.infer(matrix)
+            row_ids = self.entity_ids(
+                _parameter(payload.parameters, ENTITY_IDS),
+                parsed,
+                f"parameters.{ENTITY_IDS}",
+            )
+            probabilities = self.infer(matrix, row_ids)
             output = InferOutput(
                 name=self.output_name, shape=list(probabilities.shape), datatype="FP32"
             )
@@ -471,5 +572,17 @@ class OnnxModel(kserve.Model):
                 infer_outputs=[output],
                 from_grpc=payload.from_grpc,
             )
-        matrix = self.resolve(self.matrix_from_v1(payload))
-        return {"predictions": self.infer(matrix).tolist()}
+        parsed = self.matrix_from_v1(payload)
+        row_ids = self.entity_ids_v1(payload, parsed)
+        return {"predictions": self.infer(self.resolve(parsed), row_ids).tolist()}
+
+
+def _parameter(params: Any, key: str) -> Any:
+    """One request parameter: REST gives a dict, gRPC a map of ``InferParameter``."""
+    if not params or key not in params:
+        return None
+    value = params[key]
+    if isinstance(value, dict | list | str | int | float | bool):
+        return value
+    choice = value.WhichOneof("parameter_choice")
+    return getattr(value, choice) if choice else None

@@ -6,7 +6,13 @@ dropped and counted (``mlplatform_prediction_log_dropped_total``), so a slow dis
 never slow or fail a request. A daemon thread serialises records as JSON Lines::
 
     {"ts": 1764151200.12, "model": "churn", "model_version": "sha-...",
-     "features": ["age", ...], "inputs": [[...], ...], "outputs": [[...], ...]}
+     "features": ["age", ...], "inputs": [[...], ...], "outputs": [[...], ...],
+     "entity_ids": ["100001", ...]}
+
+``entity_ids`` (one string per row, the customer each row is about) is present when the
+request named them (or was an entity-id lookup); it is what lets the erasure command
+(:mod:`workloads.erasure`) remove one customer's rows. A record without it cannot be
+attributed and is counted as such in the erasure receipt.
 
 Files are ``predictions-<UTC hour>-<pid>.jsonl`` in the log folder, so several worker
 processes never interleave writes and a monitor can read closed hours while the
@@ -86,10 +92,12 @@ class PredictionLogger:
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
-    def submit(self, inputs: np.ndarray, outputs: np.ndarray) -> bool:
-        """Queue one request's arrays; never blocks. Return False when dropped."""
+    def submit(
+        self, inputs: np.ndarray, outputs: np.ndarray, entity_ids: list[str] | None = None
+    ) -> bool:
+        """Queue one request's arrays (and row entity ids); never blocks. False when dropped."""
         try:
-            self._queue.put_nowait((time.time(), inputs, outputs))
+            self._queue.put_nowait((time.time(), inputs, outputs, entity_ids))
         except queue.Full:
             self._dropped.inc()
             return False
@@ -140,9 +148,9 @@ class PredictionLogger:
             return True
         return self._handle.tell() >= self.segment_bytes
 
-    def _write(self, item: tuple[float, np.ndarray, np.ndarray]) -> None:
-        ts, inputs, outputs = item
-        record = {
+    def _write(self, item: tuple[float, np.ndarray, np.ndarray, list[str] | None]) -> None:
+        ts, inputs, outputs, entity_ids = item
+        record: dict[str, Any] = {
             "ts": ts,
             "model": self.model,
             "model_version": self.model_version,
@@ -150,6 +158,8 @@ class PredictionLogger:
             "inputs": inputs,
             "outputs": outputs,
         }
+        if entity_ids is not None:
+            record["entity_ids"] = entity_ids
         line = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
         self._file(ts).write(line)
         self._segment_records += 1

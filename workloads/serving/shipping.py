@@ -4,7 +4,11 @@ The prediction logger closes a segment every minute (or few MiB) and calls
 :meth:`SegmentShipper.ship`, which only appends to a list; a daemon thread uploads each
 segment to ``<uri><model>/<UTC hour>/<host>-<pid>-<seq>.jsonl`` with SSE-KMS and the
 tenant key (:class:`~workloads.common.objectstore.S3Store`), then deletes the local
-file. Where the drift monitor reads it: :mod:`workloads.monitoring.remote`.
+file. Where the drift monitor reads it: :mod:`workloads.monitoring.remote`. On the
+in-country site there is no key: the store's writes follow
+:func:`workloads.common.s3.sse_arguments` (no SSE argument only in the explicit
+``MLPLATFORM_OBJECT_STORE_SSE=store`` mode with the store's endpoint; otherwise every
+upload is refused, and the server refuses to start, so nothing is written unencrypted).
 
 Bounded: the spool (an ``emptyDir`` with a size limit in the pod) never holds more than
 ``max_spool_bytes`` of closed segments; when the store is unreachable for long enough

@@ -118,7 +118,12 @@ def parser() -> argparse.ArgumentParser:
         help="Ed25519 private key PEM (or $MLPLATFORM_SIGNING_KEY)",
     )
     p.add_argument("--upload-to", default=None, help="s3://bucket/prefix to upload artifacts to")
-    p.add_argument("--kms-key-id", default=None, help="KMS key for SSE-KMS (with --upload-to)")
+    p.add_argument(
+        "--kms-key-id",
+        default=None,
+        help="KMS key for SSE-KMS (with --upload-to); omit only on the in-country store"
+        " in store mode (MLPLATFORM_OBJECT_STORE_SSE=store with an endpoint)",
+    )
     p.add_argument("--s3-endpoint-url", default=None, help="S3 endpoint (e.g. a VPC endpoint)")
     p.add_argument("--s3-region", default=DEFAULT_REGION)
     p.add_argument(

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workloads.common.signing import ensure_dev_key_pair
+from workloads.common.signing import SIGNATURE_VERSION, ensure_dev_key_pair, signature_version
 
 DEFAULT_BASE = Path(".mlplatform/local")
 
@@ -46,7 +46,8 @@ def ensure_local_model(
     base = base.resolve()
     private, public, _ = ensure_dev_key_pair(key_dir=base / "keys")
     repo, model_dir = base / "feature_repo", base / "model"
-    if retrain or not (model_dir / "signature.json").is_file():
+    # A model signed in an older signature format is retrained (servers refuse it).
+    if retrain or signature_version(model_dir) != SIGNATURE_VERSION:
         create_local_repo(repo, GeneratorConfig(n_customers=customers, seed=seed))
         train(TrainConfig(repo=repo, out=model_dir, signing_key=private, seed=seed))
     return LocalModel(repo=repo, model_dir=model_dir, public_key=public, private_key=private)

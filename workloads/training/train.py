@@ -37,6 +37,7 @@ import numpy as np
 from contracts.names import DEFAULT_REGION
 from workloads.common.signing import SIGNATURE_FILE, artifact_digests, key_id, sign_artifacts
 from workloads.training import distributed
+from workloads.training.lineage import training_lineage
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -335,10 +336,15 @@ def _check_options(config: TrainConfig) -> None:
         raise TrainingFailedError(f"--device must be auto, cpu or cuda, got {config.device!r}")
     if not 0.0 < config.val_share < 0.9:
         raise TrainingFailedError(f"--val-share must be in (0, 0.9), got {config.val_share}")
-    if config.upload_to and not config.kms_key_id:
-        raise TrainingFailedError(
-            "--upload-to needs --kms-key-id: artifacts are stored with SSE-KMS"
-        )
+    if config.upload_to:
+        # Before minutes of training: a key (SSE-KMS), or the in-country store's explicit
+        # store-encryption mode with its endpoint; on AWS a missing key is an error.
+        from workloads.common.s3 import S3UploadError, sse_arguments
+
+        try:
+            sse_arguments(config.kms_key_id, endpoint_url=config.s3_endpoint_url)
+        except S3UploadError as exc:
+            raise TrainingFailedError(f"--upload-to {config.upload_to}: {exc}") from None
 
 
 def _make_repeatable(seed: int) -> None:
@@ -398,7 +404,8 @@ def _model_card(
         "schema_version": 1,
         "model_name": config.model_name,
         "model_version": version,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Microseconds: the server orders versions by this (signed) time (anti-rollback).
+        "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "task": "binary classification: customer churn (UAE retail bank)",
         "data": {
             "feature_repo": str(config.repo),
@@ -418,6 +425,9 @@ def _model_card(
             "split": f"time-ordered; newest {config.val_share:.0%} of label rows validate",
             "labels_shuffled": config.shuffle_labels,
         },
+        # Exact training data (files with digests, view versions, cut-off): signed with
+        # the model because the card is a signed artifact.
+        "lineage": training_lineage(config.repo, config.feature_service, labels, data.window_end),
         "features": [feature.as_dict() for feature in data.features],
         "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, n_features]}],
         "outputs": [
@@ -499,7 +509,14 @@ def _write_artifacts(
             signing_key_id=key_id(private_key.public_key()),
         )
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        sign_artifacts(staging, [MODEL_FILE, REFERENCE_FILE, CARD_FILE], private_key)
+        sign_artifacts(
+            staging,
+            [MODEL_FILE, REFERENCE_FILE, CARD_FILE],
+            private_key,
+            model_name=card["model_name"],
+            model_version=card["model_version"],
+            created_at=card["created_at"],
+        )
         for name in ARTIFACTS:
             os.replace(staging / name, config.out / name)
     finally:
@@ -508,7 +525,8 @@ def _write_artifacts(
 
 
 def _upload(config: TrainConfig) -> str:
-    """Upload the artifacts with SSE-KMS; return the note for the card."""
+    """Upload the artifacts (SSE-KMS, or the in-country store's own encryption in store
+    mode: :func:`workloads.common.s3.sse_arguments`); return the note for the card."""
     from workloads.common.s3 import S3UploadError, upload_artifacts
 
     try:
@@ -516,7 +534,7 @@ def _upload(config: TrainConfig) -> str:
             config.out,
             list(ARTIFACTS),
             str(config.upload_to),
-            str(config.kms_key_id),
+            config.kms_key_id,
             endpoint_url=config.s3_endpoint_url,
             region=config.s3_region,
         )

@@ -6,7 +6,7 @@ name, description, severity, frameworks and remediation. The validators live in
 tokens) and :mod:`.cluster` (Services, Ingresses, namespaces, RBAC, network policies).
 """
 
-from pulumi_policy import Severity
+from pulumi_policy import EnforcementLevel, Severity
 
 from policies.rules import frameworks as fw
 from policies.rules.declare import Setting, rule
@@ -28,6 +28,7 @@ from policies.rules.kubernetes.pods import (
     may_carry_pod_spec,
     validate_capabilities,
     validate_host_namespaces,
+    validate_image_digest,
     validate_privilege_escalation,
     validate_privileged,
     validate_read_only_root,
@@ -154,6 +155,22 @@ kubernetes_service_account_token = rule(
     remediation="Set 'automountServiceAccountToken: false' on service accounts; pods that call "
     "the API use a dedicated service account and set 'automountServiceAccountToken: true'.",
 )
+kubernetes_image_digest = rule(
+    "kubernetes-image-pinned-by-digest",
+    "Container images (pod specs, custom resources and Helm values) are referenced by "
+    "digest (image@sha256:...), not by a tag alone.",
+    validate_image_digest,
+    types=lambda resource_type: (
+        may_carry_pod_spec(resource_type) or resource_type.startswith("kubernetes:helm.sh/")
+    ),
+    severity=Severity.HIGH,
+    frameworks=(*fw.SECURITY,),
+    remediation="Run 'mlplatform mirror' to copy the images into the in-region registry and "
+    "record their digests in stacks/images.lock.json; the program then references "
+    "image@sha256:<digest>. Advisory by default; a stack's policy config (prod) sets it "
+    "mandatory once its lock is complete.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
 
 
 # --- cluster ---------------------------------------------------------------------------
@@ -276,6 +293,7 @@ RESOURCE_POLICIES = [
     kubernetes_pod_read_only_root,
     kubernetes_pod_resource_limits,
     kubernetes_service_account_token,
+    kubernetes_image_digest,
     kubernetes_service_not_exposed,
     kubernetes_no_default_namespace,
     kubernetes_rbac_no_cluster_admin,

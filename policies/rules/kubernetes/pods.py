@@ -608,3 +608,50 @@ def validate_token_automount(check: ResourceCheck) -> None:
                     "service account.",
                 )
             )
+
+
+def _by_digest(image: str) -> bool:
+    """``repo@sha256:<64 hex>`` (a tag before the digest is allowed and ignored)."""
+    _, sep, digest = image.partition("@")
+    if not sep or not digest.startswith("sha256:"):
+        return False
+    hexpart = digest[len("sha256:") :]
+    return len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart)
+
+
+def validate_image_digest(check: ResourceCheck) -> None:
+    """Every container image is referenced by digest, not by a tag alone (a tag can be
+    moved to other content after review; a digest cannot)."""
+    if check.resource_type.startswith("kubernetes:helm.sh/"):
+        values = check.get("values")
+        images: tuple[tuple[str, Any], ...] = (
+            () if values is MISSING or values is UNKNOWN else collect_images(values, "values")
+        )
+        # Chart values split the digest out ({repository, tag, digest}).
+        digests = _helm_digests(values)
+    else:
+        images = scan_object(check.resource_type, check.props).images
+        digests = set()
+    for where, image in images:
+        if image is UNKNOWN:
+            continue  # decided at deploy time; the mirror lock decides the digest
+        if not isinstance(image, str) or _by_digest(image) or where in digests:
+            continue
+        check.violation(f"{where}: image {image!r} is referenced by tag only, not by digest.")
+
+
+def _helm_digests(values: Any, path: str = "values") -> set[str]:
+    """Paths of Helm ``image`` mappings that carry a ``digest``."""
+    found: set[str] = set()
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            where = f"{path}.{key}"
+            if key == "image" and isinstance(value, Mapping):
+                digest = value.get("digest")
+                if isinstance(digest, str) and _by_digest(f"x@{digest}"):
+                    found.add(where)
+            found |= _helm_digests(value, where)
+    elif isinstance(values, list):
+        for index, item in enumerate(values):
+            found |= _helm_digests(item, f"{path}[{index}]")
+    return found

@@ -12,6 +12,11 @@ from pulumi_policy import Severity
 
 from policies.rules import frameworks as fw
 from policies.rules.declare import Setting, rule
+from policies.rules.residency.backups import (
+    DEFAULT_APPROVED_OBJECT_STORES,
+    is_backup_target,
+    validate_backup_destinations,
+)
 from policies.rules.residency.copies import (
     COPY_TYPES,
     validate_copy_destinations,
@@ -75,6 +80,17 @@ APPROVED_REGISTRIES = Setting(
     },
 )
 REGISTRY_CONFIG = {**REGION_CONFIG, "approvedRegistries": APPROVED_REGISTRIES}
+APPROVED_OBJECT_STORES = Setting(
+    DEFAULT_APPROVED_OBJECT_STORES,
+    {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "description": "In-country S3-compatible object store hosts (fnmatch patterns allowed, "
+        "e.g. 's3.dc1.onprem.example.ae') backups and copies may go to besides S3 in an "
+        "allowed region.",
+    },
+)
+OBJECT_STORE_CONFIG = {**REGION_CONFIG, "approvedObjectStores": APPROVED_OBJECT_STORES}
 
 TAG_CONFIG = {
     "tenantTagKey": Setting(
@@ -191,6 +207,20 @@ aws_copy_destination_allowed = rule(
     "second site) and remove replicas in other regions.",
     config=REGION_CONFIG,
 )
+backup_destination_in_country = rule(
+    "backup-destination-in-country",
+    "Velero backup and snapshot locations, and the S3 endpoints and regions workloads set "
+    "(scheduled copies), are in-country: an approved in-country object store or S3 in an "
+    "allowed region.",
+    validate_backup_destinations,
+    types=is_backup_target,
+    severity=Severity.CRITICAL,
+    frameworks=fw.RESIDENCY,
+    remediation="Point the location's 's3Url' (or the workload's AWS_ENDPOINT_URL_S3) at the "
+    "in-country site's object store and add its host to 'approvedObjectStores', or use S3 in "
+    "an allowed region; never a bucket abroad, GCS or Azure.",
+    config=OBJECT_STORE_CONFIG,
+)
 aws_global_datastore_prohibited = rule(
     "aws-global-datastore-prohibited",
     "Multi-region datastores (Aurora global databases, ElastiCache global "
@@ -274,6 +304,7 @@ RESOURCE_POLICIES = [
     aws_ecr_replication_destination_allowed,
     aws_kms_multi_region_key_prohibited,
     aws_copy_destination_allowed,
+    backup_destination_in_country,
     aws_global_datastore_prohibited,
     aws_arn_destination_region_allowed,
     container_image_registry_approved,

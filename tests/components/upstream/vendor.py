@@ -116,6 +116,14 @@ CRDS: list[tuple[str, str, str, str]] = [
         "charts/kube-prometheus-stack/charts/crds/crds/crd-alertmanagerconfigs.yaml",
         "v1alpha1",
     ),
+    # KEDA 2.20.2 (chart 2.20.2 installs these CRDs): the ingestion workers' autoscaling.
+    ("kedacore/keda", "v2.20.2", "config/crd/bases/keda.sh_scaledobjects.yaml", "v1alpha1"),
+    (
+        "kedacore/keda",
+        "v2.20.2",
+        "config/crd/bases/keda.sh_triggerauthentications.yaml",
+        "v1alpha1",
+    ),
 ]
 
 # (file name, repo, ref, path, chart name, chart version, note)
@@ -218,6 +226,15 @@ VALUES: list[tuple[str, str, str, str, str, str, str]] = [
         "jobset",
         "0.12.0",
         "kubeflow-trainer 2.3.0 dependency; hack/helm-chart-package.sh rewrites image to registry.k8s.io/jobset/jobset:v0.12.0 when it packages a release tag",
+    ),
+    (
+        "keda-2.20.2.yaml",
+        "kedacore/charts",
+        "v2.20.2",
+        "keda/values.yaml",
+        "keda",
+        "2.20.2",
+        "image tags '' mean the chart appVersion (2.20.2)",
     ),
 ]
 

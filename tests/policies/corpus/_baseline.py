@@ -13,6 +13,9 @@ import pulumi_kubernetes as k8s
 ECR = "123456789012.dkr.ecr.me-central-1.amazonaws.com"
 TAGS = {"tenant": "acme", "data-classification": "confidential"}
 KEY_ARN = "arn:aws:kms:me-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+DIGEST = "sha256:" + "5f" * 32
+"""A well-formed image digest (illustrative): images are referenced as ``repo:tag@DIGEST``
+so that no program trips the digest rule unless it means to."""
 
 
 def tls_only(bucket: str) -> str:

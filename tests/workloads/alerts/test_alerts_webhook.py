@@ -310,3 +310,155 @@ def test_token_must_come_from_somewhere_and_be_strong(
 
 def test_healthz_needs_no_token(stack: Stack) -> None:
     assert _request(stack.server.url, "GET", "/healthz") == (200, {"status": "ok"})
+
+
+# -- hardening: refusals are cheap, bodies are checked before they are read ------------------
+def _raw(url: str, head: str, body: bytes = b"", timeout: float = 5.0) -> tuple[int, bytes]:
+    """Send a hand-written request (headers the stdlib client would not send); return the
+    status and the raw reply. A server that tried to read an unsent body would time out."""
+    import socket
+
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+            if b"\r\n\r\n" in reply and b'"}' in reply:
+                break
+    return int(reply.split(b" ", 2)[1]), reply
+
+
+def _head(length: str | None, token: str | None = TOKEN, extra: str = "") -> str:
+    lines = ["POST /alerts HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return "\n".join(lines) + "\n" + extra + "\n"
+
+
+@pytest.mark.parametrize(
+    ("length", "extra", "status", "message"),
+    [
+        ("-1", "", 400, "non-negative integer"),
+        ("-100000", "", 400, "non-negative integer"),
+        ("abc", "", 400, "non-negative integer"),
+        ("+5", "", 400, "non-negative integer"),
+        ("1e3", "", 400, "non-negative integer"),
+        ("99999999999999999999999", "", 400, "non-negative integer"),
+        ("2000000", "", 413, "body over 1048576 bytes"),
+        (None, "", 411, "Content-Length is required"),
+        (None, "Transfer-Encoding: chunked\n", 411, "Transfer-Encoding"),
+        ("5", "Content-Length: 6\n", 400, "conflicting Content-Length"),
+    ],
+)
+def test_malformed_content_length_is_refused_before_reading(
+    stack: Stack, length: str | None, extra: str, status: int, message: str
+) -> None:
+    # No body is sent: answering at all proves the server did not wait to read one.
+    got, reply = _raw(stack.server.url, _head(length, extra=extra))
+    assert got == status
+    assert message in reply.decode()
+    assert stack.kube.calls == [] and len(stack.queue) == 0
+    assert _request(stack.server.url, "GET", "/healthz")[0] == 200  # still up
+
+
+def test_unauthenticated_request_is_answered_without_reading_its_body(stack: Stack) -> None:
+    got, _ = _raw(stack.server.url, _head("1000000", token=None))
+    assert got == 401
+    got, _ = _raw(stack.server.url, _head("-1", token="wrong-token-wrong-token"))
+    assert got == 401
+
+
+def test_anonymous_refusals_are_counted_and_audited_as_a_rate_limited_summary(
+    stack: Stack,
+) -> None:
+    """A flood of unauthenticated calls writes one audit record now and one summary per
+    interval, not one fsync'd record each; the metric counts every one."""
+    for _ in range(60):
+        assert _post(stack.server.url, _payload(), token="wrong-token-wrong-token")[0] == 401
+    records = stack.audit.records()
+    assert len(records) == 1  # the first refusal, written at once
+    assert records[0]["metrics"] == {"refused": {"unauthorized": 1}}
+    status, text = _metrics(stack.server.url)
+    assert status == 200
+    assert 'mlplatform_alert_receiver_refused_total{reason="unauthorized"} 60' in text
+    stack.server.refusals.flush()  # the server's timer does this every interval
+    summary = stack.audit.records()[-1]
+    assert len(stack.audit.records()) == 2
+    assert summary["what"] == "rejected"
+    assert summary["metrics"] == {"refused": {"unauthorized": 59}}
+    assert summary["who"] == "anonymous@127.0.0.1"
+    stack.server.refusals.flush()  # nothing new: nothing written
+    assert len(stack.audit.records()) == 2
+    assert verify_audit_log(stack.audit.path).ok
+
+
+def test_stopping_the_server_checkpoints_the_audit_log(tmp_path: pathlib.Path) -> None:
+    from workloads.alerts.audit import checkpoints_path
+
+    for stack in _stack(tmp_path):
+        _post(stack.server.url, _payload(_alert("Other")))
+    path = tmp_path / "audit.jsonl"
+    lines = path.read_text().splitlines()
+    assert checkpoints_path(path).exists()
+    path.write_text("\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else ""))
+    result = verify_audit_log(path)
+    assert not result.ok and "log truncated" in result.message
+
+
+def _metrics(url: str) -> tuple[int, str]:
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_receiver_refuses_to_start_with_an_unusable_audit_key(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workloads.alerts.webhook import main
+
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    short_key = tmp_path / "audit.key"
+    short_key.write_text("abcd")
+    common = ["--token_file", str(token), "--audit_log", str(tmp_path / "a.jsonl")]
+    common += ["--queue", f"file:{tmp_path / 'q'}", "--tenant_namespace", "team-a"]
+    assert main([*common, "--audit_key", "vault:x"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: audit key 'vault:x': expected file:PATH or kms:KEY_ARN"
+    )
+    assert main([*common, "--audit_key", f"file:{short_key}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {short_key}: audit key must hold at least 32 bytes"
+    )
+
+
+def test_metrics_have_a_port_of_their_own(tmp_path: pathlib.Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    router = AlertRouter(
+        config=WebhookConfig(),
+        audit=audit,
+        queue=InMemoryQueue(),
+        actuator=None,  # type: ignore[arg-type]
+    )
+    with WebhookServer(router, TOKEN, metrics_port=0) as server:
+        assert server.metrics_port and server.metrics_port != server.port
+        _post(server.url, _payload(), token="wrong-token-wrong-token")
+        status, text = _metrics(f"http://127.0.0.1:{server.metrics_port}")
+        assert status == 200
+        assert 'mlplatform_alert_receiver_refused_total{reason="unauthorized"} 1' in text
+        assert "mlplatform_alert_receiver_audit_ship_failures_total 0" in text
+        # The metrics port answers nothing else.
+        conn = http.client.HTTPConnection("127.0.0.1", server.metrics_port, timeout=10)
+        try:
+            conn.request("POST", "/alerts", body=b"{}")
+            assert conn.getresponse().status == 501
+        finally:
+            conn.close()

@@ -149,3 +149,28 @@ def test_small_canary_with_much_slower_challenger_rolls_back_on_the_rank_test() 
     c_lo = decision.metrics["challenger_p99_bounds_ms"][0]
     h_hi = decision.metrics["champion_p99_bounds_ms"][1]
     assert c_lo <= h_hi * 1.2
+
+
+def test_better_accuracy_promotes_when_only_p99_non_inferiority_is_unproven() -> None:
+    """1,000 requests a side cannot bound a p99 within +20 %, but a challenger shown more
+    accurate, with nothing shown worse, is promoted; without the rule it holds, and a
+    challenger shown slower is still rolled back."""
+    rng = np.random.default_rng(5)
+    champion = ArmObservations(
+        requests=6000, errors=0, latency_ms=list(rng.gamma(4, 1.0, 6000)),
+        labelled=6000, correct=4600,
+    )  # fmt: skip
+    same_speed = list(rng.gamma(4, 1.0, 1000))
+    better = ArmObservations(
+        requests=1000, errors=0, latency_ms=same_speed, labelled=1000, correct=830
+    )
+    decision = decide(champion, better, CanaryPolicy())
+    assert decision.action is Action.PROMOTE, decision.reasons
+    assert "accuracy better" in decision.reasons[0]
+    strict = decide(champion, better, CanaryPolicy(promote_on_better_quality=False))
+    assert strict.action is Action.HOLD
+    assert strict.reasons == ["p99 latency not shown within +20% (too few samples or slower)"]
+    slower = better.model_copy(update={"latency_ms": [2 * v for v in same_speed]})
+    assert decide(champion, slower, CanaryPolicy()).action is Action.ROLLBACK
+    as_good = better.model_copy(update={"correct": 767})
+    assert decide(champion, as_good, CanaryPolicy()).action is Action.HOLD

@@ -14,6 +14,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from tests.workloads.conftest import Server, free_port
+
 ROW = [35, 24, 0, 1, 5200.0, -3.5, 22, 9, 1, 0, 2]
 pytestmark = pytest.mark.slow
 
@@ -22,6 +24,11 @@ def _v2(
     data: list[object], shape: list[int], datatype: str = "FP32", name: str = "features"
 ) -> dict[str, object]:
     return {"inputs": [{"name": name, "datatype": datatype, "shape": shape, "data": data}]}
+
+
+def _metrics(srv: Server, port: int) -> tuple[int, Any]:
+    """GET /metrics from the server's metrics port (never served on the inference port)."""
+    return Server(srv.proc, f"http://127.0.0.1:{port}", 0, srv.log).request("GET", "/metrics")
 
 
 def _reference(model_dir: Path, rows: list[list[float]]) -> np.ndarray:
@@ -35,9 +42,12 @@ def test_protocols_validation_metrics_and_logging(
     trained_model, start_server, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     log_dir = tmp_path / "predictions"
+    metrics_port = free_port()
     with start_server(
         trained_model.out,
         trained_model.keys.public,
+        "--metrics_port",
+        str(metrics_port),
         "--prediction_log_dir",
         str(log_dir),
         "--max_batch_rows",
@@ -106,7 +116,7 @@ def test_protocols_validation_metrics_and_logging(
 
         # Still healthy after all that, and nothing was answered with a 5xx.
         assert srv.request("GET", "/v2/health/ready")[0] == 200
-        status, metrics = srv.request("GET", "/metrics")
+        status, metrics = _metrics(srv, metrics_port)
         assert status == 200
         lines = metrics.splitlines()
         served = [ln for ln in lines if ln.startswith("mlplatform_inference_requests_total{")]
@@ -142,8 +152,11 @@ def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-unt
     pb = importlib.import_module("kserve.protocol.grpc.grpc_predict_v2_pb2")
     pb_grpc = importlib.import_module("kserve.protocol.grpc.grpc_predict_v2_pb2_grpc")
 
+    metrics_port = free_port()
     with (
-        start_server(trained_model.out, trained_model.keys.public) as srv,
+        start_server(
+            trained_model.out, trained_model.keys.public, "--metrics_port", str(metrics_port)
+        ) as srv,
         grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel,
     ):
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
@@ -179,7 +192,7 @@ def test_grpc_infer(trained_model, start_server) -> None:  # type: ignore[no-unt
         want_err = want_ok.replace('status="ok"', 'status="error"')
         deadline = time.monotonic() + 5
         while True:
-            _, metrics = srv.request("GET", "/metrics")
+            _, metrics = _metrics(srv, metrics_port)
             if (want_ok in metrics and want_err in metrics) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 # The shared secure baseline (_baseline.py) sits in the corpus folder, one level up.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _baseline import ECR, KEY_ARN, TAGS, deployment, secure_bucket
+from _baseline import DIGEST, ECR, KEY_ARN, TAGS, deployment, secure_bucket
 
 secure_bucket("acme-data")
 aws.kms.Key(
@@ -80,11 +80,11 @@ k8s.core.v1.ServiceAccount(
     metadata={"name": "app", "namespace": "tenant-acme"},
     automount_service_account_token=False,
 )
-deployment("api", f"{ECR}/acme/api:1.4.2")
+deployment("api", f"{ECR}/acme/api:1.4.2@{DIGEST}")
 k8s.helm.v3.Release(
     "kserve",
     chart=f"oci://{ECR}/charts/kserve",
     version="v0.16.0",
     namespace="platform",
-    values={"kserve": {"controller": {"image": f"{ECR}/kserve/kserve-controller"}}},
+    values={"kserve": {"controller": {"image": f"{ECR}/kserve/kserve-controller@{DIGEST}"}}},
 )
