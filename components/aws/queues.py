@@ -143,39 +143,18 @@ class TenantQueues(pulumi.ComponentResource):
         all_arns: list[pulumi.Output[str]] = []
         for purpose in QUEUE_PURPOSES:
             qname = f"{tenant}-{purpose}"
-            dlq = aws.sqs.Queue(
-                f"{name}-{purpose}-dlq",
-                name=f"{qname}-dlq",
-                kms_master_key_id=key,
-                kms_data_key_reuse_period_seconds=300,
-                message_retention_seconds=args.get("dead_letter_retention_seconds", 14 * 24 * 3600),
-                tags=tags,
-                opts=child,
-            )
-            queue = aws.sqs.Queue(
+            queue, dlq = _queue_with_dead_letters(
                 f"{name}-{purpose}",
-                name=qname,
-                kms_master_key_id=key,
-                kms_data_key_reuse_period_seconds=300,
-                message_retention_seconds=args.get("message_retention_seconds", 4 * 24 * 3600),
-                visibility_timeout_seconds=300,
-                redrive_policy=dlq.arn.apply(lambda arn: redrive_policy(arn, max_receive)),
+                ("", "-dlq"),
+                queue_name=qname,
+                dlq_name=f"{qname}-dlq",
+                key=key,
+                retention_seconds=args.get("message_retention_seconds", 4 * 24 * 3600),
+                dlq_retention_seconds=args.get("dead_letter_retention_seconds", 14 * 24 * 3600),
+                max_receive=max_receive,
                 tags=tags,
                 opts=child,
             )
-            aws.sqs.RedriveAllowPolicy(
-                f"{name}-{purpose}-dlq-allow",
-                queue_url=dlq.url,
-                redrive_allow_policy=queue.arn.apply(redrive_allow_policy),
-                opts=child,
-            )
-            for suffix, q in (("", queue), ("-dlq", dlq)):
-                aws.sqs.QueuePolicy(
-                    f"{name}-{purpose}{suffix}-policy",
-                    queue_url=q.url,
-                    policy=q.arn.apply(lambda arn: json.dumps(tls_only_queue_policy(arn))),
-                    opts=child,
-                )
             urls[purpose] = queue.url
             arns[purpose] = queue.arn
             dlqs[purpose] = dlq.arn
@@ -319,42 +298,22 @@ class IngestionQueues(pulumi.ComponentResource):
         max_receive = args.get("max_receive_count", 5)
         tags = data_tags(tenant, args.get("data_classification", "confidential"), args.get("tags"))
         child = pulumi.ResourceOptions(parent=self)
-        dlq = aws.sqs.Queue(
-            f"{name}-dlq",
-            name=ingestion_dlq_name(tenant),
-            kms_master_key_id=key,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=args.get("dead_letter_retention_seconds", 14 * 24 * 3600),
+        # Visibility 300 s: longer than the worker's lease of a batch (120 s), so a slow
+        # batch is not handed to a second worker while the first still stores it.
+        queue, dlq = _queue_with_dead_letters(
+            name,
+            ("-queue", "-dlq"),
+            queue_name=ingestion_queue_name(tenant),
+            dlq_name=ingestion_dlq_name(tenant),
+            key=key,
+            retention_seconds=args.get("message_retention_seconds", 4 * 24 * 3600),
+            dlq_retention_seconds=args.get("dead_letter_retention_seconds", 14 * 24 * 3600),
+            max_receive=max_receive,
             tags=tags,
             opts=child,
+            receive_wait_seconds=20,
+            queue_resource=f"{name}-queue",
         )
-        queue = aws.sqs.Queue(
-            f"{name}-queue",
-            name=ingestion_queue_name(tenant),
-            kms_master_key_id=key,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=args.get("message_retention_seconds", 4 * 24 * 3600),
-            # Longer than the worker's lease of a batch (120 s), so a slow batch is not
-            # handed to a second worker while the first still stores it.
-            visibility_timeout_seconds=300,
-            receive_wait_time_seconds=20,
-            redrive_policy=dlq.arn.apply(lambda arn: redrive_policy(arn, max_receive)),
-            tags=tags,
-            opts=child,
-        )
-        aws.sqs.RedriveAllowPolicy(
-            f"{name}-dlq-allow",
-            queue_url=dlq.url,
-            redrive_allow_policy=queue.arn.apply(redrive_allow_policy),
-            opts=child,
-        )
-        for suffix, q in (("queue", queue), ("dlq", dlq)):
-            aws.sqs.QueuePolicy(
-                f"{name}-{suffix}-policy",
-                queue_url=q.url,
-                policy=q.arn.apply(lambda arn: json.dumps(tls_only_queue_policy(arn))),
-                opts=child,
-            )
         worker_role = args.get("worker_role_name")
         if worker_role is not None:
             aws.iam.RolePolicy(
@@ -419,3 +378,60 @@ def keda_operator_role(
         tags=dict(tags),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def _queue_with_dead_letters(
+    prefix: str,
+    policy_suffixes: tuple[str, str],
+    *,
+    queue_name: str,
+    dlq_name: str,
+    key: pulumi.Input[str],
+    retention_seconds: int,
+    dlq_retention_seconds: int,
+    max_receive: int,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    receive_wait_seconds: int | None = None,
+    queue_resource: str | None = None,
+) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
+    """A KMS-encrypted queue and its dead-letter queue: redrive after ``max_receive``
+    receives, redrive allowed only from that queue, TLS-only policies on both.
+
+    Resource names: ``<prefix>-dlq``, ``queue_resource`` (default ``<prefix>``),
+    ``<prefix>-dlq-allow`` and ``<prefix><suffix>-policy`` for the queue and the DLQ."""
+    dlq = aws.sqs.Queue(
+        f"{prefix}-dlq",
+        name=dlq_name,
+        kms_master_key_id=key,
+        kms_data_key_reuse_period_seconds=300,
+        message_retention_seconds=dlq_retention_seconds,
+        tags=tags,
+        opts=opts,
+    )
+    queue = aws.sqs.Queue(
+        queue_resource or prefix,
+        name=queue_name,
+        kms_master_key_id=key,
+        kms_data_key_reuse_period_seconds=300,
+        message_retention_seconds=retention_seconds,
+        visibility_timeout_seconds=300,
+        receive_wait_time_seconds=receive_wait_seconds,
+        redrive_policy=dlq.arn.apply(lambda arn: redrive_policy(arn, max_receive)),
+        tags=tags,
+        opts=opts,
+    )
+    aws.sqs.RedriveAllowPolicy(
+        f"{prefix}-dlq-allow",
+        queue_url=dlq.url,
+        redrive_allow_policy=queue.arn.apply(redrive_allow_policy),
+        opts=opts,
+    )
+    for suffix, q in zip(policy_suffixes, (queue, dlq), strict=True):
+        aws.sqs.QueuePolicy(
+            f"{prefix}{suffix}-policy",
+            queue_url=q.url,
+            policy=q.arn.apply(lambda arn: json.dumps(tls_only_queue_policy(arn))),
+            opts=opts,
+        )
+    return queue, dlq
