@@ -247,3 +247,17 @@ def test_a_train_job_runs_as_trainer_would_run_its_node(tmp_path: pathlib.Path) 
     ]  # fmt: skip
     assert launch.env["FEAST_USAGE"] == "False"  # the job's patch
     assert launch.env["PYTHONUNBUFFERED"] == "1"  # the runtime's own
+
+
+def test_local_pods_do_not_inherit_feasts_multiprocess_metrics_folder() -> None:
+    from workloads.lifecycle.runtime import pod_environment
+
+    env = {
+        "PROMETHEUS_MULTIPROCESS_DIR": "/var/tmp/feast_metrics_abc",
+        "PROMETHEUS_MULTIPROC_DIR": "/var/tmp/feast_metrics_abc",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+    }
+    assert pod_environment(env) == {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}
+    # A folder the user chose on purpose is kept.
+    own = {"PROMETHEUS_MULTIPROC_DIR": "/var/run/metrics"}
+    assert pod_environment(own) == own

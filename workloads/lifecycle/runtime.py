@@ -27,6 +27,22 @@ class StageError(RuntimeError):
     """A lifecycle stage failed; the message says which and where its log is."""
 
 
+FEAST_METRICS_ENV = ("PROMETHEUS_MULTIPROCESS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+"""Set by ``import feast`` (feast.metrics) in this process for its own gunicorn workers."""
+
+
+def pod_environment(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a local "pod": ``env`` (or this process's), without the
+    variables ``import feast`` put here. A container never inherits them; a child that
+    did would keep its metrics in a folder this process deletes at exit, and every
+    metric object of the same name would share one value."""
+    base = dict(os.environ if env is None else env)
+    for name in FEAST_METRICS_ENV:
+        if "feast_metrics_" in base.get(name, ""):
+            del base[name]
+    return base
+
+
 @dataclass
 class Processes:
     """Every child process the lifecycle started, so all of them can be stopped."""
@@ -81,7 +97,7 @@ class Processes:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env=env,
+                env=pod_environment(env),
             )
         self.started.append((name, proc))
         return proc
