@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--canary-rows", type=int, default=4000, help="rows per canary round")
     p.add_argument("--canary-batch", type=int, default=4, help="rows per canary request")
-    p.add_argument("--canary-rounds", type=int, default=30, help="canary rounds at most")
+    p.add_argument("--canary-rounds", type=int, default=150, help="canary rounds at most")
     return p
 
 

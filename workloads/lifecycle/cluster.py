@@ -391,15 +391,26 @@ class Router:
     process that sees one request in ten runs from cold caches and looks slower than it
     is; in the cluster each arm has its own CPUs. Short bursts keep both arms warm while
     the split stays the router's."""
+    restart_wait: float = 120.0
+    """Seconds to wait for a backend that the local KServe is restarting."""
     clients: dict[tuple[str, int], V2Client] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
     def _split(self) -> tuple[list[str], np.ndarray]:
-        """The live backends and their shares, as the router's ConfigMap says now."""
-        weights = self.weights()
-        names = [n for n, w in weights.items() if w > 0 and n in self.kserve.servers]
+        """The live backends and their shares, as the router's ConfigMap says now.
+
+        While the only weighted backend is being replaced (a promotion restarts the
+        champion on its new version), wait for it as a rolling update would keep the
+        service up, for ``restart_wait`` seconds at most."""
+        deadline = time.monotonic() + self.restart_wait
+        while True:
+            weights = self.weights()
+            names = [n for n, w in weights.items() if w > 0 and n in self.kserve.servers]
+            if names or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         if not names:
             raise StageError(f"router of {self.model}: no live backend in {weights}")
         p = np.array([weights[n] for n in names], dtype=float)
