@@ -53,3 +53,8 @@ def ingestion_queue_name(tenant: str) -> str:
 def ingestion_dlq_name(tenant: str) -> str:
     """Dead-letter queue of a tenant's rejected feature events."""
     return f"{ingestion_queue_name(tenant)}-dlq"
+
+
+def push_source_name(view: str) -> str:
+    """Feast ``PushSource`` of a feature view: the ingestion worker pushes to it."""
+    return f"{view}_push"

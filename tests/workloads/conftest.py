@@ -127,6 +127,51 @@ class Server:
         return self.request("POST", path, json.dumps(payload).encode())
 
 
+ONPREM_REGION = "me-central-1"
+ONPREM_BUCKET = "mlplatform-acme"
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[str]:
+    """Moto's S3 server on 127.0.0.1, standing in for the in-country S3-compatible store."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def onprem(object_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A pod on the in-country site: the store's endpoint, credentials as a mounted file,
+    store-side encryption (``MLPLATFORM_OBJECT_STORE_SSE=store``), and the bucket
+    ``ONPREM_BUCKET``; returns the endpoint."""
+    import boto3
+
+    from contracts.objectstore import CREDENTIALS_FILE_ENV, ENDPOINT_ENV, SSE_ENV, SSE_STORE
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = store\naws_secret_access_key = s\n")
+    monkeypatch.setenv(CREDENTIALS_FILE_ENV, str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent-config"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", ONPREM_REGION)
+    monkeypatch.setenv(ENDPOINT_ENV, object_store)
+    monkeypatch.setenv(SSE_ENV, SSE_STORE)
+    s3 = boto3.client("s3", region_name=ONPREM_REGION)
+    if ONPREM_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(
+            Bucket=ONPREM_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": ONPREM_REGION},
+        )
+    return object_store
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

@@ -6,54 +6,18 @@ store, which the pods reach through ``AWS_ENDPOINT_URL_S3`` and a credentials fi
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from contracts.objectstore import CREDENTIALS_FILE_ENV, ENDPOINT_ENV, SSE_ENV, SSE_STORE
+from contracts.objectstore import ENDPOINT_ENV, SSE_ENV, SSE_STORE
+from tests.workloads.conftest import ONPREM_BUCKET, ONPREM_REGION
 from workloads.common.objectstore import ObjectStoreError, open_store
 from workloads.common.s3 import S3UploadError, sse_arguments, upload_artifacts
 
-REGION = "me-central-1"
-BUCKET = "mlplatform-acme"
+REGION = ONPREM_REGION
+BUCKET = ONPREM_BUCKET
 KEY = "arn:aws:kms:me-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def onprem(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A pod on the in-country site: endpoint, credentials as a file, store-side SSE."""
-    import boto3
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    credentials = tmp_path / "credentials"
-    credentials.write_text("[default]\naws_access_key_id = store\naws_secret_access_key = s\n")
-    monkeypatch.setenv(CREDENTIALS_FILE_ENV, str(credentials))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent-config"))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv(ENDPOINT_ENV, store)
-    monkeypatch.setenv(SSE_ENV, SSE_STORE)
-    s3 = boto3.client("s3", region_name=REGION)
-    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return store
 
 
 def test_a_key_always_means_sse_kms_with_it() -> None:
@@ -88,13 +52,13 @@ def test_aws_still_demands_the_key(environ: dict[str, str], message: str) -> Non
 
 
 def test_without_the_mode_a_keyless_write_is_refused_before_it_is_sent(
-    store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    object_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import boto3
 
     monkeypatch.delenv(SSE_ENV, raising=False)
     client = boto3.client(
-        "s3", region_name=REGION, endpoint_url=store,
+        "s3", region_name=REGION, endpoint_url=object_store,
         aws_access_key_id="x", aws_secret_access_key="y",
     )  # fmt: skip
     with pytest.raises(ObjectStoreError, match="kms key id is required") as err:

@@ -10,55 +10,25 @@ on-prem run template gives its pods (``AWS_ENDPOINT_URL_S3``, a credentials file
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from contracts.objectstore import CREDENTIALS_FILE_ENV, ENDPOINT_ENV, SSE_ENV, SSE_STORE
-from tests.workloads.conftest import Keys
+from contracts.objectstore import ENDPOINT_ENV, SSE_ENV
+from tests.workloads.conftest import ONPREM_BUCKET, ONPREM_REGION, Keys
 
-REGION = "me-central-1"
-BUCKET = "mlplatform-acme"
+REGION = ONPREM_REGION
+BUCKET = ONPREM_BUCKET
 TRIGGER = "drift-churn-0123456789abcdef"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def store() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def onprem(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signing_keys: Keys) -> str:
-    """The on-prem run template's environment: endpoint, credentials file, store mode."""
-    import boto3
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "RANK"):
-        monkeypatch.delenv(name, raising=False)
-    credentials = tmp_path / "credentials"
-    credentials.write_text("[default]\naws_access_key_id = store\naws_secret_access_key = s\n")
-    monkeypatch.setenv(CREDENTIALS_FILE_ENV, str(credentials))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent-config"))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv(ENDPOINT_ENV, store)
-    monkeypatch.setenv(SSE_ENV, SSE_STORE)
+def onprem(onprem: str, monkeypatch: pytest.MonkeyPatch, signing_keys: Keys) -> str:
+    """The on-prem run template's environment: the shared on-prem store and the signing key."""
+    monkeypatch.delenv("RANK", raising=False)
     monkeypatch.setenv("MLPLATFORM_SIGNING_KEY", str(signing_keys.private))
-    s3 = boto3.client("s3", region_name=REGION)
-    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return store
+    return onprem
 
 
 def _run(repo: Path, tmp_path: Path, version: str) -> int:
