@@ -48,6 +48,7 @@ fmt: install
 
 ## Each benchmark prints one JSON object as its last line.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || echo "note: wrk not found; bench/serving.py falls back to its Python client (Debian: apt-get install wrk)"
 	$(PY) bench/plan_scale.py
 	$(PY) bench/policy_scale.py
 	$(PY) bench/inference.py

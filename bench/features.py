@@ -40,7 +40,7 @@ def main() -> int:
     from feast import FeatureStore
 
     from workloads.features.datagen import GeneratorConfig
-    from workloads.features.repo import create_local_repo
+    from workloads.features.repo import create_local_repo, view_path
 
     results: dict[str, object] = {
         "bench": "features",
@@ -59,7 +59,7 @@ def main() -> int:
         results["create_and_materialize_s"] = time.perf_counter() - t0
         store = FeatureStore(repo_path=str(repo.path))
         service = store.get_feature_service("churn_model")
-        ids = pd.read_parquet(repo.path / "data" / "customer_profile.parquet")["customer_id"]
+        ids = pd.read_parquet(view_path(repo.path, "customer_profile"))["customer_id"]
         rng = np.random.default_rng(0)
         for n in (1, 100):
             samples = []

@@ -9,9 +9,10 @@ On a local Feast repo (SQLite online store) and moto's SQS server on 127.0.0.1, 
   partitioned parquet offline store, the online store, acknowledgement. Timed from the
   first receive to the last acknowledgement; the counts must balance (received =
   accepted + rejected) and every event must be in the offline store exactly once;
-- ``direct``: the same rows written straight to the online store with Feast's online
-  write (what ``FeatureStore.push`` does), one call per feature view: no queue, no
-  validation, no offline copy, no idempotency.
+- ``direct``: the same rows pushed straight to the online store with
+  ``FeatureStore.push`` to each view's push source (what the worker calls for its online
+  write), one call per feature view: no queue, no validation, no offline copy, no
+  idempotency, no newest-wins read.
 
 The two run interleaved for ``--rounds`` rounds (``_harness.py``): median and spread of
 events/s for each, and the per-round ratio queue/direct. ``python bench/ingestion.py
@@ -55,12 +56,14 @@ def main() -> int:
     import boto3
     import pandas as pd
     from feast import FeatureStore
+    from feast.data_source import PushMode
     from moto.server import ThreadedMotoServer
 
     from contracts.feature_store import FEATURE_VIEWS
+    from contracts.ingestion import push_source_name
     from workloads.common.objectstore import FileStore
     from workloads.features.datagen import GeneratorConfig
-    from workloads.features.repo import create_local_repo
+    from workloads.features.repo import create_local_repo, view_path
     from workloads.ingestion.events import valid_events
     from workloads.ingestion.offline import PartitionedOfflineStore, partition_keys, read_view
     from workloads.ingestion.queues import IngestSqsQueue
@@ -89,7 +92,7 @@ def main() -> int:
             )
             store = FeatureStore(repo_path=str(repo.path))
             schemas = schemas_from_store(store, FEATURE_VIEWS)
-            ids = pd.read_parquet(repo.path / "data" / "customer_profile.parquet")["customer_id"]
+            ids = pd.read_parquet(view_path(repo.path, "customer_profile"))["customer_id"]
             events = valid_events(
                 schemas, [int(i) for i in ids], args.events, start=datetime(2026, 3, 1, tzinfo=UTC)
             )
@@ -153,7 +156,7 @@ def main() -> int:
                 rounds_done["direct"] += 1
                 started = time.perf_counter()
                 for view, frame in all_rows.items():
-                    store.write_to_online_store(view, frame, allow_registry_cache=True)
+                    store.push(push_source_name(view), frame, to=PushMode.ONLINE)
                 return args.events / (time.perf_counter() - started)
 
             rates = harness.interleaved(

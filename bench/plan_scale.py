@@ -4,7 +4,8 @@ For each size, a stack with that many tenants (alternating SMB and enterprise) i
 three ways, each in a process of its own that stays up for all rounds:
 
 - ``engine``: ``mlplatform.engine.plan_program`` (our offline engine: recording monitor,
-  computed outputs, GC tuning, lean source positions), as ``mlplatform plan`` runs it;
+  computed outputs, one cyclic GC pass per run, lean source positions, a search for
+  unknowns that makes no garbage), as ``mlplatform plan`` runs it;
 - ``sdk_program``: the **same program** under nothing but the SDK: ``set_mocks`` with a
   plain ``pulumi.runtime.Mocks`` that answers each resource with a dict lookup (the id
   and outputs the engine's mocks computed for it in the engine's cold run, so computing

@@ -5,8 +5,10 @@
 - Online store (:mod:`components.aws.online_store`): DynamoDB for SMB or ElastiCache
   Redis with TLS, AUTH and multi-AZ failover for enterprise.
 - Feature server and materialisation (:mod:`components.k8s.featurestore`): a restricted
-  Deployment with the tenant's workload identity, a ClusterIP Service and a CronJob,
-  configured by the ``feature_store.yaml`` that ``contracts.feature_store`` renders.
+  Deployment with the tenant's workload identity, a ClusterIP Service and a CronJob (in
+  the platform's loop image, writing rows that expire after the tenant's online
+  retention), configured by the ``feature_store.yaml`` that ``contracts.feature_store``
+  renders.
 
 On the in-country site (``in_cluster``) there is no AWS service: the online store is the
 tenant's Valkey from the pinned chart (:mod:`components.k8s.valkey`: TLS with the site's
@@ -103,7 +105,9 @@ class FeatureStoreArgs(RegistryArgs):
     replicas: NotRequired[int]
     """Feature server replicas (default 1 SMB, 2 enterprise)."""
     materialize_schedule: NotRequired[str]
-    """Cron schedule of ``materialize-incremental`` (default hourly)."""
+    """Cron schedule of the materialisation job (default hourly)."""
+    image_tag: str
+    """Tag of the platform's own images (the loop image runs the materialisation job)."""
     # enterprise only
     data_subnet_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Private data subnets (at least two zones) for the Redis subnet group."""
@@ -124,7 +128,8 @@ class FeatureStoreArgs(RegistryArgs):
     placement: NotRequired[Placement]
     """Node pools of the tenant's pods (enterprise: its dedicated, tainted pools)."""
     online_ttl_days: NotRequired[int]
-    """Retention of online rows (Redis key TTL; DynamoDB tables always expire by TTL)."""
+    """Retention of online rows: Redis key TTL; DynamoDB ``expires_at`` written by the
+    materialisation job (required for DynamoDB: its tables expire items by TTL only)."""
     in_cluster: NotRequired[InClusterStore]
     """The in-country site: Valkey in the tenant namespace and the S3-compatible store
     instead of DynamoDB/ElastiCache and AWS S3."""
@@ -176,6 +181,11 @@ class FeatureStore(pulumi.ComponentResource):
             redis_host, secret_name = self._valkey(in_cluster)
         elif tier == "smb":
             self.online_store_kind = "dynamodb"
+            if not args.get("online_ttl_days"):
+                raise ValueError(
+                    f"feature store {tenant}: online_ttl_days is required with DynamoDB "
+                    "(its items expire only by the expires_at the writers set)"
+                )
             table_names = self._dynamodb()
         else:
             self.online_store_kind = "redis"
@@ -352,6 +362,8 @@ class FeatureStore(pulumi.ComponentResource):
             region=self._region,
             replicas=args.get("replicas", 2 if tier == "enterprise" else 1),
             schedule=args.get("materialize_schedule", "0 * * * *"),
+            materialize_image=registry_of(args).own_image("loop", args["image_tag"]),
+            online_ttl_days=args.get("online_ttl_days"),
             **_in_cluster_access(args),
         ):
             if "placement" in args:

@@ -300,21 +300,14 @@ def tenant_data_expiry(
     *, raw_events_days: int, offline_features_days: int, prediction_logs_days: int
 ) -> dict[str, int]:
     """Retention per prefix of a tenant's data bucket (the loop's and ingestion's folders)."""
-    from contracts.ingestion import (
-        DEAD_LETTER_PREFIX,
-        LANDING_DONE_PREFIX,
-        LANDING_PREFIX,
-        OFFLINE_PREFIX,
-    )
+    from contracts.ingestion import LANDING_DONE_PREFIX, LANDING_PREFIX, OFFLINE_PREFIX
     from contracts.names import PREDICTION_LOG_PREFIX
 
     return {
         f"{PREDICTION_LOG_PREFIX}/": prediction_logs_days,
         f"{OFFLINE_PREFIX}/": offline_features_days,
-        "feast/offline/": offline_features_days,
         f"{LANDING_PREFIX}/": raw_events_days,
         f"{LANDING_DONE_PREFIX}/": raw_events_days,
-        f"{DEAD_LETTER_PREFIX}/": raw_events_days,
     }
 
 

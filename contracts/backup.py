@@ -3,8 +3,9 @@
 The region can be lost as a whole (me-central-1 is the only AWS region in the UAE), so
 everything that must survive it is copied to the in-country site's S3-compatible store:
 
-- from a tenant's data bucket: its signed models, its model registry and its feature
-  store (registry file and offline parquet): :data:`DATA_PREFIXES`;
+- from a tenant's data bucket: its signed models, its model registry, its feature
+  store's registry file and its offline store (the partitioned parquet every feature
+  view reads, seed history and ingested events): :data:`DATA_PREFIXES`;
 - from its audit bucket: the object-locked audit records and checkpoints
   (:data:`AUDIT_PREFIXES`), copied with their lock mode and retain-until date;
 - Kubernetes objects and volumes: Velero, into :data:`VELERO_PREFIX` of the site's
@@ -19,9 +20,13 @@ from __future__ import annotations
 
 import re
 
-DATA_PREFIXES: tuple[str, ...] = ("models", "registry", "feast")
+from contracts.ingestion import OFFLINE_PREFIX
+
+DATA_PREFIXES: tuple[str, ...] = ("models", "registry", "feast", OFFLINE_PREFIX)
 """Folders of the tenant data bucket the copy job takes: signed model artifacts, the
-registry (which version serves), the feature store's registry and offline data."""
+registry (which version serves), the feature store's registry, and the offline store
+(what training reads). Erasure does not reach these copies: a restore must re-apply the
+erasure receipts recorded since the copy (the audit log lists them)."""
 AUDIT_PREFIXES: tuple[str, ...] = ("alerts",)
 """Folders of the tenant audit bucket: the alert receiver's shipped audit log."""
 MANIFEST_PREFIX = "dr-manifests"

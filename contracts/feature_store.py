@@ -3,10 +3,12 @@
 :func:`render_platform_feature_store_yaml` takes typed settings and returns the YAML
 text. The registry is a file in S3 written with SSE-KMS (the tenant key); the offline
 store is Feast's file (dask) store reading parquet from S3, whose location lives in the
-data sources (``definitions.build_objects(data_uri=settings.offline_data_uri)``), not in
-this file; the online store is DynamoDB (SMB tier) or ElastiCache Redis with TLS and
-AUTH (enterprise tier), or, on the in-country site, the tenant's in-cluster Valkey
-(Redis protocol, TLS with the site's CA, AUTH). The Redis password is never written out:
+data sources (``definitions.build_objects(offline_uri=settings.offline_data_uri)``: one
+partitioned folder per view under it, ``contracts.ingestion.OFFLINE_PREFIX`` of the tenant
+bucket, which the ingestion worker writes too), not in this file; the online store is
+DynamoDB (SMB tier) or ElastiCache Redis with TLS and AUTH (enterprise tier), or, on the
+in-country site, the tenant's in-cluster Valkey (Redis protocol, TLS with the site's CA,
+AUTH). The Redis password is never written out:
 the file references an environment variable, which Feast expands when it loads the file.
 
 On the in-country site there is no KMS: the registry and offline data live on the
@@ -217,3 +219,21 @@ def dynamodb_table_name(project: str, feature_view: str) -> str:
     return DynamoDBOnlineStore().table_name_template.format(
         project=project, table_name=feature_view
     )
+
+
+MATERIALIZE_COMMAND = ["python", "-m", "workloads.features"]
+"""Container command of the per-tenant materialisation CronJob (the loop image): the
+online store is loaded by the platform's writer, whose rows expire (Feast's upstream
+``feast materialize-incremental`` writes DynamoDB items without ``expires_at``)."""
+
+
+def materialize_args(repo_dir: str, online_ttl_days: int | None) -> list[str]:
+    """Arguments of :data:`MATERIALIZE_COMMAND`: ``materialize`` up to now from the repo at
+    ``repo_dir``, rows expiring after ``online_ttl_days`` (the tenant's online retention;
+    required by a DynamoDB store, ``key_ttl_seconds`` for Redis)."""
+    if online_ttl_days is not None and online_ttl_days < 1:
+        raise ValueError(f"online_ttl_days must be >= 1, got {online_ttl_days}")
+    args = ["materialize", f"--repo={repo_dir}"]
+    if online_ttl_days is not None:
+        args.append(f"--online-ttl-days={online_ttl_days}")
+    return args

@@ -19,17 +19,23 @@ DUPLICATES_COUNTER = "mlplatform_ingestion_duplicates_total"
 """Accepted events whose id was already stored (redeliveries; written once)."""
 
 OFFLINE_PREFIX = "offline/ingested"
-"""Tenant bucket prefix of the partitioned offline store (``<view>/date=<day>/``)."""
+"""Tenant bucket prefix of the partitioned offline store (``<view>/date=<day>/``): the
+feature views' sources read it (``PlatformFeatureStoreSettings.offline_data_uri``), and
+it holds the seeded history and the ingested events alike."""
 LANDING_PREFIX = "landing"
 """Tenant bucket prefix where tenant systems drop JSON Lines files of events."""
-DEAD_LETTER_PREFIX = "dead-letter"
-"""Tenant bucket prefix of dead letters where the site's broker has no DLQ (on-prem)."""
 LANDING_DONE_PREFIX = "landing-done"
 """Per landing file, the receipt of its ingestion (counts); a file with one is skipped."""
 
 ONLINE_TTL_ATTRIBUTE = "expires_at"
 """DynamoDB TTL attribute (epoch seconds) of the online tables: the tables expire items
-by it, the ingestion worker stamps it on every row it writes."""
+by it; the platform's writers (materialisation, ingestion worker) put it in every item
+(``workloads.features.online_store``)."""
+
+MAX_DELIVERIES = 5
+"""Deliveries of a message before the worker gives up on it and dead-letters it with the
+last error (a message that keeps failing must not block or crash-loop the worker); the
+SQS redrive policy's ``maxReceiveCount`` is the same number, as a backstop."""
 
 INGESTION_QUEUE_PURPOSE = "ingestion"
 """Queue purpose (``<tenant>-ingestion`` and its ``-dlq``) on SQS."""

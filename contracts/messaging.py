@@ -68,7 +68,11 @@ RETRAINING = "retraining"
 """Purpose of the stream carrying retraining triggers (drift monitor -> controller)."""
 INGESTION = "ingestion"
 """Purpose of the stream carrying ingestion batches (producers -> ingestion workers)."""
-PURPOSES: tuple[str, ...] = (RETRAINING, INGESTION)
+DEAD_LETTERS = "ingestion-dlq"
+"""Purpose of the stream of rejected ingestion events (the worker's dead-letter queue)."""
+WORK_QUEUES: tuple[str, ...] = (RETRAINING, INGESTION)
+"""Streams read as work queues (one durable consumer; an acknowledged message is gone)."""
+PURPOSES: tuple[str, ...] = (*WORK_QUEUES, DEAD_LETTERS)
 """Every stream each tenant gets."""
 
 _PURPOSE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -126,11 +130,18 @@ def inbox_prefix(tenant: str) -> str:
 
 def tenant_permissions(tenant: str) -> dict[str, dict[str, list[str]]]:
     """Subject permissions of a tenant's user, inside its own account: its own subjects,
-    and the JetStream API for its own streams and their consumers only (create them if
-    missing, read their info, pull, acknowledge); replies on its own inbox prefix. No
-    delete or purge, and no other stream, even in its own account."""
+    and the JetStream API for its own streams only; replies on its own inbox prefix.
+
+    - Work queues (:data:`WORK_QUEUES`): create the stream if missing, read its info,
+      create/read the durable consumer, pull, acknowledge.
+    - Dead letters (:data:`DEAD_LETTERS`): create the stream if missing, read its info,
+      and read a letter by its sequence (``STREAM.MSG.GET``). No consumer on it, so
+      nothing can take a letter out of it; letters leave only by the stream's age limit.
+
+    No delete, purge or update, and no other stream, even in its own account. Another
+    tenant's user lives in another account: it cannot even name these streams."""
     js_api = ["$JS.API.INFO"]
-    for stream in (stream_name(tenant, p) for p in PURPOSES):
+    for stream in (stream_name(tenant, p) for p in WORK_QUEUES):
         js_api += [
             f"$JS.API.STREAM.CREATE.{stream}",
             f"$JS.API.STREAM.INFO.{stream}",
@@ -140,6 +151,12 @@ def tenant_permissions(tenant: str) -> dict[str, dict[str, list[str]]]:
             f"$JS.API.CONSUMER.MSG.NEXT.{stream}.>",
             f"$JS.ACK.{stream}.>",
         ]
+    dead = stream_name(tenant, DEAD_LETTERS)
+    js_api += [
+        f"$JS.API.STREAM.CREATE.{dead}",
+        f"$JS.API.STREAM.INFO.{dead}",
+        f"$JS.API.STREAM.MSG.GET.{dead}",
+    ]
     return {
         "publish": {"allow": [f"{tenant}.>", *js_api]},
         "subscribe": {"allow": [f"{tenant}.>", f"{inbox_prefix(tenant)}.>"]},
@@ -205,15 +222,60 @@ NATS_CA_MOUNT = "/etc/mlplatform/nats"
 
 
 def nats_queue_spec(
-    server_url: str, tenant: str, purpose: str = RETRAINING, *, replicas: int = 1
+    server_url: str,
+    tenant: str,
+    purpose: str = RETRAINING,
+    *,
+    replicas: int = 1,
+    max_age_days: int | None = None,
 ) -> str:
-    """``nats:<server url>/<stream>/<subject>?consumer=<durable>[&replicas=N]``: what
-    ``open_queue`` takes (``replicas``: of the stream when the client creates it)."""
+    """``nats:<server url>/<stream>/<subject>?consumer=<durable>[&replicas=N]
+    [&max_age_days=N]``: what ``open_queue`` takes (``replicas`` and ``max_age_days``:
+    of the stream when the client creates it; a message not taken within its maximum
+    age is deleted by the broker, as SQS does after the queue's retention)."""
+    if max_age_days is not None and not 1 <= max_age_days <= 3650:
+        raise ValueError(f"queue: max_age_days must be 1-3650, got {max_age_days}")
     spec = (
         f"nats:{server_url.rstrip('/')}/{stream_name(tenant, purpose)}/"
         f"{quote(subject(tenant, purpose), safe='.')}?consumer={consumer_name(tenant, purpose)}"
     )
+    spec += f"&replicas={replicas}" if replicas != 1 else ""
+    return spec + (f"&max_age_days={max_age_days}" if max_age_days is not None else "")
+
+
+def nats_dead_letter_spec(
+    server_url: str, tenant: str, *, max_age_days: int, replicas: int = 1
+) -> str:
+    """``nats:<server url>/<STREAM>/<subject>?max_age_days=N[&replicas=N]``: the
+    tenant's dead-letter stream (:data:`DEAD_LETTERS`) as the ingestion worker's
+    ``--dlq``. No consumer: the worker only appends; the stream keeps every letter for
+    ``max_age_days`` (limits retention), then the broker deletes it."""
+    if not 1 <= max_age_days <= 3650:
+        raise ValueError(f"dead letters: max_age_days must be 1-3650, got {max_age_days}")
+    spec = (
+        f"nats:{server_url.rstrip('/')}/{stream_name(tenant, DEAD_LETTERS)}/"
+        f"{quote(subject(tenant, DEAD_LETTERS), safe='.')}?max_age_days={max_age_days}"
+    )
     return spec + (f"&replicas={replicas}" if replicas != 1 else "")
+
+
+def _query(target: str) -> dict[str, str]:
+    out = {}
+    for pair in urlsplit(target).query.split("&"):
+        key, _, value = pair.partition("=")
+        if key:
+            out[key] = unquote(value)
+    return out
+
+
+def nats_spec_max_age_days(target: str) -> int | None:
+    """The ``max_age_days`` of a stream spec (None when absent); ValueError when bad."""
+    value = _query(target).get("max_age_days")
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise ValueError(f"queue 'nats:{target}': max_age_days must be 1-3650, got {value!r}")
+    return int(value)
 
 
 def nats_spec_replicas(target: str) -> int:
@@ -252,6 +314,25 @@ def parse_nats_queue_spec(target: str) -> tuple[str, str, str, str]:
         )
     server = f"{parts.scheme}://{parts.netloc}"
     return server, segments[0], unquote(segments[1]), consumer
+
+
+def parse_nats_stream_spec(target: str) -> tuple[str, str, str]:
+    """Split the part after ``nats:`` of a stream without a consumer (dead letters,
+    :func:`nats_dead_letter_spec`) into (server url, stream, subject); ValueError naming
+    the format when it is not one."""
+    parts = urlsplit(target)
+    segments = [s for s in parts.path.split("/") if s]
+    if parts.scheme not in ("nats", "tls") or not parts.hostname or len(segments) != 2:
+        raise ValueError(
+            f"queue 'nats:{target}': expected 'nats:nats://host:port/STREAM/subject"
+            "?max_age_days=N' (or tls://)"
+        )
+    return f"{parts.scheme}://{parts.netloc}", segments[0], unquote(segments[1])
+
+
+def nats_spec_has_consumer(target: str) -> bool:
+    """Whether a spec names a durable consumer (a work queue) or not (a dead-letter stream)."""
+    return bool(_query(target).get("consumer"))
 
 
 def trigger_queue_spec(queue: str) -> str:

@@ -23,6 +23,12 @@ METRICS_PORT_NAME = "metrics"
 """Container port name of :data:`METRICS_PORT`; the PodMonitor scrapes it by name."""
 METRICS_PATH = "/metrics"
 
+ENTITY_IDS_PARAMETER = "entity_ids"
+"""Request parameter (V2 ``parameters``) or body key (V1) with one id per row: the
+customer each row is about. The server writes them into the prediction log, so an
+erasure request finds that customer's records; every client that knows whom it asks
+about sends them."""
+
 VERSION_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
 """Regex of a model version path segment (:data:`contracts.names.MODEL_VERSION`)."""
 

@@ -109,6 +109,21 @@ def _parser() -> argparse.ArgumentParser:
         help="controls mapping (default: policies/frameworks.yaml of this repository)",
     )
     report.add_argument("--usage", type=Path, default=None, help="usage assumptions (as for cost)")
+    report.add_argument(
+        "--registry",
+        action="append",
+        default=None,
+        metavar="TENANT=URI",
+        help="a tenant's model registry (folder or s3://bucket/prefix/; repeatable): adds "
+        "the model lineage section",
+    )
+    report.add_argument(
+        "--verify-key",
+        action="append",
+        default=None,
+        metavar="TENANT=FILE",
+        help="public key PEM to verify a tenant's models with (default: the plan's)",
+    )
     waivers_option(report)
 
     cost = commands.add_parser(
@@ -314,8 +329,15 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from mlplatform.engine import UsageError
     from mlplatform.report import ReportInputs, build_report
+    from mlplatform.report.lineage import LineageError, parse_pairs
 
+    try:
+        registries = parse_pairs(args.registry, "--registry")
+        verify_keys = parse_pairs(args.verify_key, "--verify-key")
+    except LineageError as exc:
+        raise UsageError(str(exc)) from None
     program = _program(args)
     config_path = _policy_config_path(args, program)
     frameworks = args.frameworks or REPO_ROOT / "policies" / "frameworks.yaml"
@@ -331,6 +353,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         usage_path=args.usage,
         baseline_dir=args.baseline,
         out_dir=args.out or Path(".mlplatform") / args.stack / "report",
+        registries=registries,
+        verify_keys=verify_keys,
     )
     _warn_about_pins(program)
     return build_report(inputs)

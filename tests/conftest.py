@@ -11,6 +11,13 @@ from typing import Any
 import prometheus_client.values  # noqa: F401 (before feast: see _no_feast_multiprocess_metrics)
 import pytest
 
+from tests.model_fixtures import (  # noqa: F401 (fixtures)
+    feature_repo,
+    object_store,
+    signing_keys,
+    trained_model,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 _FEAST_METRICS_ENV = ("PROMETHEUS_MULTIPROCESS_DIR", "PROMETHEUS_MULTIPROC_DIR")
 

@@ -122,6 +122,7 @@ def test_every_container_command_is_inside_its_image(plans: dict[str, dict[str, 
             "workloads.monitoring",
             "workloads.retraining",
             "workloads.ingestion",
+            "workloads.features",
         },
         # The retraining controller's runs, and Kubeflow Trainer's runtime (torchrun).
         "training": {"workloads.retraining.run", "workloads.training"},

@@ -547,13 +547,12 @@ def required_artifacts(registry: Registry, features: PlatformFeatures) -> list[A
 
 def own_images_for(features: PlatformFeatures) -> list[str]:
     """The platform's own images a stack with ``features`` runs."""
-    names = ["onnx-serving"]
+    # Every tenant's feature store materialises with the loop image.
+    names = ["onnx-serving", "loop"]
     if features.loop:
-        names += ["loop", "training"]
+        names.append("training")
         if features.gpu:
             names.append("training-cuda")
-    if features.ingestion and "loop" not in names:
-        names.append("loop")
     return names
 
 

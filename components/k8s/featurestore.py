@@ -3,7 +3,12 @@
 - ``feature_store.yaml`` is rendered by ``contracts.feature_store`` from the same
   settings the tenant's jobs use, and mounted from a ConfigMap.
 - The feature server is a restricted Deployment with the tenant's workload identity
-  (IRSA), a ClusterIP Service, and a CronJob runs ``materialize-incremental``.
+  (IRSA) and a ClusterIP Service, running the upstream Feast image (it only reads).
+- A CronJob loads the online store up to now in the platform's loop image
+  (:data:`contracts.feature_store.MATERIALIZE_COMMAND`): the same ``feature_store.yaml``,
+  with the writer's store swapped in so every row expires after the tenant's online
+  retention (DynamoDB ``expires_at``; upstream ``feast materialize-incremental`` writes
+  none, so its items would never expire).
 
 The component that composes these with the online store is
 :class:`components.featurestore.FeatureStore`.
@@ -29,10 +34,13 @@ from components.k8s.podspec import (
     selector_labels,
 )
 from contracts.feature_store import (
+    MATERIALIZE_COMMAND,
     DynamoDBOnlineStore,
     PlatformFeatureStoreSettings,
     RedisOnlineStore,
+    materialize_args,
 )
+from contracts.ingestion import OFFLINE_PREFIX
 from contracts.names import DEFAULT_REGION, Tier, labels
 from contracts.telemetry import REDIS_PORT
 
@@ -79,7 +87,8 @@ def feature_store_settings(
     return PlatformFeatureStoreSettings(
         project=project,
         registry_uri=f"s3://{bucket}/feast/registry.db",
-        offline_data_uri=f"s3://{bucket}/feast/offline/",
+        # The views read the partitioned store the ingestion worker writes (seed and events).
+        offline_data_uri=f"s3://{bucket}/{OFFLINE_PREFIX}/",
         kms_key_id=kms_key_arn,
         s3_endpoint=s3_endpoint,
         online=online,
@@ -126,12 +135,17 @@ def feature_server_manifests(
     region: str,
     replicas: int,
     schedule: str,
+    materialize_image: str,
+    online_ttl_days: int | None = None,
     extra_env: list[Manifest] | None = None,
     extra_volumes: list[Manifest] | None = None,
     extra_mounts: list[Manifest] | None = None,
 ) -> list[Manifest]:
     """Deployment, Service, CronJob (and PDB when replicated) of a tenant's Feast.
 
+    ``materialize_image``: the platform's loop image (the CronJob's writer);
+    ``online_ttl_days``: the tenant's online retention, which every materialised row
+    carries (required with DynamoDB, whose tables expire items by TTL only).
     ``extra_*``: what the site adds to both pods (on-prem: the object-store client and
     the online store's CA)."""
     image = registry.image(IMAGES["feast-feature-server"])
@@ -180,11 +194,11 @@ def feature_server_manifests(
     job_labels = labels(tenant, "feature-materialize", name=f"{tenant}-feast-materialize")
     materialize = container(
         "materialize",
-        image,
+        materialize_image,
         Resources("500m", "1Gi", cpu_limit="2", memory_limit="4Gi"),
-        command=["/bin/sh", "-c"],
-        # materialize-incremental needs an end timestamp: "now" in UTC, at run time.
-        args=[f'exec feast -c {REPO_DIR} materialize-incremental "$(date -u +%Y-%m-%dT%H:%M:%S)"'],
+        command=list(MATERIALIZE_COMMAND),
+        # materialize_incremental up to "now" (the run's own clock), rows expiring.
+        args=materialize_args(REPO_DIR, online_ttl_days),
         env=env,
         volume_mounts=mounts,
     )

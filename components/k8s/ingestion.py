@@ -210,7 +210,7 @@ class TenantIngestionArgs(RegistryArgs):
     queue_url: NotRequired[pulumi.Input[str] | None]
     """The SQS queue URL the scaler reads (aws-sqs only)."""
     dlq_spec: pulumi.Input[str]
-    """``--dlq``: ``sqs:<dlq url>`` or ``store:s3://<bucket>/dead-letter``."""
+    """``--dlq``: ``sqs:<dlq url>`` or the broker's dead-letter stream spec (on-prem)."""
     bucket: str
     """The tenant's data bucket (offline store, landing prefix)."""
     kms_key_arn: NotRequired[pulumi.Input[str] | None]

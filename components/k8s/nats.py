@@ -13,7 +13,10 @@ into its own ``restricted`` namespace (:data:`contracts.messaging.NATS_NAMESPACE
   (:data:`~contracts.messaging.NATS_CA_CONFIG_MAP`).
 - **Auth per tenant**: one NATS account per tenant (its own subject space and JetStream
   limits) with one user whose permissions cover only its own subjects and streams
-  (:func:`contracts.messaging.server_accounts`). Passwords are generated (stable, in
+  (:func:`contracts.messaging.server_accounts`): its retraining and ingestion work
+  queues, and its ingestion dead letters (append and read by sequence; no consumer,
+  delete or purge). The tenant's workloads create these streams when missing (the
+  chart creates none), each with the retention its spec carries. Passwords are generated (stable, in
   the encrypted state), held in one Secret of the broker's namespace that the server
   reads through environment variables (``<< $NATS_PW_<TENANT> >>`` in the config, never
   the value), and a copy per tenant namespace for its workloads

@@ -708,6 +708,7 @@ class AwsSite(Site):
             "protect": self.foundation.protect,
             "tags": tags,
             "online_ttl_days": tenant.retention.online_features_days,
+            "image_tag": self._settings.registry.serving_image_tag,
         }
         if tenant.online_store == "redis":
             network, cluster = self.foundation.network, self.foundation.cluster

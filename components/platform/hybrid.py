@@ -9,8 +9,9 @@ The cluster's node pools are the operator's, so no placement is imposed.
 Tenant messaging is a NATS JetStream broker in the cluster
 (:class:`~components.k8s.nats.NatsBroker`, names in :mod:`contracts.messaging`): each
 tenant gets its own account, user and password (generated, kept in the encrypted state,
-handed to its namespace as a Secret), and its retraining-trigger stream. The alert
-receiver turns alerts into triggers on that stream, as it does on SQS on AWS.
+handed to its namespace as a Secret), its retraining-trigger stream, and its ingestion
+stream with a dead-letter stream. The alert receiver turns alerts into triggers on that
+stream, as it does on SQS on AWS.
 
 Each tenant's feature store (:class:`~components.featurestore.FeatureStore` with
 ``in_cluster``): a Valkey server in its namespace from the pinned chart (TLS with the
@@ -48,11 +49,11 @@ from components.settings import HybridSettings, PlatformSettings
 from components.settings import Tenant as TenantSettings
 from components.tenant import Tenant
 from contracts.feature_store import FEATURE_VIEWS
-from contracts.ingestion import DEAD_LETTER_PREFIX
 from contracts.messaging import (
     INGESTION,
     NATS_CLUSTER_SIZE,
     RETRAINING,
+    nats_dead_letter_spec,
     nats_queue_spec,
     nats_server_url,
 )
@@ -89,6 +90,7 @@ class HybridSite(Site):
             storage_class=hybrid.storage_class,
         )
         self._hybrid = hybrid
+        self._image_tag = settings.registry.serving_image_tag
         self.feature_stores: dict[str, FeatureStore] = {}
         # KEDA scales the tenants' ingestion workers on their broker streams.
         self.keda_nats = True
@@ -149,6 +151,7 @@ class HybridSite(Site):
             "bucket_name": storage.bucket,
             "feature_views": list(FEATURE_VIEWS),
             "online_ttl_days": tenant.retention.online_features_days,
+            "image_tag": self._image_tag,
             "in_cluster": {
                 "auth_token": credentials.generate(
                     f"{tenant.name}-valkey-auth", length=48, specials=None
@@ -160,7 +163,11 @@ class HybridSite(Site):
         }
         self.feature_stores[tenant.name] = FeatureStore(f"{tenant.name}-features", store, opts)
         spec = nats_queue_spec(
-            nats_server_url(), tenant.name, RETRAINING, replicas=NATS_CLUSTER_SIZE
+            nats_server_url(),
+            tenant.name,
+            RETRAINING,
+            replicas=NATS_CLUSTER_SIZE,
+            max_age_days=tenant.retention.queue_messages_days,
         )
         return TenantServices(
             retraining_queue_url=pulumi.Output.from_input(spec),
@@ -170,17 +177,29 @@ class HybridSite(Site):
         )
 
     def _ingestion(self, tenant: TenantSettings, bucket: str) -> IngestionTarget:
-        """The tenant's ingestion stream on the broker; dead letters in its bucket (the
-        tenant's broker user may create only its own two streams)."""
+        """The tenant's ingestion stream on the broker and its dead-letter stream there
+        (limits retention: letters kept for the tenant's ``dead_letter_days``); the
+        worker creates both when missing, as every broker client creates its stream."""
         feature_store = self.feature_stores[tenant.name]
         access = feature_store.pod_access
         spec = nats_queue_spec(
-            nats_server_url(), tenant.name, INGESTION, replicas=NATS_CLUSTER_SIZE
+            nats_server_url(),
+            tenant.name,
+            INGESTION,
+            replicas=NATS_CLUSTER_SIZE,
+            max_age_days=tenant.retention.queue_messages_days,
         )
         return IngestionTarget(
             trigger="nats",
             queue_spec=pulumi.Output.from_input(spec),
-            dlq_spec=pulumi.Output.from_input(f"store:s3://{bucket}/{DEAD_LETTER_PREFIX}"),
+            dlq_spec=pulumi.Output.from_input(
+                nats_dead_letter_spec(
+                    nats_server_url(),
+                    tenant.name,
+                    max_age_days=tenant.retention.dead_letter_days,
+                    replicas=NATS_CLUSTER_SIZE,
+                )
+            ),
             bucket=bucket,
             redis_secret_name=feature_store.redis_secret_name,
             pod_access=(

@@ -94,7 +94,7 @@ class IngestionTarget:
     queue_spec: pulumi.Output[str]
     """The worker's ``--queue`` (``sqs:<url>`` or a NATS spec)."""
     dlq_spec: pulumi.Output[str]
-    """The worker's ``--dlq`` (``sqs:<url>`` or ``store:s3://<bucket>/dead-letter``)."""
+    """The worker's ``--dlq`` (``sqs:<url>``, or the broker's dead-letter stream spec)."""
     bucket: str
     """The tenant's data bucket (offline store, landing prefix)."""
     queue_url: pulumi.Output[str] | None = None

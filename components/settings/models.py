@@ -357,7 +357,7 @@ class RetentionSettings(Strict):
     """
 
     raw_events_days: int = Field(
-        default=30, ge=1, description="Landing files and dead letters of ingestion."
+        default=30, ge=1, description="Landing files of ingestion and their receipts."
     )
     offline_features_days: int = Field(
         default=730, ge=1, description="Offline-store partitions (ingested and generated)."

@@ -4,8 +4,13 @@ Writes into ``<out>``: ``report.json`` (validated by ``report.schema.json`` besi
 module), ``controls.csv`` (one row per control x resource, Prowler-like columns) and
 ``report.html`` (one self-contained file: inline CSS, charts as inline SVG, no scripts).
 
-Exit 0 when no unwaived mandatory violation, 1 otherwise, 2 for bad input (waivers,
-frameworks mapping, usage, baseline, policy config).
+With ``--registry TENANT=URI`` the report also traces each served model version to its
+training data (the "Model lineage" section, :mod:`mlplatform.report.lineage`); without
+it that section says "not provided".
+
+Exit 0 when no unwaived mandatory violation (and, with ``--registry``, every champion and
+challenger has a verified signature and a lineage block), 1 otherwise, 2 for bad input
+(waivers, frameworks mapping, usage, baseline, policy config, registry or model card).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -28,6 +33,13 @@ from mlplatform.report.evidence import (
     PlanIndex,
     data_store_evidence,
     key_properties,
+)
+from mlplatform.report.lineage import (
+    EVIDENCE,
+    LineageError,
+    check_registries,
+    lineage_section,
+    plan_verify_keys,
 )
 
 SCHEMA_PATH = pathlib.Path(__file__).with_name("report.schema.json")
@@ -71,6 +83,10 @@ class ReportInputs:
     usage_path: pathlib.Path | None
     baseline_dir: pathlib.Path | None
     out_dir: pathlib.Path
+    registries: Mapping[str, str] = field(default_factory=dict)
+    """Tenant -> its model registry (folder or ``s3://``): the lineage section."""
+    verify_keys: Mapping[str, str] = field(default_factory=dict)
+    """Tenant -> a public key PEM file overriding the plan's (``--verify-key``)."""
 
 
 # --- the controls mapping ----------------------------------------------------------------
@@ -98,11 +114,19 @@ def load_frameworks(path: pathlib.Path) -> dict[str, Any]:
             rules = control.get("rules") or []
             if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
                 raise ReportError(f"{where}.controls[{number}].rules: expected a list of names")
+            evidence = control.get("evidence") or []
+            if not isinstance(evidence, list) or any(e != EVIDENCE for e in evidence):
+                raise ReportError(
+                    f"{where}.controls[{number}].evidence: allowed: a list of {EVIDENCE!r}"
+                )
     return dict(data)
 
 
 def evaluate_controls(
-    mapping: Mapping[str, Any], policy_report: Any, index: PlanIndex
+    mapping: Mapping[str, Any],
+    policy_report: Any,
+    index: PlanIndex,
+    lineage: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every framework's controls with status, rules and evidence."""
     policies = {p.name: p for pack in policy_report.packs for p in pack.policies}
@@ -124,7 +148,13 @@ def evaluate_controls(
             {control for (fw, control) in declared if fw == name} - set(listed), key=_natural
         )
         controls = [
-            _control(name, cid, listed.get(cid, {}), declared, policies, violations_by_rule, index)
+            _with_lineage(
+                _control(
+                    name, cid, listed.get(cid, {}), declared, policies, violations_by_rule, index
+                ),
+                listed.get(cid, {}),
+                lineage,
+            )
             for cid in ids
         ]
         frameworks.append(
@@ -151,6 +181,51 @@ def evaluate_controls(
             }
         )
     return frameworks
+
+
+def _with_lineage(
+    control: dict[str, Any], entry: Mapping[str, Any], lineage: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Add the lineage section's versions as evidence of a control that lists it."""
+    if EVIDENCE not in (entry.get("evidence") or []) or not (lineage or {}).get("provided"):
+        return control
+    for version in lineage["versions"] if lineage else []:
+        what = f"{version['tenant']}/{version['model']} {version['version']} ({version['stage']})"
+        properties = {
+            "signature": version["signature"]["status"],
+            "cardSha256": version["cardSha256"],
+            "trainingFiles": len((version["lineage"] or {}).get("files") or []),
+        }
+        if version["status"] == "fail":
+            control["findings"].append(
+                {
+                    "urn": version["card"],
+                    "type": "model card",
+                    "rule": EVIDENCE,
+                    "enforcementLevel": "mandatory",
+                    "message": f"{what}: " + "; ".join(version["problems"]),
+                    "waived": False,
+                    "waiver": None,
+                    "region": "",
+                    "properties": properties,
+                }
+            )
+        else:
+            control["passing"].append(
+                {
+                    "urn": version["card"],
+                    "type": "model card",
+                    "rule": EVIDENCE,
+                    "region": "",
+                    "properties": properties,
+                }
+            )
+    control["rules"] = [*control["rules"], EVIDENCE]
+    if any(f["rule"] == EVIDENCE for f in control["findings"]):
+        control["status"] = "fail"
+    elif control["status"] == "not assessed":
+        control["status"] = "pass"
+    return control
 
 
 def _natural(text: str) -> list[Any]:
@@ -319,8 +394,15 @@ def build_document(
     program: pathlib.Path,
     baseline: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``report.json``'s content (see ``report.schema.json``)."""
+    """``report.json``'s content (see ``report.schema.json``).
+
+    ``lineage``: the section :func:`~mlplatform.report.lineage.lineage_section` built
+    (None: no registry given, the section says "not provided").
+    """
+    if lineage is None:
+        lineage = lineage_section({}, {}, {}, [])
     index = PlanIndex(plan)
     generated = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     custom = [
@@ -336,7 +418,7 @@ def build_document(
     data_stores = [
         data_store_evidence(index, r) for r in custom if r.get("type") in DATA_STORE_TYPES
     ]
-    frameworks = evaluate_controls(mapping, policy_report, index)
+    frameworks = evaluate_controls(mapping, policy_report, index, lineage)
     cost = estimate.to_dict()
     tenants = sorted(cost["tenants"])
     rules = [
@@ -367,7 +449,7 @@ def build_document(
             "reviewStatus": str(mapping.get("review_status") or ""),
         },
         "verdict": {
-            "exitCode": policy_report.exit_code,
+            "exitCode": 1 if lineage.get("status") == "fail" else policy_report.exit_code,
             "mandatoryViolations": len(policy_report.mandatory_violations),
             "waived": sum(1 for v in policy_report.violations if v.waived),
             "findings": len(policy_report.violations),
@@ -379,6 +461,7 @@ def build_document(
         "frameworks": frameworks,
         "residency": {"resources": residency, "dataStores": data_stores},
         "cost": cost,
+        "lineage": dict(lineage),
     }
     if baseline is not None:
         document["diff"] = diff_reports(baseline, document)
@@ -553,7 +636,8 @@ def build_report(inputs: ReportInputs) -> int:
         usage = load_usage(inputs.usage_path)
         baseline = load_baseline_report(inputs.baseline_dir) if inputs.baseline_dir else None
         config = runner.load_pack_config(inputs.config_path) if inputs.config_path else None
-    except (WaiverError, ReportError, CostError, runner.PackError) as exc:
+        check_registries(inputs.registries)
+    except (WaiverError, ReportError, CostError, runner.PackError, LineageError) as exc:
         raise UsageError(str(exc)) from None
     packs = list(inputs.packs or runner.discover_packs(inputs.policy_root))
     for pack in packs:
@@ -568,7 +652,17 @@ def build_report(inputs: ReportInputs) -> int:
     except (runner.PackError, WaiverError, CostError) as exc:
         print(f"mlplatform report: error: {exc}", file=sys.stderr)
         return 2
-    document = build_document(plan, policy_report, estimate, mapping, inputs.program, baseline)
+    try:
+        tenants = sorted(estimate.to_dict()["tenants"])
+        lineage = lineage_section(
+            inputs.registries, plan_verify_keys(plan, tenants), inputs.verify_keys, tenants
+        )
+    except LineageError as exc:
+        print(f"mlplatform report: error: {exc}", file=sys.stderr)
+        return 2
+    document = build_document(
+        plan, policy_report, estimate, mapping, inputs.program, baseline, lineage=lineage
+    )
     paths = write_outputs(document, inputs.out_dir)
     verdict = document["verdict"]
     state = "FAILED" if verdict["exitCode"] else "PASSED"
@@ -578,6 +672,11 @@ def build_report(inputs: ReportInputs) -> int:
         f"${document['cost']['total']['pricedUsd']:,.2f}/month priced, "
         f"{document['cost']['total']['unpricedItems']} unpriced item(s)"
     )
+    if lineage.get("provided"):
+        print(
+            f"model lineage: {len(lineage['versions'])} served version(s), "
+            f"{lineage['failed']} failed (no lineage or signature not verified)"
+        )
     for path in paths:
         print(f"wrote {path}")
     return int(verdict["exitCode"])

@@ -397,6 +397,70 @@ def _diff(document: Mapping[str, Any]) -> str:
     )
 
 
+def _card_link(card: str) -> str:
+    """A link to a model card: ``file://`` (absolute) for a local card, else the ``s3://`` URI."""
+    href = card
+    if not card.startswith("s3://"):
+        import pathlib
+
+        href = pathlib.Path(card).resolve().as_uri()  # relative to where the report ran
+    return f'<a href="{_e(href)}"><code>{_e(card)}</code></a>'
+
+
+def _lineage(document: Mapping[str, Any]) -> str:
+    lineage = document.get("lineage") or {}
+    head = '<section id="lineage"><h2>Model lineage</h2>'
+    if not lineage.get("provided"):
+        return head + f"<p class='note'>{_e(lineage.get('note', 'not provided'))}</p></section>"
+    parts = [
+        head,
+        "<p>Registries: "
+        + ", ".join(
+            f"{_e(r['tenant'])}: <code>{_e(r['uri'])}</code>" for r in lineage["registries"]
+        )
+        + f" &middot; {len(lineage['versions'])} served version(s), {lineage['failed']} failed</p>",
+    ]
+    for version in lineage["versions"]:
+        data = version["lineage"] or {}
+        parts.append(
+            f"<h3>{_e(version['tenant'])} / {_e(version['model'])} {_e(version['version'])} "
+            f"({_e(version['stage'])}) {_status(version['status'])}</h3><dl>"
+            f"<dt>Model card</dt><dd>{_card_link(version['card'])} "
+            f"<span class='note'>sha256 {_e(version['cardSha256'])}</span></dd>"
+            f"<dt>Signature</dt><dd>{_e(version['signature']['status'])}: "
+            f"{_e(version['signature']['detail'])}</dd>"
+            f"<dt>Point-in-time cut-off</dt><dd>{_e(data.get('pointInTimeCutoff') or '-')}</dd>"
+            f"<dt>Feature service</dt><dd>{_e(data.get('featureService') or '-')}</dd></dl>"
+        )
+        if version["problems"]:
+            parts.append(
+                "<ul>" + "".join(f"<li>{_e(p)}</li>" for p in version["problems"]) + "</ul>"
+            )
+        if data:
+            parts.append(
+                _table(
+                    ["Feature view", "Version (sha256 of its spec)"],
+                    [
+                        [_e(v["name"]), f"<code>{_e(v['version'])}</code>"]
+                        for v in data["featureViews"]
+                    ],
+                )
+                + _table(
+                    ["Training file", "View", "Rows", "sha256"],
+                    [
+                        [
+                            f"<code>{_e(f['uri'])}</code>",
+                            _e(f["view"] or "labels"),
+                            _e(f["rows"] if f["rows"] is not None else "-"),
+                            f"<code>{_e(f['sha256'])}</code>",
+                        ]
+                        for f in data["files"]
+                    ],
+                )
+            )
+    return "".join(parts) + "</section>"
+
+
 def render_html(document: Mapping[str, Any]) -> str:
     """The whole page."""
     scope = document["scope"]
@@ -417,5 +481,6 @@ def render_html(document: Mapping[str, Any]) -> str:
         + _frameworks(document)
         + _rules(document)
         + _residency(document)
+        + _lineage(document)
         + "</main></body></html>\n"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,11 +171,20 @@ def test_serving_quick(small_model: Any) -> None:
         str(small_model.public_key),
     )
     _has_load(result)
+    # wrk (C) drives the load where it is installed (CI installs it); else the Python
+    # client, and the JSON says so.
+    assert result["client"] == ("wrk" if shutil.which("wrk") else "python")
+    if result["client"] == "python":
+        assert "wrk not found" in result["client_note"]
+    # Both servers answered the pre-flight requests with 200 and the expected shape.
+    assert result["preflight_problems"] == {"ours": [], "kserve_untuned": []}
     for key in ("ours_c1", "ours_c16", "kserve_untuned_c1", "kserve_untuned_c16"):
-        assert _is_summary(result[key]["rps"]) and _is_summary(result[key]["p99_ms"])
+        for figure in ("rps", "p50_ms", "p90_ms", "p99_ms", "client_cpu_per_s"):
+            assert _is_summary(result[key][figure]), figure
         assert result[key]["errors"] == 0, result[key]["error_sample"]
         assert len(result[key]["p99_ms_per_round"]) == result["rounds"]
         assert _is_summary(result[key]["server_cpu_per_s"])
+        assert _is_summary(result[key]["server_runqueue_wait_per_s"])
     for shares in result["ours_c16"]["handler_share_within_per_round"]:
         assert set(shares) == {"0.5ms", "1ms", "5ms", "10ms"}
         assert all(0.0 <= share <= 1.0 for share in shares.values())
@@ -182,3 +192,44 @@ def test_serving_quick(small_model: Any) -> None:
     assert result["malformed_statuses"]
     assert all(400 <= code < 500 for code in result["malformed_statuses"].values())
     assert result["targets"]["malformed_all_4xx"] is True
+
+
+def _serving_module() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_serving", BENCH / "serving.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wrk_output_is_parsed_and_failures_count_as_errors() -> None:
+    serving = _serving_module()
+    line = serving.WRK_DONE_MARK + json.dumps(
+        {
+            "requests": 2000,
+            "duration_us": 2_000_000,
+            "p50_us": 1500,
+            "p90_us": 2500,
+            "p99_us": 9000,
+            "max_us": 20000,
+            "connect": 0,
+            "read": 1,
+            "write": 0,
+            "status": 3,
+            "timeout": 2,
+        }
+    )
+    result = serving.parse_wrk(f"Running 2s test @ http://127.0.0.1:1/\n{line}\n")
+    assert result["rps"] == 1000.0 and result["p99_ms"] == 9.0 and result["p50_ms"] == 1.5
+    assert result["errors"] == 6  # 1 read + 2 timeouts + 3 responses not 2xx/3xx
+    assert "non-2xx or 3xx responses: 3" in result["error_sample"]
+    with pytest.raises(RuntimeError, match="no result line"):
+        serving.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_wrk_script_carries_the_body_verbatim(tmp_path: Path) -> None:
+    serving = _serving_module()
+    body = b'{"inputs": [{"name": "]]", "data": "]=]"}]}'
+    text = serving.wrk_script(tmp_path, body).read_text()
+    assert 'wrk.method = "POST"' in text
+    assert "wrk.body = [==[" + body.decode() + "]==]" in text

@@ -48,7 +48,7 @@ def test_copy_job_runs_on_the_tier_schedule_restricted_and_to_the_store_only() -
     data = pod["containers"][0]
     assert data["args"] == [
         "--source=s3://data-b", "--dest=s3://mlp-dr-acme/data", "--region=me-central-1",
-        "--prefix=models", "--prefix=registry", "--prefix=feast",
+        "--prefix=models", "--prefix=registry", "--prefix=feast", "--prefix=offline/ingested",
     ]  # fmt: skip
     assert pod["containers"][1]["args"][:2] == [
         "--source=s3://audit-b",
@@ -97,7 +97,8 @@ def test_copy_role_reads_only_what_it_copies() -> None:
     read = next(s for s in doc["Statement"] if s["Sid"] == "ReadFolders")
     assert read["Resource"] == [
         "arn:aws:s3:::a/alerts/*", "arn:aws:s3:::d/feast/*",
-        "arn:aws:s3:::d/models/*", "arn:aws:s3:::d/registry/*",
+        "arn:aws:s3:::d/models/*", "arn:aws:s3:::d/offline/ingested/*",
+        "arn:aws:s3:::d/registry/*",
     ]  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from components.aws.queues import ingestion_worker_policy, queue_depth_policy
 from components.k8s.catalog import Registry
@@ -15,7 +16,13 @@ from components.k8s.ingestion import TIER_SCALING, ingestion_manifests
 from components.settings import PROJECT, ConfigError, settings_from_config
 from components.settings.models import RETENTION_LIMIT_DAYS, DataClassification
 from contracts.ingestion import INGESTION_COMMAND, ONLINE_TTL_ATTRIBUTE, ingestion_dlq_name
-from contracts.messaging import consumer_name, stream_name, tenant_account
+from contracts.messaging import (
+    consumer_name,
+    nats_dead_letter_spec,
+    nats_server_url,
+    stream_name,
+    tenant_account,
+)
 from contracts.names import Tier
 from mlplatform.engine.output import manifests
 from tests.components import crd_validation
@@ -168,6 +175,11 @@ def test_onprem_plan_scales_each_worker_on_its_broker_stream(
     }
     scaled = {m["metadata"]["namespace"]: m for m in objects if m["kind"] == "ScaledObject"}
     assert workers and set(workers) == set(scaled)
+    stack_file = "stacks/Pulumi.onprem.yaml"
+    with open(stack_file, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)["config"]
+    settings = settings_from_config(config, project=PROJECT, stack="onprem", stack_file=stack_file)
+    dead_letter_days = {t.name: t.retention.dead_letter_days for t in settings.tenants}
     for ns, dep in workers.items():
         tenant = ns.removeprefix("tenant-")
         (trigger,) = scaled[ns]["spec"]["triggers"]
@@ -175,7 +187,14 @@ def test_onprem_plan_scales_each_worker_on_its_broker_stream(
         assert trigger["metadata"]["stream"] == stream_name(tenant, "ingestion")
         args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
         assert any(a.startswith("--queue=nats:tls://") for a in args)
-        assert any(a.startswith("--dlq=store:s3://") and a.endswith("/dead-letter") for a in args)
+        # Dead letters: the tenant's own stream on the broker, kept as long as its
+        # retention allows (the worker creates it; no bucket prefix).
+        dlq = [a.removeprefix("--dlq=") for a in args if a.startswith("--dlq=")]
+        assert dlq == [
+            nats_dead_letter_spec(
+                nats_server_url(), tenant, max_age_days=dead_letter_days[tenant], replicas=3
+            )
+        ]
         env = {e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
         # Broker credentials as mounted files (Feast's Redis password cannot be one).
         assert {"NATS_USER_FILE", "NATS_PASSWORD_FILE", "FEAST_REDIS_PASSWORD"} <= env
@@ -205,7 +224,7 @@ def test_prod_retention_applies_wherever_data_rests(stack_plan: Callable[[str], 
         prefixes = {
             r["filter"]["prefix"]: r for r in lifecycles[bucket["parent"]] if r["filter"]["prefix"]
         }
-        assert {"predictions/", "offline/ingested/", "landing/", "dead-letter/"} <= set(prefixes)
+        assert {"predictions/", "offline/ingested/", "landing/", "landing-done/"} <= set(prefixes)
         assert all(r["expiration"]["days"] >= 1 for r in prefixes.values())
     tables = _resources(plan, "aws:dynamodb/table:Table")
     assert tables and all(

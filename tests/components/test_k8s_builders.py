@@ -56,6 +56,8 @@ def feature_manifests(tier: str) -> list[dict[str, Any]]:
         region="me-central-1",
         replicas=2 if tier == "enterprise" else 1,
         schedule="0 * * * *",
+        materialize_image=Registry(REG).own_image("loop", "0.1.0"),
+        online_ttl_days=90,
     )
 
 
@@ -474,10 +476,11 @@ def test_feature_server_runs_restricted_with_workload_identity() -> None:
     assert svc["spec"]["type"] == "ClusterIP"
     assert {p["port"] for p in svc["spec"]["ports"]} == {6566, 8000}
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    assert (
-        "materialize-incremental"
-        in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    )
+    # Materialisation runs the platform's writer in the loop image: rows expire.
+    (job,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert job["image"] == f"{REG}/mlplatform/loop:0.1.0"
+    assert job["command"] == ["python", "-m", "workloads.features"]
+    assert job["args"] == ["materialize", "--repo=/feature_repo", "--online-ttl-days=90"]
     assert pdb["kind"] == "PodDisruptionBudget"
     assert len(feature_manifests("smb")) == 3  # one replica: no PDB
 

@@ -85,6 +85,7 @@ def manifest_images() -> set[str]:
             *featurestore.feature_server_manifests(
                 t, t, tier, REG, service_account_name="sa", config_name="cm",
                 secret_name="s", region="me-central-1", replicas=2, schedule="0 * * * *",
+                materialize_image=REG.own_image("loop", "0.1.0"),
             ),
         ]  # fmt: skip
         for m in manifests:

@@ -7,14 +7,24 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from components.k8s.catalog import CHARTS, IMAGES, Registry
 from components.k8s.nats import add_queue_client, credentials_secret, nats_values, queue_client
+from components.settings import PROJECT, settings_from_config
 from contracts.messaging import (
+    DEAD_LETTERS,
     NATS_CLIENT_PORT,
     NATS_CREDENTIALS_MOUNT,
     NATS_NAMESPACE,
+    nats_dead_letter_spec,
+    nats_spec_has_consumer,
+    nats_spec_max_age_days,
+    nats_spec_replicas,
+    parse_nats_stream_spec,
     server_accounts,
+    stream_name,
+    subject,
     tenant_permissions,
 )
 from mlplatform.engine.output import manifests
@@ -94,6 +104,36 @@ def test_a_tenant_may_use_only_its_own_subjects_and_streams() -> None:
     assert accounts["TENANT_ACME"]["jetstream"] == {"max_file": 10, "max_mem": 0}
 
 
+def test_dead_letters_are_a_stream_the_tenant_appends_to_and_reads_but_cannot_consume() -> None:
+    perms = tenant_permissions("acme")["publish"]["allow"]
+    dead = stream_name("acme", DEAD_LETTERS)
+    assert dead == "ACME_INGESTION_DLQ" and subject("acme", DEAD_LETTERS) == "acme.ingestion-dlq"
+    assert sorted(p for p in perms if dead in p) == [
+        f"$JS.API.STREAM.CREATE.{dead}",
+        f"$JS.API.STREAM.INFO.{dead}",
+        f"$JS.API.STREAM.MSG.GET.{dead}",
+    ]
+    spec = nats_dead_letter_spec("tls://nats.example:4222", "acme", max_age_days=14, replicas=3)
+    assert spec == (
+        "nats:tls://nats.example:4222/ACME_INGESTION_DLQ/acme.ingestion-dlq?max_age_days=14"
+        "&replicas=3"
+    )
+    target = spec.removeprefix("nats:")
+    assert parse_nats_stream_spec(target) == (
+        "tls://nats.example:4222",
+        "ACME_INGESTION_DLQ",
+        "acme.ingestion-dlq",
+    )
+    assert nats_spec_max_age_days(target) == 14 and nats_spec_replicas(target) == 3
+    assert not nats_spec_has_consumer(target)
+    with pytest.raises(ValueError, match="max_age_days must be 1-3650"):
+        nats_dead_letter_spec("nats://h:4222", "acme", max_age_days=0)
+    with pytest.raises(ValueError, match="max_age_days must be 1-3650, got 'x'"):
+        nats_spec_max_age_days("nats://h:4222/S/s?max_age_days=x")
+    with pytest.raises(ValueError, match="expected 'nats:nats://host:port/STREAM/subject"):
+        parse_nats_stream_spec("nats://h:4222/only-stream")
+
+
 def test_queue_client_mounts_the_ca_and_the_credentials_secret_as_files() -> None:
     deployment: dict[str, Any] = {"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
     add_queue_client(deployment, queue_client("acme"))
@@ -143,6 +183,11 @@ def test_onprem_plan_has_the_broker_and_a_receiver_on_it_for_every_tenant(
         if m["kind"] == "ResourceQuota" and m["metadata"]["name"] == "tenant-quota"
     }
     assert tenants
+    stack_file = "stacks/Pulumi.onprem.yaml"
+    with open(stack_file, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)["config"]
+    settings = settings_from_config(config, project=PROJECT, stack="onprem", stack_file=stack_file)
+    queue_days = {t.name: t.retention.queue_messages_days for t in settings.tenants}
     for ns in sorted(tenants):
         kinds = {(m["kind"], m["metadata"]["name"]) for m in objects
                  if m["metadata"].get("namespace") == ns}  # fmt: skip
@@ -153,10 +198,13 @@ def test_onprem_plan_has_the_broker_and_a_receiver_on_it_for_every_tenant(
                         and m["metadata"]["name"] == f"{tenant}-alert-receiver")  # fmt: skip
         container = receiver["spec"]["template"]["spec"]["containers"][0]
         queue = [a for a in container["args"] if a.startswith("--queue=")]
+        # The stream keeps a trigger as long as the tenant's queue retention (SQS: the
+        # queue's message retention), then the broker deletes it.
         assert queue == [
             f"--queue=nats:tls://nats.{NATS_NAMESPACE}.svc.cluster.local:{NATS_CLIENT_PORT}/"
             f"{tenant.upper().replace('-', '_')}_RETRAINING/{tenant}.retraining"
             f"?consumer={tenant}-retraining-workers&replicas=3"
+            f"&max_age_days={queue_days[tenant]}"
         ]
         assert {"NATS_USER_FILE", "NATS_PASSWORD_FILE", "NATS_CA_FILE"} <= {
             e["name"] for e in container["env"]

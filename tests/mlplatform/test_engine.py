@@ -272,6 +272,95 @@ def test_lean_stack_traces_record_the_same_source_positions(
     assert by_name(lean, "q")["source"]["line"] == 12
 
 
+def test_the_engines_search_for_unknowns_answers_as_the_sdks() -> None:
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
+    from mlplatform.engine import _contains_unknowns
+
+    class Mapping(dict):  # a dict subclass is searched through its own item lookup
+        def __getitem__(self, key: str) -> object:
+            return Unknown() if key == "hidden" else super().__getitem__(key)
+
+    loop: list[object] = [1, "a"]
+    loop.append(loop)
+    unknown_behind_loop: list[object] = [loop, {"x": [Unknown()]}]
+    shared = {"k": [1, 2]}
+    values = [
+        None,
+        3,
+        "text",
+        Unknown(),
+        [],
+        {},
+        (Unknown(),),  # a tuple is not searched, by either
+        {"a": {"b": [1, {"c": Unknown()}]}},
+        {"a": {"b": [1, {"c": 2}]}},
+        [[[]], [shared, shared], {"z": shared}],
+        loop,
+        unknown_behind_loop,
+        Mapping(hidden=1, shown=2),
+        Mapping(shown=2),
+    ]
+    assert [_contains_unknowns(value) for value in values] == [
+        rpc.contains_unknowns(value) for value in values
+    ]
+    assert [_contains_unknowns(value) for value in values].count(True) == 4
+
+
+def test_unknowns_in_a_preview_are_found_as_the_sdk_finds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi.runtime import rpc
+
+    import mlplatform.engine as engine
+
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi, pulumi_aws as aws
+        key = aws.kms.Key("k")
+        policy = key.arn.apply(lambda arn: {"Statement": [{"Resource": [arn, "x"]}]})
+        aws.s3.Bucket("b", tags={"key": key.key_id, "fixed": "y"})
+        aws.iam.Policy("p", policy=pulumi.Output.json_dumps(policy))
+        pulumi.export("nested", {"arn": key.arn, "list": [key.key_id, 1]})
+        """,
+    )
+    ours = plan_program(prog, "test", preview=True)
+    monkeypatch.setattr(engine, "_contains_unknowns", rpc.contains_unknowns)
+    sdks = plan_program(prog, "test", preview=True)
+    assert ours == sdks
+    assert by_name(ours, "b").get("unknownInputs")
+
+
+def test_planning_again_and_again_does_not_grow_and_leaves_the_collector_as_it_was(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    prog = make_program(
+        tmp_path / "p",
+        """
+        import pulumi, pulumi_aws as aws
+        for index in range(250):
+            key = aws.kms.Key(f"k{index}", enable_key_rotation=True)
+            aws.kms.Alias(f"a{index}", target_key_id=key.key_id, name=f"alias/k{index}")
+            key.arn.apply(lambda arn: {"arn": arn})
+        """,
+    )
+    # Big enough that garbage outlives the run unless the run collects it (the earlier
+    # engine left about 100,000 objects behind per run of this program).
+    threshold = gc.get_threshold()
+    tracked = []
+    for _ in range(4):
+        plan_program(prog, "test")
+        assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+        tracked.append(len(gc.get_objects()))
+    # Each run's garbage is collected at its end: what a run leaves behind (the plan,
+    # the SDK's last settings) replaces the previous run's, so the heap stays level.
+    assert max(tracked[1:]) - min(tracked[1:]) < 1000, tracked
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

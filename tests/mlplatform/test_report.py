@@ -51,6 +51,17 @@ def test_prod_report_writes_three_files_and_passes(prod: tuple[int, Path]) -> No
         assert (out / name).stat().st_size > 0, name
 
 
+def test_without_registry_the_lineage_section_says_not_provided(
+    prod: tuple[int, Path], document: dict[str, Any]
+) -> None:
+    from mlplatform.report.lineage import NOT_PROVIDED
+
+    assert document["lineage"] == {"provided": False, "note": NOT_PROVIDED}
+    assert "model-lineage" not in (prod[1] / "controls.csv").read_text()
+    html = (prod[1] / "report.html").read_text()
+    assert '<section id="lineage"><h2>Model lineage</h2>' in html and "not provided" in html
+
+
 def test_report_json_validates_against_the_shipped_schema(document: dict[str, Any]) -> None:
     schema = json.loads(SCHEMA_PATH.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -297,7 +308,7 @@ def test_report_html_renders_in_chromium_without_console_errors(
 
     dom, console = _browse(page, tmp_path, "--dump-dom")
     assert console == [], console
-    for section in ("scope", "cost", "controls", "rules", "residency"):
+    for section in ("scope", "cost", "controls", "rules", "residency", "lineage"):
         assert f'id="{section}"' in dom, section
     assert "PASSED" in dom
 

@@ -1,8 +1,8 @@
-"""Shared fixtures of the workload tests: one small feature repo and one trained model.
+"""Shared fixtures of the workload tests: model servers, the on-prem object store.
 
-Creating the repo (about 1,500 customers) and training take seconds each, so both are
-session-scoped and built only when a test asks for them. Servers started by tests bind
-127.0.0.1 on a free port and are always stopped.
+The small feature repo, the signing keys and the trained model are session fixtures of
+``tests/model_fixtures.py`` (shared with the report and benchmark tests). Servers
+started by tests bind 127.0.0.1 on a free port and are always stopped.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SMALL_REPO = {"n_customers": 1500, "n_snapshots": 6, "labels_per_customer": 2, "seed": 7}
-TRAIN_EPOCHS = 30
 
 
 def free_port() -> int:
@@ -34,59 +32,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Keys:
-    """An Ed25519 key pair on disk."""
-
-    private: Path
-    public: Path
-
-
-@pytest.fixture(scope="session")
-def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    from workloads.common.signing import write_key_pair
-
-    folder = tmp_path_factory.mktemp("keys")
-    write_key_pair(folder / "signing.pem", folder / "signing.pub.pem")
-    return Keys(folder / "signing.pem", folder / "signing.pub.pem")
-
-
-@pytest.fixture(scope="session")
-def feature_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from workloads.features.datagen import GeneratorConfig
-    from workloads.features.repo import create_local_repo
-
-    path = tmp_path_factory.mktemp("feature_repo")
-    create_local_repo(path, GeneratorConfig(**SMALL_REPO), materialize=True)
-    return path
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """Output of the shared training run."""
-
-    out: Path
-    card: dict[str, Any]
-    keys: Keys
-    repo: Path
-
-
-@pytest.fixture(scope="session")
-def trained_model(
-    tmp_path_factory: pytest.TempPathFactory, feature_repo: Path, signing_keys: Keys
-) -> TrainedModel:
-    from workloads.training.train import TrainConfig, train
-
-    out = tmp_path_factory.mktemp("model")
-    card = train(
-        TrainConfig(
-            repo=feature_repo, out=out, signing_key=signing_keys.private, epochs=TRAIN_EPOCHS
-        )
-    )
-    card.pop("_notes", None)
-    return TrainedModel(out=out, card=card, keys=signing_keys, repo=feature_repo)
 
 
 @dataclass
@@ -129,20 +74,6 @@ class Server:
 
 ONPREM_REGION = "me-central-1"
 ONPREM_BUCKET = "mlplatform-acme"
-
-
-@pytest.fixture(scope="session")
-def object_store() -> Iterator[str]:
-    """Moto's S3 server on 127.0.0.1, standing in for the in-country S3-compatible store."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

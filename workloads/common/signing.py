@@ -40,12 +40,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-SIGNATURE_FILE = "signature.json"
-SIGNATURE_VERSION = 2
+from contracts.model_card import (
+    SIGNATURE_FILE,
+    SIGNATURE_VERSION,
+    SignatureError,
+    canonical,
+    key_id,
+    verify_signature,
+)
+
 DEV_KEY_DIR = Path(".mlplatform/local/keys")
 DEV_PRIVATE_KEY = "dev_signing_key.pem"
 DEV_PUBLIC_KEY = "dev_signing_key.pub.pem"
@@ -76,16 +82,6 @@ def artifact_digests(directory: Path, names: Iterable[str]) -> dict[str, dict[st
         path = directory / name
         digests[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     return digests
-
-
-def _canonical(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """Short fingerprint of a public key: 16 hex digits of SHA-256 of its raw bytes."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def _parse_pem(
@@ -216,7 +212,7 @@ def sign_artifacts(
         "model": {"name": model_name, "version": model_version, "created_at": created_at},
         "artifacts": artifact_digests(directory, names),
     }
-    signed = {**body, "signature": base64.b64encode(private_key.sign(_canonical(body))).decode()}
+    signed = {**body, "signature": base64.b64encode(private_key.sign(canonical(body))).decode()}
     (directory / SIGNATURE_FILE).write_text(json.dumps(signed, indent=2) + "\n", encoding="utf-8")
     return signed
 
@@ -258,66 +254,41 @@ def read_verified(
         ) from None
     except (OSError, ValueError) as exc:
         raise ArtifactVerificationError(f"{sig_path}: unreadable ({exc})") from None
-    if not isinstance(signed, dict) or signed.get("version") != SIGNATURE_VERSION:
-        found = signed.get("version") if isinstance(signed, dict) else None
-        raise ArtifactVerificationError(
-            f"{sig_path}: unsupported format version {found!r} (want {SIGNATURE_VERSION}:"
-            " a signature binding the model name, version and creation time; re-sign it)"
-        )
-    if signed.get("algorithm") != "ed25519":
-        raise ArtifactVerificationError(f"{sig_path}: algorithm must be ed25519")
-    body = {k: signed.get(k) for k in ("version", "algorithm", "key_id", "model", "artifacts")}
+    contents: dict[str, bytes] = {}
+
+    def read(artifact: str) -> bytes | None:
+        path = directory / artifact
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        except OSError as exc:
+            raise ArtifactVerificationError(f"{path}: unreadable ({exc})") from None
+        contents[artifact] = data
+        return data
+
+    pem = public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
     try:
-        signature = base64.b64decode(str(signed.get("signature", "")), validate=True)
-        public_key.verify(signature, _canonical(body))
-    except (InvalidSignature, ValueError):
-        raise ArtifactVerificationError(
-            f"{sig_path}: signature does not verify with the given public key "
-            f"(key id {key_id(public_key)}, signed by {signed.get('key_id')})"
-        ) from None
-    model: Any = signed.get("model")
+        identity = verify_signature(signed, pem, read)
+    except SignatureError as exc:
+        raise ArtifactVerificationError(f"{sig_path}: {exc}") from None
+    name, version = identity["name"], identity["version"]
     try:
-        if not isinstance(model, dict):
-            raise TypeError("model must be a mapping with name, version and created_at")
-        name, version = str(model["name"]), str(model["version"])
-        created_at = _timestamp(model["created_at"], "model.created_at")
-    except (KeyError, TypeError, ValueError) as exc:
+        created_at = _timestamp(signed["model"].get("created_at"), "model.created_at")
+    except (TypeError, ValueError) as exc:
         raise ArtifactVerificationError(f"{sig_path}: malformed model identity ({exc})") from None
     if model_name is not None and name != model_name:
         raise ArtifactVerificationError(
             f"{sig_path}: signed for model {name!r}, not {model_name!r}; refusing to serve"
             " it under another name"
         )
-    artifacts = signed["artifacts"]
-    if not isinstance(artifacts, dict):
-        raise ArtifactVerificationError(f"{sig_path}: artifacts must be a mapping")
     for required_name in required:
-        if required_name not in artifacts:
+        if required_name not in contents:
             raise ArtifactVerificationError(
                 f"{sig_path}: required artifact {required_name} is not signed"
             )
-    contents: dict[str, bytes] = {}
-    for artifact, expected in artifacts.items():
-        path = directory / artifact
-        if Path(artifact).name != artifact:
-            raise ArtifactVerificationError(
-                f"{sig_path}: artifact name {artifact!r} is not a file name"
-            )
-        if not isinstance(expected, dict):
-            raise ArtifactVerificationError(f"{sig_path}: artifact {artifact!r} is malformed")
-        try:
-            data = path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            raise ArtifactVerificationError(f"{path}: signed artifact is missing") from None
-        except OSError as exc:
-            raise ArtifactVerificationError(f"{path}: unreadable ({exc})") from None
-        if len(data) != expected.get("bytes") or hashlib.sha256(data).hexdigest() != expected.get(
-            "sha256"
-        ):
-            raise ArtifactVerificationError(
-                f"{path}: digest does not match signature.json (artifact was modified)"
-            )
-        contents[artifact] = data
     return VerifiedModel(name, version, created_at, signed, contents)
 
 

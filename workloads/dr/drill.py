@@ -49,6 +49,7 @@ from contracts.backup import (
     MANIFEST_PREFIX,
     dr_bucket,
 )
+from contracts.ingestion import OFFLINE_PREFIX
 from workloads.dr.copy import CopyManifest, copy_prefixes, list_keys
 
 REGION = "me-central-1"
@@ -257,7 +258,7 @@ def seed(
         {"model": MODEL, "champion": VERSION, "versions": {VERSION: {"created_at": created}}},
         sort_keys=True,
     ).encode()
-    data["feast/offline/customer_profile/data.parquet"] = _features(rows)
+    data[f"{OFFLINE_PREFIX}/customer_profile/date=2026-11-01/part-seed.parquet"] = _features(rows)
     data["feast/registry.db"] = hashlib.sha256(b"feast-registry").digest() * 64
     for key, body in data.items():
         client.put_object(Bucket=data_bucket, Key=key, Body=body)

@@ -1,11 +1,12 @@
 """``python -m workloads.erasure``: erase one customer of a tenant everywhere, with a receipt.
 
     python -m workloads.erasure --tenant T --entity_key K --repo DIR \\
-        [--ingested_uri URI] [--extra_parquet FILE]... [--prediction_logs_uri URI] \\
+        [--extra_parquet FILE]... [--prediction_logs_uri URI] \\
         [--drift_windows_uri URI] [--kms_key ARN] \\
         --audit_log FILE [--audit_key file:PATH|kms:ARN] --who NAME --reason TEXT
 
-Removes the entity from the online store, the offline store (only the partitions that
+Removes the entity from the online store, the offline store (the feature views'
+partitioned sources, seed history and ingested events alike; only the partitions that
 hold it are rewritten), prediction logs and drift windows (see
 :mod:`workloads.erasure.erase`), scans everything again to prove nothing is left, and
 appends the receipt to the tenant's audit log: who asked, when, why, and per store what
@@ -37,7 +38,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--entity_key", "--entity-key", dest="entity_key", required=True)
     parser.add_argument("--repo", type=pathlib.Path, required=True, help="Feast repository")
-    parser.add_argument("--ingested_uri", help="the ingestion worker's offline store")
     parser.add_argument("--extra_parquet", action="append", default=[], help="e.g. labels")
     parser.add_argument("--prediction_logs_uri", help="folder or s3:// prefix of the logs")
     parser.add_argument("--drift_windows_uri", help="folder or s3:// prefix of drift windows")
@@ -88,7 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = Targets(
         repo=args.repo,
         views=FEATURE_VIEWS,
-        ingested_uri=args.ingested_uri,
         extra_parquet=tuple(args.extra_parquet),
         prediction_logs_uri=args.prediction_logs_uri,
         drift_windows_uri=args.drift_windows_uri,

@@ -5,11 +5,12 @@ windows; every other row stays exactly as it was.
   entity's row of every feature view is read first (what was found, with its event
   time), then deleted with the backend's own delete (SQLite ``DELETE``, DynamoDB
   ``DeleteItem`` on Feast's ``entity_id``, Redis ``DEL`` of Feast's entity hash).
-- **Offline store**: the feature views' parquet sources (Feast ``FileSource`` paths,
-  local or ``s3://``), extra parquet files such as the labels, and every object of the
-  partitioned ingestion store. Only objects that hold the entity are rewritten (rows in
-  their original order and types, the others untouched); an object left empty is
-  deleted. The receipt lists each rewritten object with its SHA-256 before and after.
+- **Offline store**: every partition object of the feature views' sources (Feast
+  ``FileSource`` folders, local or ``s3://``: the partitioned store that holds the seeded
+  history and the ingestion worker's events alike), and extra parquet files such as the
+  labels. Only objects that hold the entity are rewritten (rows in their original order
+  and types, the others untouched); an object left empty is deleted. The receipt lists
+  each rewritten object with its SHA-256 before and after.
 - **Prediction logs and drift windows**: JSON Lines records. A record that carries
   ``entity_ids`` (row-aligned with ``inputs`` and ``outputs``; strings as the model server
   writes them, or integers) loses the entity's rows;
@@ -326,10 +327,8 @@ class Targets:
     """Where a tenant's data about customers rests."""
 
     repo: Path
-    """Feast repository (online store and the views' parquet sources)."""
+    """Feast repository (online store and the views' partitioned parquet sources)."""
     views: tuple[str, ...]
-    ingested_uri: str | None = None
-    """Partitioned offline store of the ingestion worker."""
     extra_parquet: tuple[str, ...] = ()
     """Other parquet files keyed by the entity (e.g. the training labels)."""
     prediction_logs_uri: str | None = None
@@ -343,9 +342,8 @@ def scan(targets: Targets, entity: int, *, apply: bool) -> list[StoreReport]:
 
     fs = FeatureStore(repo_path=str(targets.repo))
     reports = [_online(fs, targets.views, entity, apply)]
-    offline = StoreReport("offline", f"feast sources of {', '.join(targets.views)}")
     join_key = ""
-    sources: list[str] = []
+    folders: list[str] = []
     for name in targets.views:
         view = fs.get_feature_view(name)
         join_key = view.entity_columns[0].name
@@ -354,17 +352,20 @@ def scan(targets: Targets, entity: int, *, apply: bool) -> list[StoreReport]:
             raise ErasureError(f"feature view {name}: its batch source is not a file source")
         if not path.startswith("s3://") and not Path(path).is_absolute():
             path = str(targets.repo / path)
-        sources.append(path)
-    for uri in [*sources, *targets.extra_parquet]:
+        folders.append(path)
+    offline = StoreReport("offline", ", ".join(folders))
+    for folder in folders:  # every partition of the view (seed history and ingested events)
+        if folder.endswith(".parquet"):
+            raise ErasureError(
+                f"feature source {folder}: expected a partitioned folder, got a single file"
+            )
+        store = open_store(folder, targets.kms_key)
+        keys = [k for k in store.list("") if k.endswith(".parquet")]
+        _parquet_objects(offline, store, keys, join_key, entity, apply)
+    for uri in targets.extra_parquet:
         store, name = _split(uri, targets.kms_key)
         _parquet_objects(offline, store, [name], join_key, entity, apply)
     reports.append(offline)
-    if targets.ingested_uri:
-        ingested = StoreReport("offline-ingested", targets.ingested_uri)
-        store = open_store(targets.ingested_uri, targets.kms_key)
-        keys = [k for k in store.list("") if k.endswith(".parquet")]
-        _parquet_objects(ingested, store, keys, join_key, entity, apply)
-        reports.append(ingested)
     for label, jsonl_uri in (
         ("prediction-logs", targets.prediction_logs_uri),
         ("drift-windows", targets.drift_windows_uri),

@@ -11,7 +11,14 @@ s3://... --kms-key-id K (--dynamodb [--region R] | --redis-host H [--redis-port 
 [--redis-cluster] [--redis-password-env VAR])`` prints the platform's
 ``feature_store.yaml``.
 
-Exit codes: 0 ok, 2 bad arguments.
+``python -m workloads.features materialize --repo DIR [--online-ttl-days N]`` loads the
+online store up to now (``materialize_incremental``) from the repo's
+``feature_store.yaml``, with every written row expiring after the tenant's online
+retention (DynamoDB: ``expires_at`` on each item, :mod:`workloads.features.online_store`;
+Redis: ``key_ttl_seconds``). This is the per-tenant materialisation CronJob's command
+(:func:`contracts.feature_store.materialize_args`); it prints one JSON line.
+
+Exit codes: 0 ok, 1 materialisation failed, 2 bad arguments or configuration.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -32,6 +40,9 @@ from contracts.feature_store import (
 from contracts.names import DEFAULT_REGION
 from contracts.telemetry import REDIS_PORT
 from workloads.features.datagen import DataGenError, GeneratorConfig
+
+if TYPE_CHECKING:
+    from feast.repo_config import RepoConfig
 
 DEFAULT_REPO = Path(".mlplatform/local/feature_repo")
 
@@ -69,7 +80,34 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--redis-port", type=int, default=REDIS_PORT)
     render.add_argument("--redis-cluster", action="store_true")
     render.add_argument("--redis-password-env", default="FEAST_REDIS_PASSWORD")
+    mat = sub.add_parser("materialize", help="load the online store up to now, rows expiring")
+    mat.add_argument("--repo", type=Path, required=True, help="folder of feature_store.yaml")
+    mat.add_argument(
+        "--online-ttl-days",
+        type=int,
+        default=None,
+        help="online retention: rows written expire this many days later (required for DynamoDB)",
+    )
     return parser
+
+
+def materialize(repo: Path, config: RepoConfig) -> dict[str, object]:
+    """``materialize_incremental`` up to now with the writer ``config``; a summary."""
+    from datetime import UTC, datetime
+
+    from feast import FeatureStore
+
+    store = FeatureStore(repo_path=str(repo), config=config)
+    end = datetime.now(UTC)
+    store.materialize_incremental(end_date=end)
+    online = config.online_store
+    return {
+        "repo": str(repo),
+        "end": end.isoformat(),
+        "online_store": online.type,
+        "ttl_seconds": getattr(online, "ttl_seconds", None)
+        or getattr(online, "key_ttl_seconds", None),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +141,28 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
+        return 0
+    if args.command == "materialize":
+        if args.online_ttl_days is not None and args.online_ttl_days < 1:
+            print(
+                f"error: --online-ttl-days must be >= 1, got {args.online_ttl_days}",
+                file=sys.stderr,
+            )
+            return 2
+        from workloads.features.online_store import writer_config
+
+        ttl = args.online_ttl_days * 86400 if args.online_ttl_days is not None else None
+        try:
+            writer = writer_config(args.repo, ttl)
+        except ValueError as exc:  # the repo's configuration (file and field named)
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            summary = materialize(args.repo, writer)
+        except Exception as exc:  # one line for the job's log; the CronJob retries
+            print(f"error: materialize failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(summary), flush=True)
         return 0
     try:
         store = (

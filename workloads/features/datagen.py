@@ -10,10 +10,15 @@ them: a training job must notice the loss.
 Labels are drawn from the activity snapshot that was current at the label's timestamp,
 so a point-in-time-correct join recovers the signal and a leaky join (a later
 snapshot) blurs it.
+
+Profile and activity rows carry an ``event_id`` (``seed:<view>:<customer>:<unix
+seconds>``) and are written into the partitioned offline store the feature views read
+(:func:`write_parquet`), exactly as the ingestion worker writes accepted events.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,16 +26,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.feature_store import ACTIVITY_VIEW, PROFILE_VIEW
 from workloads.features.definitions import (
-    ACTIVITY_SOURCE_FILE,
     EMIRATES,
     ENTITY_KEY,
     LABEL_COLUMN,
     LABELS_FILE,
-    PROFILE_SOURCE_FILE,
+    LOCAL_OFFLINE_DIR,
     SEGMENTS,
     TIMESTAMP_FIELD,
+    build_objects,
 )
+from workloads.ingestion.offline import EVENT_ID_COLUMN, write_frame
+from workloads.ingestion.schema import FieldSpec, ViewSchema
 
 DEFAULT_START = datetime(2026, 1, 4, tzinfo=UTC)
 SNAPSHOT_EVERY = timedelta(days=7)
@@ -112,6 +120,8 @@ def generate(config: GeneratorConfig) -> GeneratedData:
         for column in (TIMESTAMP_FIELD, "created"):
             if column in frame:
                 frame[column] = frame[column].astype("datetime64[ns, UTC]")
+    for view, frame in ((PROFILE_VIEW, profile), (ACTIVITY_VIEW, activity)):
+        frame[EVENT_ID_COLUMN] = seed_event_ids(view, frame)
     return GeneratedData(profile=profile, activity=activity, labels=labels)
 
 
@@ -208,15 +218,46 @@ def _labels(
     ).drop_duplicates(subset=[ENTITY_KEY, TIMESTAMP_FIELD], ignore_index=True)
 
 
+def seed_event_ids(view: str, frame: pd.DataFrame) -> pd.Series:
+    """Deterministic event ids of generated rows: ``seed:<view>:<customer>:<unix s>``."""
+    seconds = frame[TIMESTAMP_FIELD].astype("int64") // 1_000_000_000
+    return "seed:" + view + ":" + frame[ENTITY_KEY].astype(str) + ":" + seconds.astype(str)
+
+
+def seed_schemas() -> dict[str, ViewSchema]:
+    """The views' schemas from the definitions (what the offline store's columns are)."""
+    from feast import FeatureView
+
+    schemas = {}
+    for view in build_objects():
+        if isinstance(view, FeatureView):
+            fields = tuple(
+                FieldSpec(
+                    f.name,
+                    "int64" if str(f.dtype).startswith("Int") else "float32",
+                )
+                for f in view.features
+            )
+            schemas[view.name] = ViewSchema(name=view.name, entity_key=ENTITY_KEY, fields=fields)
+    return schemas
+
+
 def write_parquet(data: GeneratedData, data_dir: Path) -> dict[str, Path]:
-    """Write the tables to ``data_dir`` under the file names the sources expect."""
+    """Write the labels to ``data_dir`` and the views' rows into the partitioned offline
+    store ``data_dir/offline`` (``<view>/date=<day>/part-<hash>.parquet``); an existing
+    offline store there is replaced. Returns the written files (``labels`` and one entry
+    per partition object, keyed by its key under the offline root)."""
+    from workloads.common.objectstore import FileStore
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "profile": data_dir / PROFILE_SOURCE_FILE,
-        "activity": data_dir / ACTIVITY_SOURCE_FILE,
-        "labels": data_dir / LABELS_FILE,
-    }
-    data.profile.to_parquet(paths["profile"], index=False)
-    data.activity.to_parquet(paths["activity"], index=False)
+    offline = data_dir / LOCAL_OFFLINE_DIR
+    schemas = seed_schemas()
+    for view in schemas:
+        shutil.rmtree(offline / view, ignore_errors=True)
+    store = FileStore(offline)
+    paths = {"labels": data_dir / LABELS_FILE}
     data.labels.to_parquet(paths["labels"], index=False)
+    for view, frame in ((PROFILE_VIEW, data.profile), (ACTIVITY_VIEW, data.activity)):
+        for key in write_frame(store, schemas[view], frame):
+            paths[key] = offline / key
     return paths

@@ -10,9 +10,17 @@ A numeric field tagged ``transform=log1p`` is log-transformed inside the model
 tag ``categories`` lists the allowed codes (comma separated). The training job one-hot
 encodes them inside the model and the reference statistics treat them as categorical.
 
-Paths of the sources are relative to the feature repository, so the same objects work
-for a local repo (``data/*.parquet``) and, through :func:`build_objects`'s
-``data_uri``, for the platform's S3 offline store.
+Each view reads ONE partitioned dataset, the offline store the ingestion worker writes
+(:mod:`workloads.ingestion.offline`): ``<offline root>/<view>/date=<YYYY-MM-DD>/
+part-<hash>.parquet``. The generator's seed history and ingested events live there side
+by side with the same columns and types, so training (Feast's historical retrieval) and
+lineage see both. The offline root is :data:`LOCAL_OFFLINE_URI` (relative to a local
+repo) or, in the platform, ``s3://<tenant bucket>/`` + ``contracts.ingestion.OFFLINE_PREFIX``
+(``PlatformFeatureStoreSettings.offline_data_uri``, the worker's ``--offline_uri``).
+
+Each view's ``source`` is a Feast ``PushSource`` (``contracts.ingestion.push_source_name``)
+whose batch source is the view's ``FileSource``: the ingestion worker pushes accepted
+events to it (online store) and writes them to the partitions (offline store).
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource, ValueType
 from feast.types import Float32, Int64
 
 from contracts.feature_store import ACTIVITY_VIEW, PROFILE_VIEW
+from contracts.ingestion import push_source_name
 
 PROJECT = "uae_bank_churn"
 FEATURE_SERVICE = "churn_model"
@@ -42,8 +51,12 @@ EMIRATES = (
     "fujairah",
 )
 
-PROFILE_SOURCE_FILE = "customer_profile.parquet"
-ACTIVITY_SOURCE_FILE = "customer_activity.parquet"
+LOCAL_DATA_DIR = "data"
+"""Folder of a local repo holding registry, online store, labels and the offline store."""
+LOCAL_OFFLINE_DIR = "offline"
+"""The partitioned offline store inside :data:`LOCAL_DATA_DIR`."""
+LOCAL_OFFLINE_URI = f"{LOCAL_DATA_DIR}/{LOCAL_OFFLINE_DIR}"
+"""Offline root of a local repo, relative to the repo (the FileSources' base)."""
 LABELS_FILE = "churn_labels.parquet"
 
 
@@ -63,12 +76,17 @@ def _numeric(name: str, dtype: Any, description: str, transform: str = "") -> Fi
     return Field(name=name, dtype=dtype, description=description, tags=tags)
 
 
-def build_objects(data_uri: str = "data") -> list[Any]:
-    """Return the entity, feature views and feature service, sources under ``data_uri``.
+def view_source_uri(offline_uri: str, view: str) -> str:
+    """The partitioned folder (or ``s3://`` prefix) of one view under the offline root."""
+    return f"{offline_uri.rstrip('/')}/{view}"
 
-    ``data_uri`` is a folder relative to the repo (local) or an ``s3://`` prefix.
+
+def build_objects(offline_uri: str = LOCAL_OFFLINE_URI) -> list[Any]:
+    """Return the entity, sources, feature views and feature service.
+
+    ``offline_uri`` is the offline root: a folder relative to the repo (local) or an
+    ``s3://`` prefix; each view reads its partitioned folder under it.
     """
-    base = data_uri.rstrip("/")
     customer = Entity(
         name="customer",
         join_keys=[ENTITY_KEY],
@@ -77,16 +95,19 @@ def build_objects(data_uri: str = "data") -> list[Any]:
     )
     profile_source = FileSource(
         name="customer_profile_source",
-        path=f"{base}/{PROFILE_SOURCE_FILE}",
+        path=view_source_uri(offline_uri, PROFILE_VIEW),
         timestamp_field=TIMESTAMP_FIELD,
         created_timestamp_column="created",
     )
     activity_source = FileSource(
         name="customer_activity_source",
-        path=f"{base}/{ACTIVITY_SOURCE_FILE}",
+        path=view_source_uri(offline_uri, ACTIVITY_VIEW),
         timestamp_field=TIMESTAMP_FIELD,
         created_timestamp_column="created",
     )
+    # A push to these (the ingestion worker's) writes the view's online store.
+    profile_push = PushSource(name=push_source_name(PROFILE_VIEW), batch_source=profile_source)
+    activity_push = PushSource(name=push_source_name(ACTIVITY_VIEW), batch_source=activity_source)
     profile = FeatureView(
         name=PROFILE_VIEW,
         entities=[customer],
@@ -99,7 +120,7 @@ def build_objects(data_uri: str = "data") -> list[Any]:
             _categorical("emirate_code", len(EMIRATES), "Emirate: " + ", ".join(EMIRATES)),
         ],
         online=True,
-        source=profile_source,
+        source=profile_push,
         tags={"owner": "retail-analytics", "pii": "false"},
     )
     activity = FeatureView(
@@ -117,7 +138,7 @@ def build_objects(data_uri: str = "data") -> list[Any]:
             _numeric("products_held", Int64, "Number of products (cards, loans, deposits)."),
         ],
         online=True,
-        source=activity_source,
+        source=activity_push,
         tags={"owner": "retail-analytics", "pii": "false"},
     )
     service = FeatureService(
@@ -126,4 +147,13 @@ def build_objects(data_uri: str = "data") -> list[Any]:
         description="Inputs of the churn model, in model input order.",
         tags={"model": "churn"},
     )
-    return [customer, profile_source, activity_source, profile, activity, service]
+    return [
+        customer,
+        profile_source,
+        activity_source,
+        profile_push,
+        activity_push,
+        profile,
+        activity,
+        service,
+    ]

@@ -1,9 +1,11 @@
 """Create a local Feast repository for the churn use case and load it.
 
 A local repo is a folder with ``feature_store.yaml`` (SQLite online store, file
-offline store, file registry, all relative to the folder), ``data/*.parquet`` from the
-generator, the applied registry and, optionally, the online store materialised up to
-the last snapshot. Everything is written through Feast's Python API (``feast apply``
+offline store, file registry, all relative to the folder), the generator's labels
+(``data/churn_labels.parquet``) and seed history in the partitioned offline store
+(``data/offline/<view>/date=<day>/part-<hash>.parquet``, where the ingestion worker
+writes too: :func:`offline_root`), the applied registry and, optionally, the online
+store materialised up to the last snapshot. Everything is written through Feast's Python API (``feast apply``
 would need the definitions as a Python file inside the repo and costs seconds of CLI
 start-up).
 """
@@ -18,12 +20,28 @@ from typing import TYPE_CHECKING
 import yaml
 
 from workloads.features.datagen import GeneratorConfig, generate, write_parquet
-from workloads.features.definitions import PROJECT, build_objects
+from workloads.features.definitions import (
+    LOCAL_DATA_DIR,
+    LOCAL_OFFLINE_URI,
+    PROJECT,
+    build_objects,
+    view_source_uri,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureStore
 
-LOCAL_DATA_DIR = "data"
+__all__ = ["LOCAL_DATA_DIR", "LocalRepo", "create_local_repo", "offline_root", "view_path"]
+
+
+def offline_root(repo: Path) -> Path:
+    """The local repo's partitioned offline store (the ingestion worker's ``--offline_uri``)."""
+    return repo / LOCAL_OFFLINE_URI
+
+
+def view_path(repo: Path, view: str) -> Path:
+    """The folder of one view's partitions (``pd.read_parquet`` reads it whole)."""
+    return repo / view_source_uri(LOCAL_OFFLINE_URI, view)
 
 
 def local_feature_store_config(project: str = PROJECT) -> dict[str, object]:
@@ -64,12 +82,14 @@ def create_local_repo(
     data_dir = path / LOCAL_DATA_DIR
     for stale in ("registry.db", "online_store.db"):
         (data_dir / stale).unlink(missing_ok=True)
+    for old in data_dir.glob("customer_*.parquet"):  # single-file sources of older repos
+        old.unlink()
     paths = write_parquet(data, data_dir)
     (path / "feature_store.yaml").write_text(
         yaml.safe_dump(local_feature_store_config(), sort_keys=False), encoding="utf-8"
     )
     store = FeatureStore(repo_path=str(path))
-    store.apply(build_objects(LOCAL_DATA_DIR))
+    store.apply(build_objects(LOCAL_OFFLINE_URI))
     if materialize:
         materialize_all(
             store, data.activity["event_timestamp"].min(), data.activity["event_timestamp"].max()

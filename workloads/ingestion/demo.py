@@ -17,7 +17,8 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,17 @@ class DemoError(RuntimeError):
     """A demo step failed; the message is one line and names its log."""
 
 
-def _run(cmd: list[str], log: Path) -> str:
+def _run(cmd: list[str], log: Path, env: Mapping[str, str] | None = None) -> str:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
         done = subprocess.run(
-            cmd, stdout=subprocess.PIPE, stderr=handle, text=True, timeout=TIMEOUT_S, check=False
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=handle,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+            env=None if env is None else dict(env),
         )
         handle.write(done.stdout)
     if done.returncode != 0:
@@ -59,25 +66,26 @@ def ingest_demo_batch(
     """Queue ``n_valid`` good and one of each malformed event; run the worker once."""
     import pandas as pd
 
-    from workloads.features.definitions import ACTIVITY_SOURCE_FILE, PROFILE_SOURCE_FILE
+    from workloads.features.repo import offline_root, view_path
     from workloads.ingestion.events import events_from_rows, malformed_events
     from workloads.ingestion.queues import IngestFileQueue
 
-    shutil.rmtree(workdir, ignore_errors=True)  # a rerun starts from an empty queue and store
+    shutil.rmtree(workdir, ignore_errors=True)  # a rerun starts from an empty queue
     schemas = _schemas(repo)
-    # Current values of some customers, re-published now: the online store then serves
-    # the same values as before (the loop's traffic and drift checks are unaffected).
-    stamp = datetime.now(UTC).replace(microsecond=0)
+    # Current values of some customers, re-published an hour after the newest snapshot:
+    # the online store then serves the same values as before (the loop's traffic and
+    # drift checks are unaffected), and the labels after that hour join the ingested
+    # rows, so the champion trains on them (its card names their partitions).
+    now = datetime.now(UTC).replace(microsecond=0)
+    frames = {view: pd.read_parquet(view_path(repo, view)) for view in FEATURE_VIEWS}
+    newest = max(frame["event_timestamp"].max() for frame in frames.values())
+    stamp = min(newest.to_pydatetime() + timedelta(hours=1), now)
     good: list[dict[str, Any]] = []
-    for view, source in (
-        ("customer_profile", PROFILE_SOURCE_FILE),
-        ("customer_activity", ACTIVITY_SOURCE_FILE),
-    ):
-        frame = pd.read_parquet(repo / "data" / source)
+    for view, frame in frames.items():
         latest = frame.sort_values("event_timestamp").groupby("customer_id").tail(1)
         latest = latest.sample(n=min(n_valid // 2, len(latest)), random_state=seed)
         good += events_from_rows(schemas[view], latest, stamp=stamp, prefix="demo")
-    bad = malformed_events(schemas, int(good[0]["customer_id"]), start=stamp)
+    bad = malformed_events(schemas, int(good[0]["customer_id"]), start=now)
     queue_dir, dlq_dir = workdir / "queue", workdir / "dead-letter"
     queue = IngestFileQueue(queue_dir)
     queue.send_many([*good[: n_valid // 2], *(body for body, _ in bad), *good[n_valid // 2 :]])
@@ -89,7 +97,8 @@ def ingest_demo_batch(
             f"--repo={repo}",
             f"--queue=file:{queue_dir}",
             f"--dlq=file:{dlq_dir}",
-            f"--offline_uri={workdir / 'offline'}",
+            # The views' partitioned store: training and lineage read what lands there.
+            f"--offline_uri={offline_root(repo)}",
             "--once",
         ],
         logs / "ingestion.log",
@@ -113,20 +122,27 @@ def erase_demo_customer(
     entity: int,
     *,
     tenant: str = "local",
-    prediction_logs: Path | None = None,
+    prediction_logs_uri: str | None = None,
+    kms_key: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Erase ``entity`` everywhere the local run keeps customer data; return the receipt."""
+    """Erase ``entity`` everywhere the local run keeps customer data; return the receipt.
+
+    ``prediction_logs_uri``: where the model servers shipped their logs (a folder, or
+    ``s3://<bucket>/predictions/`` in the deployed loop, whose S3 endpoint ``env``
+    names); rewritten objects get ``kms_key``."""
     cmd = [
         sys.executable, "-m", "workloads.erasure",
         f"--tenant={tenant}", f"--entity_key={entity}", f"--repo={repo}",
-        f"--ingested_uri={workdir / 'offline'}",
         f"--extra_parquet={repo / 'data' / 'churn_labels.parquet'}",
         f"--audit_log={audit_log}", "--who=dpo@local.example",
         "--reason=demo: PDPL erasure request",
     ]  # fmt: skip
-    if prediction_logs is not None and prediction_logs.is_dir():
-        cmd.append(f"--prediction_logs_uri={prediction_logs}")
-    return dict(json.loads(_run(cmd, logs / "erasure.log")))
+    if prediction_logs_uri:
+        cmd.append(f"--prediction_logs_uri={prediction_logs_uri}")
+    if kms_key:
+        cmd.append(f"--kms_key={kms_key}")
+    return dict(json.loads(_run(cmd, logs / "erasure.log", env)))
 
 
 def describe_receipt(receipt: dict[str, Any]) -> list[str]:
@@ -138,8 +154,10 @@ def describe_receipt(receipt: dict[str, Any]) -> list[str]:
     ]
     for store in receipt["stores"]:
         rewritten = sum(1 for o in store["objects"] if "sha256_before" in o)
+        unattributed = store.get("unattributed_records", 0)
         lines.append(
             f"  {store['store']:<17} found {store['found']:>3}, removed {store['removed']:>3}"
             + (f", objects rewritten {rewritten}" if rewritten else "")
+            + (f", records without entity ids {unattributed}" if unattributed else "")
         )
     return lines

@@ -1,20 +1,17 @@
-"""What Feast's DynamoDB online store does not do: expire items, delete one entity.
+"""What Feast's DynamoDB online store does not do: delete one entity (erasure).
 
 Feast writes one item per entity (hash key ``entity_id``, Feast's digest of the entity
 key) in a table per feature view named by ``table_name_template`` (the platform renders
-``{project}.{table_name}``, :func:`contracts.feature_store.dynamodb_table_name`). It
-stamps no expiry, so the tables' TTL (:data:`~contracts.ingestion.ONLINE_TTL_ATTRIBUTE`)
-needs the writer to set it: :func:`stamp_expiry`. Erasure deletes by the same key:
-:func:`delete_entities`. Only boto3 and Feast's key helpers are used (Feast's DynamoDB
-module itself needs aiobotocore).
+``{project}.{table_name}``, :func:`contracts.feature_store.dynamodb_table_name`); the
+platform's writers add the expiry in the same put
+(:mod:`workloads.features.online_store`). Erasure deletes by the same key:
+:func:`delete_entities`, with boto3 and Feast's key helpers only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-
-from contracts.ingestion import ONLINE_TTL_ATTRIBUTE
 
 
 def table_name(config: Any, view: str) -> str:
@@ -42,25 +39,6 @@ def client_for(config: Any) -> Any:
         region_name=config.online_store.region,
         endpoint_url=getattr(config.online_store, "endpoint_url", None),
     )
-
-
-def stamp_expiry(client: Any, table: str, entity_ids: Iterable[str], expires_at: int) -> int:
-    """Set the TTL attribute of existing items (``attribute_exists``: never creates one)."""
-    count = 0
-    for item in entity_ids:
-        try:
-            client.update_item(
-                TableName=table,
-                Key={"entity_id": {"S": item}},
-                UpdateExpression="SET #ttl = :ttl",
-                ConditionExpression="attribute_exists(entity_id)",
-                ExpressionAttributeNames={"#ttl": ONLINE_TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":ttl": {"N": str(int(expires_at))}},
-            )
-            count += 1
-        except client.exceptions.ConditionalCheckFailedException:
-            continue
-    return count
 
 
 def delete_entities(client: Any, table: str, entity_ids: Iterable[str]) -> None:

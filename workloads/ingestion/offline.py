@@ -10,8 +10,11 @@ view's features in view order with their Feast types, and ``event_id``. Writes g
 through :class:`~workloads.common.objectstore.ObjectStore`, so on S3 every object
 carries SSE-KMS with the tenant key. A partition's event ids are read once per process
 and cached: an event whose id is already in its partition is not written again
-(idempotent redelivery). Erasure rewrites only the partitions that hold the entity
-(:func:`rewrite_partition`).
+(idempotent redelivery). Erasure rewrites only the partitions that hold the entity.
+
+The feature views' ``FileSource``s read these folders (one per view), and the seeded
+generator writes its history into them too (:func:`write_frame`, same layout, columns
+and types), so Feast's historical retrieval sees seed and ingested rows alike.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ EVENT_ID_COLUMN = "event_id"
 def partition_prefix(view: str, day: str) -> str:
     """Key prefix of one day of one view (``<view>/date=<day>/``)."""
     return f"{view}/date={day}/"
+
+
+def part_key(prefix: str, event_ids: Iterable[str]) -> str:
+    """Object key of one written batch: ``<prefix>part-<sha256 of the sorted ids, 16 hex>``."""
+    digest = hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()[:16]
+    return f"{prefix}part-{digest}.parquet"
 
 
 def _arrow_schema(schema: ViewSchema) -> pa.Schema:
@@ -137,13 +146,32 @@ class PartitionedOfflineStore:
                     fresh.append(event)
             if not fresh:
                 continue
-            digest = hashlib.sha256("\n".join(sorted(seen)).encode()).hexdigest()[:16]
-            key = f"{prefix}part-{digest}.parquet"
+            key = part_key(prefix, seen)
             self.store.put(key, parquet_bytes(events_table(schema, fresh, created)))
             known.update(seen)
             result.written += len(fresh)
             result.objects.append(key)
         return result
+
+
+def write_frame(store: ObjectStore, schema: ViewSchema, frame: pd.DataFrame) -> list[str]:
+    """Write rows that already carry ``event_id`` (the seeded history), one object per day.
+
+    The frame needs the entity key, both timestamps, the view's fields and ``event_id``;
+    the objects get exactly :func:`events_table`'s schema. Returns the keys written.
+    """
+    arrow = _arrow_schema(schema)
+    missing = [name for name in arrow.names if name not in frame.columns]
+    if missing:
+        raise ValueError(f"view {schema.name}: frame lacks column(s) {', '.join(missing)}")
+    stamps = pd.to_datetime(frame[schema.timestamp_field], utc=True)
+    keys = []
+    for day, rows in frame.groupby(stamps.dt.strftime("%Y-%m-%d"), sort=True):
+        table = pa.Table.from_pandas(rows[arrow.names], schema=arrow, preserve_index=False)
+        key = part_key(partition_prefix(schema.name, str(day)), rows[EVENT_ID_COLUMN])
+        store.put(key, parquet_bytes(table))
+        keys.append(key)
+    return keys
 
 
 def partition_keys(store: ObjectStore, view: str | None = None) -> list[str]:

@@ -4,11 +4,14 @@
 (receive leases a message under a receipt; an unacknowledged one comes back).
 Ingestion adds what throughput needs: ``send_many``/``ack_many`` in batches of ten
 (the SQS maximum per call) and, for a body that is not JSON, the raw text so the
-dead-letter record shows what the producer sent.
+dead-letter record shows what the producer sent. Dead letters go to a queue of the same
+kind: the tenant's SQS DLQ on AWS, its dead-letter stream on the on-prem broker
+(:class:`NatsDeadLetters`), a folder locally.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
 import time
@@ -16,11 +19,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from workloads.common.objectstore import ObjectStore, open_store
-from workloads.monitoring.queues import FileQueue, Message, NatsQueue, SqsQueue
+from workloads.monitoring.queues import (
+    FileQueue,
+    Message,
+    NatsQueue,
+    SqsQueue,
+    nats_client_options,
+)
 
 RAW_LIMIT = 4096
 """Characters of an unreadable body kept in its dead-letter record."""
+DEAD_LETTER_DUPLICATE_WINDOW = 120.0
+"""Seconds in which the dead-letter stream drops a letter with an id it already holds."""
 
 
 class IngestQueue(Protocol):
@@ -151,41 +161,120 @@ class IngestNatsQueue(NatsQueue):
         return len(self)
 
 
-class StoreDeadLetters:
-    """Dead letters as JSON Lines objects in the tenant's object store (``store:<uri>``).
+class NatsDeadLetters(NatsQueue):
+    """The tenant's dead-letter stream on the on-prem broker (purpose
+    :data:`contracts.messaging.DEAD_LETTERS`, spec from
+    :func:`contracts.messaging.nats_dead_letter_spec`).
 
-    The on-prem site's tenant broker user may create only its own two streams, so its
-    dead letters go to the in-country object store (``dead-letter/`` in the tenant
-    bucket, SSE-KMS with the tenant key on S3) instead of a third stream. Only
-    ``send_many`` is used by the worker; reading them back is for operators and tests.
+    The worker creates it when missing, as every client creates its stream: file-backed,
+    limits retention (a letter stays until it is ``max_age_days`` old; reading one does
+    not remove it), new letters refused rather than old ones dropped when the tenant's
+    JetStream storage is full (the batch then fails and comes back), and a two-minute
+    duplicate window on the letter's ``message_id`` (``Nats-Msg-Id``), so a batch
+    retried after a failure does not file its letters twice. The tenant's user may
+    append and read letters by sequence (:func:`contracts.messaging.tenant_permissions`)
+    but not consume, delete or purge them.
     """
 
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+    def __init__(
+        self, server: str, stream: str, subject: str, *, max_age_days: int, **options: Any
+    ) -> None:
+        super().__init__(server, stream, subject, "", **options)
+        self.max_age_days: int | None = max_age_days
+        self._last = ""
+
+    @classmethod
+    def from_dead_letter_spec(
+        cls, target: str, env: dict[str, str] | None = None
+    ) -> NatsDeadLetters:
+        """Open the part after ``nats:`` of a dead-letter spec (credentials as for every
+        broker client, :func:`~workloads.monitoring.queues.nats_client_options`)."""
+        from contracts.messaging import (
+            nats_spec_max_age_days,
+            nats_spec_replicas,
+            parse_nats_stream_spec,
+        )
+
+        server, stream, subject = parse_nats_stream_spec(target)
+        days = nats_spec_max_age_days(target)
+        if days is None:
+            raise ValueError(f"queue 'nats:{target}': dead letters need max_age_days=N")
+        return cls(
+            server,
+            stream,
+            subject,
+            max_age_days=days,
+            replicas=nats_spec_replicas(target),
+            **nats_client_options(env),
+        )
+
+    def _stream_config(self) -> Any:
+        from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
+        return StreamConfig(
+            name=self.stream,
+            subjects=[self.subject],
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.NEW,
+            storage=StorageType.FILE,
+            max_age=float((self.max_age_days or 0) * 86400),
+            duplicate_window=DEAD_LETTER_DUPLICATE_WINDOW,
+            num_replicas=self.replicas,
+        )
 
     def send(self, body: dict[str, Any]) -> str:
-        """Write one dead letter."""
+        """Append one dead letter; return its stream sequence."""
         self.send_many([body])
-        return "1"
+        return self._last
 
     def send_many(self, bodies: Sequence[dict[str, Any] | str]) -> int:
-        """Write one object holding the batch's letters."""
+        """Append each letter (awaiting the stream's acknowledgement of each); a letter
+        the stream refuses raises, so the batch is not acknowledged."""
+
+        async def publish() -> str:
+            await self._connect()
+            acks = await asyncio.gather(
+                *(
+                    self._js.publish(
+                        self.subject,
+                        json.dumps(b if isinstance(b, dict) else {"_unreadable": b}).encode(),
+                        headers=(
+                            {"Nats-Msg-Id": str(b["message_id"])}
+                            if isinstance(b, dict) and b.get("message_id")
+                            else None
+                        ),
+                    )
+                    for b in bodies
+                )
+            )
+            return str(acks[-1].seq) if acks else ""
+
         if not bodies:
             return 0
-        lines = [json.dumps(b, sort_keys=True) if isinstance(b, dict) else b for b in bodies]
-        key = (
-            f"{time.strftime('%Y/%m/%d', time.gmtime())}/{time.time_ns()}-{uuid.uuid4().hex}.jsonl"
-        )
-        self.store.put(key, ("\n".join(lines) + "\n").encode())
+        with self._lock:
+            self._last = str(self._run(publish()))
         return len(bodies)
 
     def letters(self) -> list[dict[str, Any]]:
-        """Every dead letter written so far (oldest object first)."""
-        out: list[dict[str, Any]] = []
-        for key in self.store.list(""):
-            data = self.store.get(key) or b""
-            out += [json.loads(line) for line in data.decode().splitlines() if line]
-        return out
+        """Every letter the stream still holds, oldest first (read by sequence)."""
+        from nats.js.errors import NotFoundError
+
+        async def read() -> list[dict[str, Any]]:
+            await self._connect()
+            state = (await self._js.stream_info(self.stream)).state
+            out: list[dict[str, Any]] = []
+            if not state.messages:
+                return out
+            for seq in range(state.first_seq, state.last_seq + 1):
+                try:
+                    raw = await self._js.get_msg(self.stream, seq)
+                except NotFoundError:  # expired or never stored (a deduplicated resend)
+                    continue
+                out.append(json.loads(raw.data or b"{}"))
+            return out
+
+        with self._lock:
+            return list(self._run(read()))
 
     def receive(self, max_messages: int = 1, visibility_timeout: float = 60.0) -> list[Message]:
         """Dead letters are not consumed by the worker."""
@@ -199,14 +288,16 @@ class StoreDeadLetters:
         """Nothing to acknowledge."""
         return 0
 
+    def depth(self) -> int:
+        """Letters the stream holds."""
+        return len(self)
 
-def open_ingest_queue(
-    spec: str, client: Any = None, wait_seconds: int = 0, kms_key: str | None = None
-) -> IngestQueue:
-    """``sqs:https://...`` (boto3 default chain unless ``client``), ``file:<dir>``,
-    ``nats:nats://host:port/STREAM/subject?consumer=NAME`` (credentials from the
-    environment, :mod:`contracts.messaging`) or, for dead letters only,
-    ``store:<s3://bucket/prefix or folder>``."""
+
+def open_ingest_queue(spec: str, client: Any = None, wait_seconds: int = 0) -> IngestQueue:
+    """``sqs:https://...`` (boto3 default chain unless ``client``), ``file:<dir>``, or
+    ``nats:nats://host:port/STREAM/subject?consumer=NAME`` (a work queue; credentials
+    from the environment, :mod:`contracts.messaging`) or, for dead letters,
+    ``nats:nats://host:port/STREAM/subject?max_age_days=N`` (no consumer)."""
     kind, _, target = spec.partition(":")
     if kind == "file" and target:
         return IngestFileQueue(pathlib.Path(target))
@@ -217,12 +308,15 @@ def open_ingest_queue(
             client = boto3.client("sqs")
         return IngestSqsQueue(client, target, wait_seconds=wait_seconds)
     if kind == "nats" and target:
+        from contracts.messaging import nats_spec_has_consumer
+
+        if not nats_spec_has_consumer(target):
+            return NatsDeadLetters.from_dead_letter_spec(target)
         queue = IngestNatsQueue.from_spec(target)
         assert isinstance(queue, IngestNatsQueue)
         return queue
-    if kind == "store" and target:
-        return StoreDeadLetters(open_store(target, kms_key))
     raise ValueError(
         f"queue {spec!r}: expected 'sqs:https://<queue url>', 'file:<directory>', "
-        "'nats:nats://host:port/STREAM/subject?consumer=NAME' or 'store:<uri>' (dead letters)"
+        "'nats:nats://host:port/STREAM/subject?consumer=NAME' or, for dead letters, "
+        "'nats:nats://host:port/STREAM/subject?max_age_days=N'"
     )

@@ -10,8 +10,11 @@ One batch (up to ``batch_size`` messages) at a time:
    again: if a previous attempt stored the event offline and died before the online
    write, the retry completes it (an online write is an upsert of the same values);
 4. only then is the batch acknowledged. A failure before the acknowledgement leaves
-   the messages in the queue: they come back, and after the queue's
-   ``maxReceiveCount`` SQS moves them to the dead-letter queue itself.
+   the messages in the queue: they come back. When a batch fails, its messages are
+   retried one at a time, so one message that keeps failing (a poison message) holds
+   back no other; on its :data:`~contracts.ingestion.MAX_DELIVERIES`-th delivery a
+   failing message is dead-lettered with the error as its reason and acknowledged (the
+   same on every queue: JetStream has no redrive; SQS's redrive policy is a backstop).
 
 So nothing is dropped: ``received == accepted + rejected`` for every batch, and
 ``duplicates`` (already stored) is a part of ``accepted``.
@@ -29,6 +32,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from contracts.ingestion import MAX_DELIVERIES, push_source_name
 from workloads.common.objectstore import ObjectStore
 from workloads.ingestion.offline import PartitionedOfflineStore
 from workloads.ingestion.queues import IngestQueue, IngestSqsQueue
@@ -90,30 +94,21 @@ def online_frame(schema: ViewSchema, events: Sequence[Event], created: datetime)
 
 
 class FeastOnlineWriter:
-    """Feast's online write path (what ``FeatureStore.push`` calls for a push source).
+    """Feast's push to the view's push source (:func:`~contracts.ingestion.push_source_name`),
+    online only: the offline store is the worker's partitioned store.
 
     Online stores upsert without comparing timestamps, and events arrive out of order
     across batches: before writing, the writer reads the stored event time of each
     entity (the provider's ``online_read``, the same call serving uses) and skips an
     event older than what the store holds, so the newest value always wins.
+
+    Expiry is the store's: built from :func:`workloads.features.online_store.writer_config`,
+    a DynamoDB store writes ``expires_at`` in the same put as the row, Redis sets the
+    key's TTL.
     """
 
-    def __init__(self, store: Any, ttl_seconds: int | None = None) -> None:
+    def __init__(self, store: Any) -> None:
         self.store = store
-        self.ttl_seconds = ttl_seconds
-
-    def _stamp_expiry(self, schema: ViewSchema, entities: list[int]) -> None:
-        """DynamoDB: set the TTL attribute the tables expire items by (Feast writes none)."""
-        from workloads.ingestion import dynamodb
-
-        config = self.store.config
-        ids = [
-            dynamodb.entity_id(schema.entity_key, e, config.entity_key_serialization_version)
-            for e in entities
-        ]
-        expires = int(time.time()) + int(self.ttl_seconds or 0)
-        table = dynamodb.table_name(config, schema.name)
-        dynamodb.stamp_expiry(dynamodb.client_for(config), table, ids, expires)
 
     def _stored_times(self, schema: ViewSchema, entities: list[int]) -> dict[int, datetime]:
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
@@ -134,7 +129,7 @@ class FeastOnlineWriter:
         return out
 
     def write(self, schema: ViewSchema, events: Sequence[Event]) -> int:
-        """``write_to_online_store`` of the newest row per entity, unless the store is newer."""
+        """Push the newest row per entity, unless the store holds a newer one."""
         if not events:
             return 0
         frame = online_frame(schema, events, datetime.now(UTC))
@@ -148,9 +143,11 @@ class FeastOnlineWriter:
             ]
             frame = frame[keep].reset_index(drop=True)
         if len(frame):
-            self.store.write_to_online_store(schema.name, frame, allow_registry_cache=True)
-            if self.ttl_seconds and self.store.config.online_store.type == "dynamodb":
-                self._stamp_expiry(schema, [int(e) for e in frame[schema.entity_key]])
+            from feast.data_source import PushMode
+
+            self.store.push(
+                push_source_name(schema.name), frame, allow_registry_cache=True, to=PushMode.ONLINE
+            )
         return len(frame)
 
 
@@ -192,6 +189,10 @@ def dead_letter(message_id: str, body: Any, rejection: Rejection, source: str) -
     }
 
 
+def _items(messages: Sequence[Message]) -> list[tuple[str, Any]]:
+    return [item for m in messages for item in unpack(m.id, m.body)]
+
+
 class IngestionWorker:
     """Consumes one queue into both stores (see the module docstring)."""
 
@@ -203,12 +204,16 @@ class IngestionWorker:
         dlq: IngestQueue,
         *,
         on_batch: Callable[[Counts], None] | None = None,
+        max_deliveries: int = MAX_DELIVERIES,
     ) -> None:
+        if max_deliveries < 1:
+            raise ValueError(f"max_deliveries must be >= 1, got {max_deliveries}")
         self.schemas = dict(schemas)
         self.offline = offline
         self.online = online
         self.dlq = dlq
         self.on_batch = on_batch
+        self.max_deliveries = max_deliveries
         self.totals = Counts()
 
     def handle(self, items: Sequence[tuple[str, Any]], source: str) -> Counts:
@@ -226,9 +231,6 @@ class IngestionWorker:
                 letters.append(dead_letter(message_id, body, result, source))
             else:
                 accepted[result.view].append(result)
-        if letters:
-            self.dlq.send_many(letters)
-        counts.rejected = len(letters)
         created = datetime.now(UTC)
         for view, events in accepted.items():
             schema = self.schemas[view]
@@ -238,6 +240,11 @@ class IngestionWorker:
             if self.online is not None:
                 counts.pushed_online += self.online.write(schema, events)
             counts.accepted += len(events)
+        # After the stores: a batch that fails there is retried without filing its
+        # letters twice.
+        if letters:
+            self.dlq.send_many(letters)
+        counts.rejected = len(letters)
         if not counts.balanced:  # pragma: no cover - a bug, never a data problem
             raise AssertionError(f"ingestion counts do not balance: {counts.as_dict()}")
         self.totals.add(counts)
@@ -267,9 +274,51 @@ class IngestionWorker:
                 sqs.wait_seconds = wait
         if not messages:
             return Counts()
-        items = [item for m in messages for item in unpack(m.id, m.body)]
-        counts = self.handle(items, "queue")
-        queue.ack_many([m.receipt for m in messages])
+        counts = Counts()
+        # Delivered more often than allowed (the worker died on its last attempt).
+        spent = [m for m in messages if m.receive_count > self.max_deliveries]
+        for message in spent:
+            counts.add(self._give_up(queue, message, "unknown (no attempt finished)"))
+        live = [m for m in messages if m.receive_count <= self.max_deliveries]
+        if not live:
+            return counts
+        try:
+            counts.add(self.handle(_items(live), "queue"))
+            queue.ack_many([m.receipt for m in live])
+            return counts
+        except Exception as exc:
+            failures = [(live[0], exc)] if len(live) == 1 else []
+            if len(live) > 1:
+                # Isolate what fails: the others are stored and acknowledged now.
+                for message in live:
+                    try:
+                        counts.add(self.handle(_items([message]), "queue"))
+                        queue.ack_many([message.receipt])
+                    except Exception as one:
+                        failures.append((message, one))
+        retry = []
+        for message, error in failures:
+            if message.receive_count >= self.max_deliveries:
+                counts.add(self._give_up(queue, message, f"{type(error).__name__}: {error}"))
+            else:
+                retry.append(error)
+        if retry:  # left unacknowledged: delivered again after the visibility timeout
+            raise retry[0]
+        return counts
+
+    def _give_up(self, queue: IngestQueue, message: Message, error: str) -> Counts:
+        """Dead-letter every event of a message that failed its last allowed delivery."""
+        reason = Rejection(
+            f"delivery: failed {message.receive_count} deliveries (at most "
+            f"{self.max_deliveries}); last error: {' '.join(error.split())[:500]}"
+        )
+        items = unpack(message.id, message.body)
+        self.dlq.send_many([dead_letter(mid, body, reason, "queue") for mid, body in items])
+        queue.ack_many([message.receipt])
+        counts = Counts(received=len(items), rejected=len(items))
+        self.totals.add(counts)
+        if self.on_batch is not None:
+            self.on_batch(counts)
         return counts
 
     def drain(

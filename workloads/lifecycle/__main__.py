@@ -121,14 +121,19 @@ def _ingest(workdir: Any, notes: list[str]) -> dict[str, Any]:
     return counts
 
 
-def _erase(workdir: Any, entity: int, notes: list[str]) -> dict[str, Any]:
-    """Issue 16's erasure step (:mod:`workloads.ingestion.demo`)."""
+def _erase(workdir: Any, loop: Any, entity: int, notes: list[str]) -> dict[str, Any]:
+    """Issue 16's erasure step (:mod:`workloads.ingestion.demo`): the customer's records
+    too in the prediction logs the model servers shipped to the tenant bucket (the
+    traffic named each row's customer)."""
+    from contracts.names import PREDICTION_LOG_PREFIX
     from workloads.ingestion.demo import DemoError, describe_receipt, erase_demo_customer
 
     try:
         receipt = erase_demo_customer(
             workdir.feature_repo, workdir.root / "ingestion", workdir.root / "logs",
-            workdir.alerts / "erasure.jsonl", entity, prediction_logs=workdir.predictions,
+            workdir.alerts / "erasure.jsonl", entity,
+            prediction_logs_uri=f"s3://{loop.bucket}/{PREDICTION_LOG_PREFIX}/",
+            kms_key=loop.kms_key, env=loop.env,
         )  # fmt: skip
     except DemoError as exc:
         raise StageError(str(exc)) from None
@@ -180,7 +185,9 @@ def run(args: argparse.Namespace, procs: Processes) -> dict[str, Any]:
         with stages.stage("audit logs") as notes:
             summary["audit_records"] = deployed.verify_audit(loop, notes)
         with stages.stage("erase one customer everywhere (PDPL), receipt in the audit") as notes:
-            summary["erasure"] = _erase(workdir, summary["ingestion"]["sample_subject"], notes)
+            summary["erasure"] = _erase(
+                workdir, loop, summary["ingestion"]["sample_subject"], notes
+            )
     finally:
         loop.close()
     summary["seconds"] = round(time.perf_counter() - stages.started, 1)

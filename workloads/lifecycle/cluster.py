@@ -264,17 +264,19 @@ class LocalKServe:
         first requests (allocator, caches, first code paths) are slow, and a canary of a
         few hundred requests on one machine would measure that instead of the model. The
         analysis counts from its first read after the canary starts, so these are not in
-        it."""
+        it. The rows are noise about no customer, and their ids say so (``warm-up-<i>``):
+        the prediction log holds no record an erasure could not attribute."""
         card = json.loads((local / "model_card.json").read_text())
         rows = (
             np.random.default_rng(0)
             .normal(size=(self.warm_up_batch, len(card["features"])))
             .astype(np.float32)
         )
+        ids = [f"warm-up-{i}" for i in range(len(rows))]
         client = V2Client(port, model)
         try:
             for _ in range(self.warm_up_requests):
-                client.infer(rows)
+                client.infer(rows, ids)
         finally:
             client.close()
 
@@ -426,9 +428,15 @@ class Router:
         return self.clients[key]
 
     def send(
-        self, rows: np.ndarray, labels: np.ndarray, batch: int, arms: dict[str, ArmStats]
+        self,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        batch: int,
+        arms: dict[str, ArmStats],
+        entity_ids: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
-        """Route ``rows`` batch by batch; return labelled feedback lines (per row)."""
+        """Route ``rows`` batch by batch, each request with its rows' customer ids when
+        given (the prediction log attributes them); return labelled feedback lines."""
         names, p = self._split()
         feedback: list[dict[str, Any]] = []
         isvc = names[0]
@@ -443,9 +451,10 @@ class Router:
             if client is None:
                 raise StageError(f"router of {self.model}: {isvc} has no server")
             chunk, truth = rows[start : start + batch], labels[start : start + batch]
+            ids = None if entity_ids is None else entity_ids[start : start + batch].tolist()
             stats = arms.setdefault(isvc, ArmStats())
             began = time.perf_counter()
-            probs = client.infer(chunk)
+            probs = client.infer(chunk, ids)
             stats.latency_ms.append((time.perf_counter() - began) * 1000.0)
             stats.requests += 1
             if probs is None:

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from contracts.names import (
     alert_receiver_name,
@@ -59,7 +58,7 @@ from workloads.lifecycle.cluster import (
     Router,
 )
 from workloads.lifecycle.planned import Launch, PlannedTenant
-from workloads.lifecycle.runtime import ArmStats, Processes, StageError, traffic
+from workloads.lifecycle.runtime import ArmStats, Processes, StageError, customer_traffic
 from workloads.rollout.actuator import CanaryActuator
 from workloads.rollout.localkube import LocalKube
 
@@ -280,15 +279,23 @@ class DeployedLoop:
         self, features: list[str], n: int, seed: int, shift: float, batch: int | None = None
     ) -> dict[str, ArmStats]:
         """Labelled traffic through the router; the feedback goes to the bucket."""
-        rows, labels = traffic(features, n, seed, shift)
-        return self.send_rows(rows, labels, batch or self.args.batch, seed)
+        drawn = customer_traffic(features, n, seed, shift)
+        return self.send_rows(
+            drawn.rows, drawn.labels, batch or self.args.batch, seed, drawn.entity_ids
+        )
 
     def send_rows(
-        self, rows: np.ndarray, labels: np.ndarray, batch: int, seed: int
+        self,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        batch: int,
+        seed: int,
+        entity_ids: np.ndarray | None = None,
     ) -> dict[str, ArmStats]:
-        """``rows`` through the router; their labelled feedback goes to the bucket."""
+        """``rows`` through the router (with their customers' ids: the prediction log
+        attributes each row); their labelled feedback goes to the bucket."""
         arms: dict[str, ArmStats] = {}
-        feedback = self.router.send(rows, labels, batch, arms)
+        feedback = self.router.send(rows, labels, batch, arms, entity_ids)
         store = S3Store(self.bucket, f"feedback/{MODEL}", self.kms_key, self.aws.client("s3"))
         body = "".join(json.dumps(line) + "\n" for line in feedback).encode()
         store.put(f"{time.time():.6f}-{seed}.jsonl", body)
@@ -418,12 +425,13 @@ class DeployedLoop:
                      f"{self.actuator.traffic(self.namespace, MODEL)}")  # fmt: skip
         arms: dict[str, ArmStats] = {}
         per_round = self.args.canary_rows
-        pool, truth = traffic(features, per_round * 4, seed, shift)
+        drawn = customer_traffic(features, per_round * 4, seed, shift)
+        pool, truth, customers = drawn.rows, drawn.labels, drawn.entity_ids
         for step in range(self.args.canary_rounds):
             first = (step % 4) * per_round
             sent = self.send_rows(
                 pool[first : first + per_round], truth[first : first + per_round],
-                self.args.canary_batch, seed + step,
+                self.args.canary_batch, seed + step, customers[first : first + per_round],
             )  # fmt: skip
             for name, stats in sent.items():
                 total = arms.setdefault(name, ArmStats())
@@ -462,11 +470,18 @@ def fresh_data(loop: DeployedLoop, repo: pathlib.Path, shift: float) -> str:
 
 def corrupt_export(repo: pathlib.Path) -> str:
     """A broken upstream export: ``salary_transfer`` inverted in the offline store."""
-    path = repo / "data" / "customer_activity.parquet"
-    frame = pd.read_parquet(path)
-    frame["salary_transfer"] = 1 - frame["salary_transfer"]
-    frame.to_parquet(path, index=False)
-    return "salary_transfer inverted in customer_activity.parquet"
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from workloads.features.repo import view_path
+
+    parts = sorted(view_path(repo, "customer_activity").glob("date=*/part-*.parquet"))
+    for part in parts:  # every partition, same schema (the views read them all)
+        table = pq.read_table(part)
+        column = table.schema.get_field_index("salary_transfer")
+        flipped = pc.subtract(1, table.column(column)).cast(table.schema.field(column).type)
+        pq.write_table(table.set_column(column, "salary_transfer", flipped), part)
+    return f"salary_transfer inverted in customer_activity ({len(parts)} partitions)"
 
 
 def describe_arms(arms: dict[str, ArmStats]) -> list[str]:

@@ -14,13 +14,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from contracts.serving import ENTITY_IDS_PARAMETER
 from workloads.features.datagen import GeneratorConfig, churn_logit, generate
+from workloads.features.definitions import ENTITY_KEY
 
 
 class StageError(RuntimeError):
@@ -168,20 +171,29 @@ class V2Client:
         self.input_name = input_name
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def infer(self, rows: np.ndarray) -> np.ndarray | None:
-        """Probabilities for ``rows``, or None when the request failed."""
-        body = json.dumps(
-            {
-                "inputs": [
-                    {
-                        "name": self.input_name,
-                        "datatype": "FP32",
-                        "shape": list(rows.shape),
-                        "data": rows.ravel().tolist(),
-                    }
-                ]
-            }
-        )
+    def infer(
+        self, rows: np.ndarray, entity_ids: Sequence[int | str] | None = None
+    ) -> np.ndarray | None:
+        """Probabilities for ``rows``, or None when the request failed.
+
+        ``entity_ids`` (one per row: the customer each row is about) go in the request's
+        ``entity_ids`` parameter, so the server's prediction log attributes each row and
+        an erasure request can find and remove that customer's records."""
+        request: dict[str, Any] = {
+            "inputs": [
+                {
+                    "name": self.input_name,
+                    "datatype": "FP32",
+                    "shape": list(rows.shape),
+                    "data": rows.ravel().tolist(),
+                }
+            ]
+        }
+        if entity_ids is not None:
+            if len(entity_ids) != len(rows):
+                raise ValueError(f"{len(entity_ids)} entity ids for {len(rows)} rows")
+            request["parameters"] = {ENTITY_IDS_PARAMETER: [str(i) for i in entity_ids]}
+        body = json.dumps(request)
         for attempt in (1, 2):
             try:
                 self.conn.request(
@@ -216,13 +228,16 @@ def send(
     labels: np.ndarray | None,
     batch: int,
     stats: ArmStats | None = None,
+    entity_ids: np.ndarray | None = None,
 ) -> ArmStats:
-    """Send ``rows`` in batches; record latency, errors and (with labels) correctness."""
+    """Send ``rows`` in batches (with their customers' ids when given); record latency,
+    errors and (with labels) correctness."""
     stats = stats or ArmStats()
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
+        ids = None if entity_ids is None else entity_ids[start : start + batch].tolist()
         began = time.perf_counter()
-        probs = client.infer(chunk)
+        probs = client.infer(chunk, ids)
         stats.latency_ms.append((time.perf_counter() - began) * 1000.0)
         stats.requests += 1
         if probs is None:
@@ -235,10 +250,26 @@ def send(
     return stats
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """Request rows, their true labels and the customer each row is about."""
+
+    rows: np.ndarray
+    labels: np.ndarray
+    entity_ids: np.ndarray
+    """Customer ids (the feature views' entity key), one per row."""
+
+
 def traffic(
     features: list[str], n_customers: int, seed: int, shift: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Request rows in the model's feature order, and their true churn labels.
+    """Request rows in the model's feature order, and their true churn labels."""
+    drawn = customer_traffic(features, n_customers, seed, shift)
+    return drawn.rows, drawn.labels
+
+
+def customer_traffic(features: list[str], n_customers: int, seed: int, shift: float) -> Traffic:
+    """Request rows in the model's feature order, their true churn labels and customers.
 
     Drawn from the same generator as the training data (``shift`` moves the inputs,
     not the churn mechanism), one row per customer from a random weekly snapshot.
@@ -260,7 +291,7 @@ def traffic(
     rows = joined[features].to_numpy(dtype=np.float32)
     probability = 1.0 / (1.0 + np.exp(-churn_logit(activity, profile)))
     labels = (rng.random(customers) < probability).astype(np.int64)
-    return rows, labels
+    return Traffic(rows, labels, profile[ENTITY_KEY].to_numpy(dtype=np.int64))
 
 
 def last_json_line(text: str) -> dict[str, Any]:

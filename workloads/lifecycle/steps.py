@@ -118,4 +118,35 @@ def train_champion(
         f"accuracy {metrics['accuracy_at_0_5']:.3f}, ONNX parity "
         f"{result['onnx_parity']['max_abs_diff']:.1e} -> gate passed, signed"
     )
+    notes.append(lineage_note(workdir.champion / "model_card.json"))
     return result
+
+
+def lineage_note(card_path: pathlib.Path) -> str:
+    """What the card's lineage names: the views' partitions, those holding ingested events."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    if not card_path.is_file():
+        return f"lineage: no model card at {card_path}"
+    files = json.loads(card_path.read_text())["lineage"]["files"]
+    parts = [f for f in files if "view" in f]
+    ingested = [
+        f
+        for f in parts
+        if pathlib.Path(f["uri"]).is_file()
+        and not all(
+            str(i).startswith("seed:")
+            for i in pq.read_table(f["uri"], columns=["event_id"]).column(0).to_pylist()
+        )
+    ]
+    named = ", ".join(
+        f"{f['view']}/{pathlib.Path(f['uri']).parent.name}/{pathlib.Path(f['uri']).name} "
+        f"sha256:{f['sha256'][:12]}"
+        for f in ingested[:2]
+    )
+    return (
+        f"lineage: {len(parts)} partitions of {len({f['view'] for f in parts})} views in the card,"
+        f" {len(ingested)} with ingested events ({named or 'none'})"
+    )

@@ -237,6 +237,30 @@ class SqsQueue:
         return True
 
 
+def nats_client_options(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A tenant client's broker options from the environment (:mod:`contracts.messaging`):
+    user and password from the files ``NATS_USER_FILE``/``NATS_PASSWORD_FILE`` name (the
+    mounted Secret), else ``NATS_USER``/``NATS_PASSWORD`` (local runs); CA file and inbox
+    prefix. An unreadable credential file is a one-line :class:`ValueError`."""
+    from contracts.messaging import (
+        NATS_CA_FILE_ENV,
+        NATS_INBOX_ENV,
+        NATS_PASSWORD_ENV,
+        NATS_PASSWORD_FILE_ENV,
+        NATS_USER_ENV,
+        NATS_USER_FILE_ENV,
+    )
+    from workloads.common.credentials import read_credential
+
+    env = dict(os.environ) if env is None else env
+    return {
+        "user": read_credential(env, NATS_USER_FILE_ENV, NATS_USER_ENV),
+        "password": read_credential(env, NATS_PASSWORD_FILE_ENV, NATS_PASSWORD_ENV),
+        "ca_file": env.get(NATS_CA_FILE_ENV) or None,
+        "inbox_prefix": env.get(NATS_INBOX_ENV) or None,
+    }
+
+
 class NatsQueue:
     """A NATS JetStream work queue (the in-country site's broker, :mod:`contracts.messaging`).
 
@@ -274,6 +298,8 @@ class NatsQueue:
     ) -> None:
         self.server, self.stream, self.subject, self.consumer = server, stream, subject, consumer
         self.replicas = replicas
+        self.max_age_days: int | None = None
+        """Maximum age of a message in the stream this client creates (None: no limit)."""
         self.wait_seconds = wait_seconds
         self.timeout = timeout
         self._connect_opts: dict[str, Any] = {
@@ -309,33 +335,23 @@ class NatsQueue:
         mounted Secret), or else from ``NATS_USER``/``NATS_PASSWORD`` (local runs). An
         unreadable credential file is a one-line :class:`ValueError`."""
         from contracts.messaging import (
-            NATS_CA_FILE_ENV,
-            NATS_INBOX_ENV,
-            NATS_PASSWORD_ENV,
-            NATS_PASSWORD_FILE_ENV,
-            NATS_USER_ENV,
-            NATS_USER_FILE_ENV,
+            nats_spec_max_age_days,
             nats_spec_replicas,
             parse_nats_queue_spec,
         )
-        from workloads.common.credentials import read_credential
 
-        env = dict(os.environ) if env is None else env
         server, stream, subject, consumer = parse_nats_queue_spec(target)
-        user = read_credential(env, NATS_USER_FILE_ENV, NATS_USER_ENV)
-        password = read_credential(env, NATS_PASSWORD_FILE_ENV, NATS_PASSWORD_ENV)
-        return cls(
+        queue = cls(
             server,
             stream,
             subject,
             consumer,
-            user=user,
-            password=password,
-            ca_file=env.get(NATS_CA_FILE_ENV) or None,
-            inbox_prefix=env.get(NATS_INBOX_ENV) or None,
             wait_seconds=wait_seconds,
             replicas=nats_spec_replicas(target),
+            **nats_client_options(env),
         )
+        queue.max_age_days = nats_spec_max_age_days(target)
+        return queue
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout + 5)
@@ -344,7 +360,6 @@ class NatsQueue:
         if self._js is not None:
             return
         import nats
-        from nats.js.api import RetentionPolicy, StorageType, StreamConfig
         from nats.js.errors import NotFoundError
 
         self._nc = await nats.connect(**self._connect_opts)
@@ -352,16 +367,22 @@ class NatsQueue:
         try:
             await self._js.stream_info(self.stream)
         except NotFoundError:
-            await self._js.add_stream(
-                StreamConfig(
-                    name=self.stream,
-                    subjects=[self.subject],
-                    retention=RetentionPolicy.WORK_QUEUE,
-                    storage=StorageType.FILE,
-                    duplicate_window=300.0,
-                    num_replicas=self.replicas,
-                )
-            )
+            await self._js.add_stream(self._stream_config())
+
+    def _stream_config(self) -> Any:
+        """The stream this client creates when it is missing: a file-backed work queue
+        (messages older than ``max_age_days`` deleted by the broker, when set)."""
+        from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+        return StreamConfig(
+            name=self.stream,
+            subjects=[self.subject],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=300.0,
+            num_replicas=self.replicas,
+            max_age=float(self.max_age_days * 86400) if self.max_age_days else None,
+        )
 
     async def _consumer(self, ack_wait: float) -> Any:
         from nats.js.api import AckPolicy, ConsumerConfig

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.serving import ENTITY_IDS_PARAMETER
 from contracts.signing import VERIFY_KEY_PEM_ENV
 from workloads.common.signing import (
     ArtifactVerificationError,
@@ -63,7 +64,7 @@ from workloads.serving.session import select_providers, tuned_session_options
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model_card.json"
 REFERENCE_FILE = "reference_stats.json"
-ENTITY_IDS = "entity_ids"
+ENTITY_IDS = ENTITY_IDS_PARAMETER
 """Request parameter (V2) or body key (V1) with the row entity ids for the prediction log."""
 MAX_ENTITY_ID_CHARS = 128
 

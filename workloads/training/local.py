@@ -20,7 +20,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workloads.common.signing import SIGNATURE_VERSION, ensure_dev_key_pair, signature_version
+from workloads.common.signing import (
+    ArtifactVerificationError,
+    ensure_dev_key_pair,
+    load_public_key,
+    verify_artifacts,
+)
 
 DEFAULT_BASE = Path(".mlplatform/local")
 
@@ -35,6 +40,15 @@ class LocalModel:
     private_key: Path
 
 
+def _verifies(model_dir: Path, public: Path) -> bool:
+    """Whether the model in ``model_dir`` verifies with the local public key."""
+    try:
+        verify_artifacts(model_dir, load_public_key(public), ())
+    except ArtifactVerificationError:
+        return False
+    return True
+
+
 def ensure_local_model(
     base: Path = DEFAULT_BASE, *, customers: int = 5000, seed: int = 7, retrain: bool = False
 ) -> LocalModel:
@@ -46,8 +60,9 @@ def ensure_local_model(
     base = base.resolve()
     private, public, _ = ensure_dev_key_pair(key_dir=base / "keys")
     repo, model_dir = base / "feature_repo", base / "model"
-    # A model signed in an older signature format is retrained (servers refuse it).
-    if retrain or signature_version(model_dir) != SIGNATURE_VERSION:
+    # A model the local key does not verify (older signature format, keys regenerated,
+    # artifacts changed) is retrained: servers would refuse it.
+    if retrain or not _verifies(model_dir, public):
         create_local_repo(repo, GeneratorConfig(n_customers=customers, seed=seed))
         train(TrainConfig(repo=repo, out=model_dir, signing_key=private, seed=seed))
     return LocalModel(repo=repo, model_dir=model_dir, public_key=public, private_key=private)

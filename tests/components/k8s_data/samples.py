@@ -53,6 +53,8 @@ def feature_store_args(tier: str) -> dict[str, Any]:
         "kms_key_arn": KEY_ARN,
         "feature_views": ["customer_activity", "customer_profile"],
         "role_arn": ROLE_ARN,
+        "image_tag": "0.1.0",
+        "online_ttl_days": 90,
     }
     if tier == "enterprise":
         args |= {

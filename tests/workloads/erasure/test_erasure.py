@@ -9,6 +9,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
@@ -22,6 +23,7 @@ from workloads.erasure.erase import (
     find_entity,
     subject_digest,
 )
+from workloads.features.repo import offline_root, view_path
 from workloads.ingestion.events import valid_events
 from workloads.ingestion.offline import PartitionedOfflineStore, read_view
 from workloads.ingestion.queues import IngestFileQueue
@@ -98,12 +100,14 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
     shutil.copytree(feature_repo, repo)
     fs = FeatureStore(repo_path=str(repo))
     schemas = schemas_from_store(fs, FEATURE_VIEWS)
-    profile = pd.read_parquet(repo / "data" / "customer_profile.parquet")
+    root = offline_root(repo)
+    profile = pd.read_parquet(view_path(repo, "customer_profile"))
     ids = sorted(int(i) for i in profile["customer_id"])
     victim, others = ids[3], ids[:3] + ids[4:12]
 
-    # Ingest events for the victim and others into the partitioned store and online.
-    offline = PartitionedOfflineStore(FileStore(tmp_path / "ingested"))
+    # Ingest events for the victim and others into the views' partitioned store (where
+    # the seed history lives too) and online.
+    offline = PartitionedOfflineStore(FileStore(root))
     worker = IngestionWorker(
         schemas, offline, FeastOnlineWriter(fs), IngestFileQueue(tmp_path / "dlq")
     )
@@ -132,7 +136,6 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
     targets = Targets(
         repo=repo,
         views=FEATURE_VIEWS,
-        ingested_uri=str(tmp_path / "ingested"),
         extra_parquet=(str(labels),),
         prediction_logs_uri=str(logs),
         drift_windows_uri=str(windows),
@@ -141,29 +144,25 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
     assert {r.store for r in before_found if r.found} == {
         "online",
         "offline",
-        "offline-ingested",
         "prediction-logs",
         "drift-windows",
     }
     # Everything about the other customers, before.
-    frames_before = {
-        name: pd.read_parquet(repo / "data" / name)
-        for name in (
-            "customer_profile.parquet",
-            "customer_activity.parquet",
-            "churn_labels.parquet",
-        )
-    }
-    ingested_before = {v: read_view(offline.store, v) for v in FEATURE_VIEWS}
+    frames_before = {"churn_labels.parquet": pd.read_parquet(labels)}
+    # Seed history and ingested events, one dataset per view.
+    views_before = {v: read_view(offline.store, v) for v in FEATURE_VIEWS}
+    for frame in views_before.values():
+        hits = frame.loc[frame["customer_id"] == victim, "event_id"]
+        assert hits.str.startswith("seed:").any() and (~hits.str.startswith("seed:")).any()
     refs = [f"{v}:{f}" for v in FEATURE_VIEWS for f in schemas[v].field_names]
     online_before = fs.get_online_features(refs, [{"customer_id": i} for i in others]).to_dict()
-    files_before = {root: _files(root) for root in (tmp_path / "ingested", logs, windows)}
+    files_before = {folder: _files(folder) for folder in (root, logs, windows)}
 
     audit = tmp_path / "audit" / "erasure.jsonl"
     code = main(
         [
             "--tenant", "gulf-bank", "--entity_key", str(victim), "--repo", str(repo),
-            "--ingested_uri", str(tmp_path / "ingested"), "--extra_parquet", str(labels),
+            "--extra_parquet", str(labels),
             "--prediction_logs_uri", str(logs), "--drift_windows_uri", str(windows),
             "--audit_log", str(audit), "--who", "dpo@gulf-bank.example", "--reason", "PDPL request 42",
         ]
@@ -177,7 +176,7 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
     gone = fresh.get_online_features(refs, [{"customer_id": victim}]).to_dict()
     assert all(gone[f.split(":")[1]][0] is None for f in refs)
     for frame in [
-        *(pd.read_parquet(repo / "data" / n) for n in frames_before),
+        pd.read_parquet(labels),
         *(read_view(offline.store, v) for v in FEATURE_VIEWS),
     ]:
         assert victim not in set(frame["customer_id"])
@@ -191,7 +190,7 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
         after = pd.read_parquet(repo / "data" / name)
         expected = frame[frame["customer_id"] != victim].reset_index(drop=True)
         pd.testing.assert_frame_equal(after, expected)
-    for view, frame in ingested_before.items():
+    for view, frame in views_before.items():
         after = read_view(offline.store, view).sort_values("event_id").reset_index(drop=True)
         expected = (
             frame[frame["customer_id"] != victim].sort_values("event_id").reset_index(drop=True)
@@ -208,8 +207,8 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
         for o in r["objects"]
         if "object" in o
     }
-    for root, digests in files_before.items():
-        after = _files(root)
+    for folder, digests in files_before.items():
+        after = _files(folder)
         for rel, digest in digests.items():
             if Path(rel).name not in rewritten:
                 assert after.get(rel) == digest, rel
@@ -224,6 +223,14 @@ def test_erasure_removes_the_customer_everywhere_and_writes_a_receipt(
     assert receipt["found"] == receipt["removed"] > 0 and receipt["remaining_after"] == 0
     by_store = {r["store"]: r for r in receipt["stores"]}
     assert by_store["online"]["removed"] == 2
+    # Offline: every row of the customer, seed partitions and ingested ones, and labels.
+    victim_rows = sum(int((f["customer_id"] == victim).sum()) for f in views_before.values())
+    labelled = int((frames_before["churn_labels.parquet"]["customer_id"] == victim).sum())
+    assert by_store["offline"]["removed"] == victim_rows + labelled
+    assert any(
+        "/customer_activity/date=2026-01-" in unquote(o["object"])
+        for o in by_store["offline"]["objects"]
+    )
     assert by_store["prediction-logs"]["removed"] == 2
     assert by_store["prediction-logs"]["unattributed_records"] == 1
     assert all(
@@ -286,7 +293,8 @@ def test_erasure_on_a_versioned_s3_bucket_leaves_no_old_copy(
 
     from workloads.common.objectstore import S3Store
     from workloads.erasure.erase import erase_entity
-    from workloads.ingestion.offline import partition_keys
+    from workloads.features.definitions import build_objects
+    from workloads.ingestion.offline import partition_keys, write_frame
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -309,8 +317,15 @@ def test_erasure_on_a_versioned_s3_bucket_leaves_no_old_copy(
         s3.put_bucket_versioning(Bucket="t-data", VersioningConfiguration={"Status": "Enabled"})
         repo = tmp_path / "repo"
         shutil.copytree(feature_repo, repo)
-        schemas = schemas_from_store(FeatureStore(repo_path=str(repo)), FEATURE_VIEWS)
+        # The platform's layout: the views read the tenant bucket's partitioned store,
+        # which holds the seed history (written here) and the ingested events.
+        fs = FeatureStore(repo_path=str(repo))
+        fs.apply(build_objects("s3://t-data/offline/ingested"))
+        schemas = schemas_from_store(fs, FEATURE_VIEWS)
         store = S3Store("t-data", "offline/ingested", key, s3)
+        for view in FEATURE_VIEWS:
+            seed = read_view(FileStore(offline_root(feature_repo)), view)
+            write_frame(store, schemas[view], seed[seed["customer_id"] < 100_012])
         worker = IngestionWorker(
             schemas, PartitionedOfflineStore(store), None, IngestFileQueue(tmp_path / "dlq")
         )
@@ -321,11 +336,9 @@ def test_erasure_on_a_versioned_s3_bucket_leaves_no_old_copy(
             k: s3.head_object(Bucket="t-data", Key=f"offline/ingested/{k}")["ETag"]
             for k in partition_keys(store)
         }
-        targets = Targets(
-            repo=repo, views=FEATURE_VIEWS, ingested_uri="s3://t-data/offline/ingested", kms_key=key
-        )
+        targets = Targets(repo=repo, views=FEATURE_VIEWS, kms_key=key)
         reports = erase_entity(targets, victim)
-        ingested = next(r for r in reports if r.store == "offline-ingested")
+        ingested = next(r for r in reports if r.store == "offline")
         assert ingested.removed > 0
         touched = {
             o["object"].removeprefix("s3://t-data/offline/ingested/") for o in ingested.objects

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from workloads.features.repo import view_path
+
 
 def test_local_config_is_sqlite_and_file(feature_repo: Path) -> None:
     config = yaml.safe_load((feature_repo / "feature_store.yaml").read_text())
@@ -20,7 +22,7 @@ def test_online_store_holds_the_latest_snapshot(feature_repo: Path) -> None:
 
     store = FeatureStore(repo_path=str(feature_repo))
     service = store.get_feature_service("churn_model")
-    activity = pd.read_parquet(feature_repo / "data" / "customer_activity.parquet")
+    activity = pd.read_parquet(view_path(feature_repo, "customer_activity"))
     latest = activity.sort_values("event_timestamp").groupby("customer_id").tail(1)
     sample = latest.sample(5, random_state=0).set_index("customer_id")
     online = store.get_online_features(

@@ -1,13 +1,10 @@
-"""DynamoDB (the SMB online store) on moto's server (127.0.0.1): the expiry stamp the
-tables' TTL reads, and erasure's delete, on items keyed as Feast keys them.
-
-Feast's own DynamoDB store needs aiobotocore, which cannot be installed next to the
-pinned botocore here, so the items are written with boto3 in Feast's layout (hash key
-``entity_id`` = Feast's digest of the entity key, table ``{project}.{view}``)."""
+"""DynamoDB (the SMB online store) on moto's server (127.0.0.1): erasure's delete, on
+items keyed as Feast keys them (hash key ``entity_id`` = Feast's digest of the entity
+key, table ``{project}.{view}``). The expiry every writer puts in the item is tested
+with Feast's own store in ``tests/workloads/features/test_online_store.py``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -17,10 +14,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from contracts.feature_store import dynamodb_table_name
-from contracts.ingestion import ONLINE_TTL_ATTRIBUTE
 from workloads.ingestion import dynamodb
 
 REGION = "me-central-1"
+# Moto's servers in one process share their tables: a project no other test uses.
+PROJECT = "erasure_churn"
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +38,12 @@ def client() -> Iterator[Any]:
         server.stop()
 
 
-def test_expiry_stamp_and_erasure_delete_on_feast_items(client: Any) -> None:
+def test_erasure_delete_on_feast_items(client: Any) -> None:
     config = SimpleNamespace(
-        project="acme_churn", online_store=SimpleNamespace(region=REGION, endpoint_url=None)
+        project=PROJECT, online_store=SimpleNamespace(region=REGION, endpoint_url=None)
     )
     table = dynamodb.table_name(config, "customer_activity")
-    assert table == dynamodb_table_name("acme_churn", "customer_activity")  # the platform's
+    assert table == dynamodb_table_name(PROJECT, "customer_activity")  # the platform's
     client.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
@@ -56,14 +54,8 @@ def test_expiry_stamp_and_erasure_delete_on_feast_items(client: Any) -> None:
     assert len(set(ids.values())) == 3 and all(len(i) == 32 for i in ids.values())
     for item in ids.values():
         client.put_item(TableName=table, Item={"entity_id": {"S": item}, "values": {"M": {}}})
+    assert len(client.scan(TableName=table)["Items"]) == 3
 
-    expires = int(time.time()) + 90 * 86400
-    stamped = dynamodb.stamp_expiry(client, table, [*ids.values(), "no-such-entity"], expires)
-    assert stamped == 3  # a missing item is not created
-    items = client.scan(TableName=table)["Items"]
-    assert len(items) == 3
-    assert all(i[ONLINE_TTL_ATTRIBUTE] == {"N": str(expires)} for i in items)
-
-    dynamodb.delete_entities(client, table, [ids[100001]])
+    dynamodb.delete_entities(client, table, [ids[100001], "no-such-entity"])
     left = {i["entity_id"]["S"] for i in client.scan(TableName=table)["Items"]}
     assert left == {ids[100002], ids[100003]}

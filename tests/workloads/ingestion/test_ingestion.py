@@ -17,9 +17,10 @@ from moto.server import ThreadedMotoServer
 
 from contracts.feature_store import ACTIVITY_VIEW, FEATURE_VIEWS, PROFILE_VIEW
 from workloads.common.objectstore import FileStore, S3Store
+from workloads.features.repo import view_path
 from workloads.ingestion.events import malformed_events, valid_events
 from workloads.ingestion.offline import PartitionedOfflineStore, partition_keys, read_view
-from workloads.ingestion.queues import IngestFileQueue, IngestSqsQueue, StoreDeadLetters
+from workloads.ingestion.queues import IngestFileQueue, IngestSqsQueue
 from workloads.ingestion.schema import Event, Rejection, ViewSchema, validate_event
 from workloads.ingestion.worker import Counts, FeastOnlineWriter, IngestionWorker
 
@@ -69,7 +70,7 @@ def repo(feature_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Repo:
     path = tmp_path_factory.mktemp("ingest") / "repo"
     shutil.copytree(feature_repo, path)
     store = FeatureStore(repo_path=str(path))
-    profile = pd.read_parquet(path / "data" / "customer_profile.parquet")
+    profile = pd.read_parquet(view_path(path, "customer_profile"))
     return Repo(
         path, store, schemas_from_store(store, FEATURE_VIEWS), sorted(profile["customer_id"])[:50]
     )
@@ -175,15 +176,16 @@ def test_queue_to_both_stores_counts_balance_and_dead_letters_carry_reasons(
 
 
 class FlakyOnline:
-    """Fails the first write (the pod dies between the offline and the online write)."""
+    """Fails the first ``failures`` writes (down between the offline and the online write)."""
 
-    def __init__(self, inner: FeastOnlineWriter) -> None:
+    def __init__(self, inner: FeastOnlineWriter, failures: int = 1) -> None:
         self.inner = inner
+        self.failures = failures
         self.calls = 0
 
     def write(self, schema: ViewSchema, events: Any) -> int:
         self.calls += 1
-        if self.calls == 1:
+        if self.calls <= self.failures:
             raise ConnectionError("online store unreachable")
         return self.inner.write(schema, events)
 
@@ -197,9 +199,12 @@ def test_a_failed_batch_is_redelivered_and_completed_once(
     )
     queue.send_many(events)
     offline = PartitionedOfflineStore(FileStore(tmp_path / "offline"))
-    worker = IngestionWorker(repo.schemas, offline, FlakyOnline(FeastOnlineWriter(repo.store)), dlq)
+    # Down for the batch and for the retry of each of its 12 messages on its own.
+    flaky = FlakyOnline(FeastOnlineWriter(repo.store), failures=13)
+    worker = IngestionWorker(repo.schemas, offline, flaky, dlq)
     with pytest.raises(ConnectionError):
         worker.poll(queue, batch_size=50, visibility_timeout=1)
+    assert flaky.calls == 13
     assert len(read_view(offline.store, PROFILE_VIEW)) == 12  # written before the failure
     # Not acknowledged: the messages come back after the visibility timeout.
     import time
@@ -239,14 +244,14 @@ def test_landing_files_are_ingested_once_with_a_receipt(repo: Repo, tmp_path: Pa
     events = valid_events(repo.schemas, repo.entities, 7, start=START, prefix="d")
     lines = [json.dumps(e) for e in events] + ["not json", json.dumps({"event_id": "d-x"})]
     landing.put("crm/2026-03-01.jsonl", ("\n".join(lines) + "\n").encode())
-    dead = StoreDeadLetters(FileStore(tmp_path / "dead"))
+    dead = IngestFileQueue(tmp_path / "dead")
     offline = PartitionedOfflineStore(FileStore(tmp_path / "offline"))
     worker = IngestionWorker(repo.schemas, offline, None, dead)
     counts = worker.ingest_landing(landing, done)
     assert (counts.received, counts.accepted, counts.rejected) == (9, 7, 2)
     receipt = json.loads(done.get("crm/2026-03-01.jsonl.receipt.json") or b"{}")
     assert receipt["balanced"] and receipt["received"] == 9
-    assert [letter["message_id"] for letter in dead.letters()] == [
+    assert [m.body["message_id"] for m in dead.receive(10, 30)] == [
         "crm/2026-03-01.jsonl:8",
         "crm/2026-03-01.jsonl:9",
     ]

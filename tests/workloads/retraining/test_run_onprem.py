@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from contracts.objectstore import ENDPOINT_ENV, SSE_ENV
-from tests.workloads.conftest import ONPREM_BUCKET, ONPREM_REGION, Keys
+from tests.model_fixtures import Keys
+from tests.workloads.conftest import ONPREM_BUCKET, ONPREM_REGION
 
 REGION = ONPREM_REGION
 BUCKET = ONPREM_BUCKET

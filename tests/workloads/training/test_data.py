@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from workloads.features.repo import view_path
 from workloads.training.data import TrainingDataError, load_training_frame
 
 
@@ -25,7 +26,9 @@ def test_join_takes_the_snapshot_current_at_label_time(feature_repo: Path) -> No
     data = _load(feature_repo, feature_repo / "data" / "churn_labels.parquet")
     assert data.lost_share == 0.0
     assert len(data.frame) == data.n_requested
-    activity = pd.read_parquet(feature_repo / "data" / "customer_activity.parquet")
+    activity = pd.read_parquet(view_path(feature_repo, "customer_activity"))
+    # The offline store keeps microseconds (the ingestion worker's schema); Feast returns ns.
+    activity["event_timestamp"] = activity["event_timestamp"].astype("datetime64[ns, UTC]")
     expected = pd.merge_asof(
         data.frame[["customer_id", "event_timestamp"]].sort_values("event_timestamp"),
         activity.sort_values("event_timestamp")[

@@ -59,7 +59,7 @@ def test_single_process_cards_record_world_size_one(trained_model) -> None:  # t
 def test_two_processes_pass_the_same_gate_with_one_signed_artifact_set(  # type: ignore[no-untyped-def]
     trained_model, tmp_path: Path
 ) -> None:
-    from tests.workloads.conftest import TRAIN_EPOCHS
+    from tests.model_fixtures import TRAIN_EPOCHS
 
     out = tmp_path / "ddp"
     result = _torchrun(
