@@ -556,9 +556,14 @@ def retrain_and_promote(
     notes += [*loop.runs[-1:], *loop.trainer.events, *describe_arms(arms)]
     loop.trainer.events.clear()
     if status != "champion":
+        history = loop.registry().get("history", [])
+        why = next(
+            (h.get("why", "") for h in reversed(history) if h.get("what") == "roll-back"), ""
+        )
         raise StageError(
-            f"the retrained challenger was {status}, expected a promotion "
-            f"(controller log: {loop.procs.log_dir / 'retraining-controller.log'})"
+            f"the retrained challenger was {status}, expected a promotion ({why[:300]}; "
+            f"{'; '.join(describe_arms(arms))}; controller log: "
+            f"{loop.procs.log_dir / 'retraining-controller.log'})"
         )
     index = loop.registry()
     champion = str(index["champion"])

@@ -11,11 +11,15 @@ back with probability at most ``alpha`` overall):
 - **p99 latency**: distribution-free confidence bounds for each arm's 99th
   percentile from order statistics (the binomial count of samples below the true
   quantile). Worse when the challenger's lower bound exceeds the champion's upper
-  bound times ``1 + latency_tolerance``, or (more power on small canaries) when a
-  one-sided Mann-Whitney test finds the challenger's latencies higher *and* its p99
-  exceeds the champion's by more than the tolerance. Non-inferior when the
-  challenger's upper bound is within the tolerance of the champion's lower bound,
-  which needs a few thousand samples per arm; before that the check holds.
+  bound times ``1 + latency_tolerance`` plus ``latency_slack_ms``, or (more power on
+  small canaries) when a one-sided Mann-Whitney test finds the challenger's latencies
+  higher *and* its p99 exceeds the champion's by more than that allowance.
+  Non-inferior when the challenger's upper bound is within the allowance of the
+  champion's lower bound, which needs a few thousand samples per arm; before that the
+  check holds. The absolute slack keeps sub-millisecond differences between two
+  processes (a freshly started challenger, cache warm-up) from counting as a
+  regression: they are real, often significant with thousands of samples, and
+  immaterial to a client.
 - **Quality** on labelled feedback (accuracy), when either arm has labels: same
   interval as the error rate, with ``quality_margin``. Without labels it is skipped.
 
@@ -70,6 +74,14 @@ class CanaryPolicy(BaseModel):
     )
     latency_tolerance: float = Field(
         default=0.2, ge=0, description="Relative p99 latency increase still acceptable."
+    )
+    latency_slack_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "Absolute p99 increase (ms) on top of the relative tolerance still acceptable:"
+            " sub-millisecond differences between processes are not a regression."
+        ),
     )
     quality_margin: float = Field(
         default=0.02, gt=0, lt=1, description="Absolute accuracy drop still acceptable."
@@ -271,27 +283,28 @@ class _Analysis:
             "challenger_p99_bounds_ms": [challenger_lo, challenger_hi],
             "latency_slower_p_value": rank_p,
         }
-        tolerance = 1 + policy.latency_tolerance
+        tolerance, slack = 1 + policy.latency_tolerance, policy.latency_slack_ms
+        allowance = f"x {tolerance:.2f} + {slack:g} ms"
         compared = f"p99 latency {challenger_p99:.1f} ms vs {champion_p99:.1f} ms"
-        if math.isfinite(champion_hi) and challenger_lo > champion_hi * tolerance:
+        if math.isfinite(champion_hi) and challenger_lo > champion_hi * tolerance + slack:
             self.worse.append(
                 f"{compared} (challenger's lower bound {challenger_lo:.1f} ms > champion's "
-                f"upper bound x {tolerance:.2f})"
+                f"upper bound {allowance})"
             )
-        elif rank_p < self.check_alpha / 2 and challenger_p99 > champion_p99 * tolerance:
+        elif rank_p < self.check_alpha / 2 and challenger_p99 > champion_p99 * tolerance + slack:
             self.worse.append(
-                f"{compared} (> x {tolerance:.2f}), and latencies are higher overall "
+                f"{compared} (> {allowance}), and latencies are higher overall "
                 f"(rank test p = {rank_p:.2g})"
             )
         elif not (
             math.isfinite(challenger_hi)
             and math.isfinite(champion_lo)
-            and challenger_hi <= champion_lo * tolerance
+            and challenger_hi <= champion_lo * tolerance + slack
         ):
-            # Non-inferior only when the challenger's upper bound is within tolerance of
-            # the champion's lower bound: then Q99(challenger) <= tolerance * Q99(champion).
+            # Non-inferior only when the challenger's upper bound is within the allowance
+            # of the champion's lower bound: then Q99(challenger) <= allowance(Q99(champion)).
             self.not_shown.append(
-                f"p99 latency not shown within +{policy.latency_tolerance:.0%} "
+                f"p99 latency not shown within +{policy.latency_tolerance:.0%} + {slack:g} ms "
                 "(too few samples or slower)"
             )
 

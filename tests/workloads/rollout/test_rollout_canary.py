@@ -100,7 +100,9 @@ def test_inconclusive_evidence_holds() -> None:
     challenger = ArmObservations(requests=600, errors=0, latency_ms=[20.0] * 50)
     decision = decide(champion, challenger, POLICY)
     assert decision.action is Action.HOLD
-    assert decision.reasons == ["p99 latency not shown within +20% (too few samples or slower)"]
+    assert decision.reasons == [
+        "p99 latency not shown within +20% + 2 ms (too few samples or slower)"
+    ]
 
 
 def test_zero_errors_in_both_arms_is_well_defined() -> None:
@@ -156,6 +158,7 @@ def test_better_accuracy_promotes_when_only_p99_non_inferiority_is_unproven() ->
     accurate, with nothing shown worse, is promoted; without the rule it holds, and a
     challenger shown slower is still rolled back."""
     rng = np.random.default_rng(5)
+    relative = CanaryPolicy(latency_slack_ms=0)  # the relative tolerance alone
     champion = ArmObservations(
         requests=6000, errors=0, latency_ms=list(rng.gamma(4, 1.0, 6000)),
         labelled=6000, correct=4600,
@@ -164,13 +167,40 @@ def test_better_accuracy_promotes_when_only_p99_non_inferiority_is_unproven() ->
     better = ArmObservations(
         requests=1000, errors=0, latency_ms=same_speed, labelled=1000, correct=830
     )
-    decision = decide(champion, better, CanaryPolicy())
+    decision = decide(champion, better, relative)
     assert decision.action is Action.PROMOTE, decision.reasons
     assert "accuracy better" in decision.reasons[0]
-    strict = decide(champion, better, CanaryPolicy(promote_on_better_quality=False))
+    strict = decide(
+        champion, better, CanaryPolicy(promote_on_better_quality=False, latency_slack_ms=0)
+    )
     assert strict.action is Action.HOLD
-    assert strict.reasons == ["p99 latency not shown within +20% (too few samples or slower)"]
+    assert strict.reasons == [
+        "p99 latency not shown within +20% + 0 ms (too few samples or slower)"
+    ]
     slower = better.model_copy(update={"latency_ms": [2 * v for v in same_speed]})
-    assert decide(champion, slower, CanaryPolicy()).action is Action.ROLLBACK
+    assert decide(champion, slower, relative).action is Action.ROLLBACK
     as_good = better.model_copy(update={"correct": 767})
-    assert decide(champion, as_good, CanaryPolicy()).action is Action.HOLD
+    assert decide(champion, as_good, relative).action is Action.HOLD
+
+
+def test_sub_millisecond_latency_differences_are_not_a_regression() -> None:
+    """A fresh challenger process answering in 1.7 ms at p99 against the champion's 1.0 ms
+    is significantly slower with thousands of samples, and immaterial: within the
+    absolute slack it neither rolls back nor blocks promotion; without the slack (the
+    relative tolerance alone) the same numbers roll it back."""
+    rng = np.random.default_rng(11)
+    champion = ArmObservations(
+        requests=20_000, errors=0, latency_ms=list(rng.gamma(8, 0.08, 20_000)),
+        labelled=20_000, correct=16_000,
+    )  # fmt: skip
+    challenger = ArmObservations(
+        requests=4_000, errors=0, latency_ms=list(rng.gamma(8, 0.13, 4_000)),
+        labelled=4_000, correct=3_200,
+    )  # fmt: skip
+    relative = decide(champion, challenger, CanaryPolicy(latency_slack_ms=0))
+    assert relative.action is Action.ROLLBACK and "p99 latency" in relative.reasons[0]
+    assert relative.metrics["challenger_p99_ms"] < 2.5
+    decision = decide(champion, challenger, CanaryPolicy())
+    assert decision.action is Action.PROMOTE, decision.reasons
+    slow = challenger.model_copy(update={"latency_ms": [v + 5.0 for v in challenger.latency_ms]})
+    assert decide(champion, slow, CanaryPolicy()).action is Action.ROLLBACK
