@@ -119,24 +119,39 @@ def _parquet_objects(
         if data is None:
             continue
         new, removed = erase_rows_parquet(data, column, entity)
-        if not removed:
-            continue
-        report.found += removed
-        entry: dict[str, Any] = {
-            "object": store.describe(key),
-            "rows": removed,
-            "sha256_before": _sha(data),
-        }
-        if apply:
-            if new is None:
-                delete_object(store, key)
-                entry["deleted"] = True
-            else:
-                store.put(key, new)
-                entry["sha256_after"] = _sha(new)
-            _purge_old_versions(store, key, entry)
-            report.removed += removed
-        report.objects.append(entry)
+        _rewrite(report, store, key, data, new, removed, apply)
+
+
+def _rewrite(
+    report: StoreReport,
+    store: ObjectStore,
+    key: str,
+    before: bytes,
+    after: bytes | None,
+    removed: int,
+    apply: bool,
+) -> None:
+    """Record an object that held ``removed`` of the customer's rows and, with ``apply``,
+    write what is left (``after``; None: nothing left, the object is deleted) and purge
+    its old versions."""
+    if not removed:
+        return
+    report.found += removed
+    entry: dict[str, Any] = {
+        "object": store.describe(key),
+        "rows": removed,
+        "sha256_before": _sha(before),
+    }
+    if apply:
+        if after is None:
+            delete_object(store, key)
+            entry["deleted"] = True
+        else:
+            store.put(key, after)
+            entry["sha256_after"] = _sha(after)
+        _purge_old_versions(store, key, entry)
+        report.removed += removed
+    report.objects.append(entry)
 
 
 def _purge_old_versions(store: ObjectStore, key: str, entry: dict[str, Any]) -> None:
@@ -234,24 +249,7 @@ def _jsonl_objects(report: StoreReport, store: ObjectStore, entity: int, apply: 
             continue
         new, removed, unattributed = erase_rows_jsonl(data, entity)
         report.unattributed_records += unattributed
-        if not removed:
-            continue
-        report.found += removed
-        entry: dict[str, Any] = {
-            "object": store.describe(key),
-            "rows": removed,
-            "sha256_before": _sha(data),
-        }
-        if apply:
-            if new.strip():
-                store.put(key, new)
-                entry["sha256_after"] = _sha(new)
-            else:
-                delete_object(store, key)
-                entry["deleted"] = True
-            _purge_old_versions(store, key, entry)
-            report.removed += removed
-        report.objects.append(entry)
+        _rewrite(report, store, key, data, new if new.strip() else None, removed, apply)
 
 
 # -- online store ---------------------------------------------------------------------------

@@ -60,24 +60,9 @@ class IngestQueue(Protocol):
 class IngestSqsQueue(SqsQueue):
     """SQS with batched send/delete and the raw text of unreadable bodies."""
 
-    def receive(self, max_messages: int = 1, visibility_timeout: float = 60.0) -> list[Message]:
-        """Receive up to ten messages; a non-JSON body becomes ``{"_unreadable": raw}``."""
-        resp = self.client.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max(1, min(10, max_messages)),
-            VisibilityTimeout=max(0, round(visibility_timeout)),
-            WaitTimeSeconds=self.wait_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        )
-        out = []
-        for raw in resp.get("Messages", []):
-            try:
-                body = json.loads(raw["Body"])
-            except json.JSONDecodeError:
-                body = {"_unreadable": raw["Body"][:RAW_LIMIT]}
-            count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-            out.append(Message(raw["MessageId"], body, raw["ReceiptHandle"], count))
-        return out
+    def _unreadable(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A non-JSON body becomes ``{"_unreadable": raw}`` (its text, for the dead letter)."""
+        return {"_unreadable": raw["Body"][:RAW_LIMIT]}
 
     def send_many(self, bodies: Sequence[dict[str, Any] | str]) -> int:
         """``SendMessageBatch`` in tens; a failed entry raises (nothing silently lost)."""

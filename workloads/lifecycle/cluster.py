@@ -452,16 +452,9 @@ class Router:
                 raise StageError(f"router of {self.model}: {isvc} has no server")
             chunk, truth = rows[start : start + batch], labels[start : start + batch]
             ids = None if entity_ids is None else entity_ids[start : start + batch].tolist()
-            stats = arms.setdefault(isvc, ArmStats())
-            began = time.perf_counter()
-            probs = client.infer(chunk, ids)
-            stats.latency_ms.append((time.perf_counter() - began) * 1000.0)
-            stats.requests += 1
+            probs = arms.setdefault(isvc, ArmStats()).infer(client, chunk, truth, ids)
             if probs is None:
-                stats.errors += 1
                 continue
-            stats.labelled += len(truth)
-            stats.correct += int(np.sum(probs.argmax(axis=1) == truth))
             version, now = self.kserve.version_of(isvc), time.time()
             feedback += [
                 {"ts": now, "model_version": version, "score": float(s), "label": int(y)}

@@ -161,6 +161,26 @@ class ArmStats:
     labelled: int = 0
     correct: int = 0
 
+    def infer(
+        self,
+        client: V2Client,
+        rows: np.ndarray,
+        truth: np.ndarray | None = None,
+        entity_ids: Sequence[int | str] | None = None,
+    ) -> np.ndarray | None:
+        """One request through ``client``: record its latency, an error (None back) and,
+        with ``truth``, how many rows it got right; return the probabilities."""
+        began = time.perf_counter()
+        probs = client.infer(rows, entity_ids)
+        self.latency_ms.append((time.perf_counter() - began) * 1000.0)
+        self.requests += 1
+        if probs is None:
+            self.errors += 1
+        elif truth is not None:
+            self.labelled += len(truth)
+            self.correct += int(np.sum(probs.argmax(axis=1) == truth))
+        return probs
+
 
 class V2Client:
     """A keep-alive HTTP client for one model's V2 infer endpoint."""
@@ -234,19 +254,9 @@ def send(
     errors and (with labels) correctness."""
     stats = stats or ArmStats()
     for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
         ids = None if entity_ids is None else entity_ids[start : start + batch].tolist()
-        began = time.perf_counter()
-        probs = client.infer(chunk, ids)
-        stats.latency_ms.append((time.perf_counter() - began) * 1000.0)
-        stats.requests += 1
-        if probs is None:
-            stats.errors += 1
-            continue
-        if labels is not None:
-            truth = labels[start : start + batch]
-            stats.labelled += len(truth)
-            stats.correct += int(np.sum(probs.argmax(axis=1) == truth))
+        truth = None if labels is None else labels[start : start + batch]
+        stats.infer(client, rows[start : start + batch], truth, ids)
     return stats
 
 

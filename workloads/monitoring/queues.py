@@ -223,10 +223,14 @@ class SqsQueue:
             try:
                 body = json.loads(raw["Body"])
             except json.JSONDecodeError:
-                body = {"_unreadable": raw["MessageId"]}
+                body = self._unreadable(raw)
             count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             out.append(Message(raw["MessageId"], body, raw["ReceiptHandle"], count))
         return out
+
+    def _unreadable(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The body a non-JSON message becomes (a trigger: only its id is kept)."""
+        return {"_unreadable": raw["MessageId"]}
 
     def ack(self, receipt: str) -> bool:
         """Delete the message (SQS accepts only the latest receipt handle)."""

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +21,22 @@ VICTIM = 100004
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[dict[str, Any]]:
-    """A moto server on 127.0.0.1 holding the tenant's bucket and key."""
+def aws(object_store: str) -> dict[str, Any]:
+    """The session's moto server (127.0.0.1) holding the tenant's bucket and key."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ENDPOINT_URL": object_store,
     }
-    try:
-        kw = {"region_name": REGION, "endpoint_url": env["AWS_ENDPOINT_URL"],
-              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
-        s3 = boto3.client("s3", **kw)
-        key = boto3.client("kms", **kw).create_key()["KeyMetadata"]["Arn"]
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield {"env": env, "s3": s3, "key": key}
-    finally:
-        server.stop()
+    kw = {"region_name": REGION, "endpoint_url": env["AWS_ENDPOINT_URL"],
+          "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    s3 = boto3.client("s3", **kw)
+    key = boto3.client("kms", **kw).create_key()["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return {"env": env, "s3": s3, "key": key}
 
 
 def _v2(rows: int, ids: list[str] | None) -> dict[str, Any]:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,34 +27,25 @@ BUCKET = "mlp-dev-acme-drift-123456789012"  # moto state is per process: own nam
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[dict[str, Any]]:
-    """A moto server on 127.0.0.1 holding the tenant's bucket, key and retraining queue."""
+def aws(object_store: str) -> dict[str, Any]:
+    """The session's moto server (127.0.0.1) holding the tenant's bucket, key and retraining queue."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ENDPOINT_URL": object_store,
     }
-    try:
-        kw = {"region_name": REGION, "endpoint_url": env["AWS_ENDPOINT_URL"],
-              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
-        s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
-        key = boto3.client("kms", **kw).create_key()["KeyMetadata"]["Arn"]
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        sqs.create_queue(QueueName="acme-drift-retraining")
-        # The URL the stack plans (the endpoint is the moto server's, from the env).
-        queue = f"https://sqs.{REGION}.amazonaws.com/123456789012/acme-drift-retraining"
-        yield {"env": env, "s3": s3, "sqs": sqs, "key": key, "queue": queue}
-    finally:
-        server.stop()
+    kw = {"region_name": REGION, "endpoint_url": env["AWS_ENDPOINT_URL"],
+          "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    s3, sqs = boto3.client("s3", **kw), boto3.client("sqs", **kw)
+    key = boto3.client("kms", **kw).create_key()["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    sqs.create_queue(QueueName="acme-drift-retraining")
+    # The URL the stack plans (the endpoint is the moto server's, from the env).
+    queue = f"https://sqs.{REGION}.amazonaws.com/123456789012/acme-drift-retraining"
+    return {"env": env, "s3": s3, "sqs": sqs, "key": key, "queue": queue}
 
 
 def _container(aws: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,21 +22,15 @@ REGISTRY = f"s3://{BUCKET}/registry/"
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[dict[str, str]]:
-    """A moto server on 127.0.0.1 with the tenant bucket and key; the env to reach it."""
+def aws(object_store: str) -> Iterator[dict[str, str]]:
+    """The session's moto server (127.0.0.1) with the tenant bucket and key; the env to reach it."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ENDPOINT_URL": object_store,
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -54,7 +47,6 @@ def aws() -> Iterator[dict[str, str]]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        server.stop()
 
 
 def _cli(aws: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
